@@ -1,0 +1,279 @@
+"""FGSM and PGD in pixel space, batched, with per-sample eps and step size.
+
+`pgd` is the single implementation; `fgsm` is its one-step special case.
+Both run eagerly, inside `tf.function` and inside a replica function of a
+distribution strategy (no cross-replica ops unless the model has them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from advmask_tf.attacks.losses import ATTACK_LOSSES, attack_loss
+
+NORMS = ("linf", "l2")
+BN_MODES = ("inference", "batch")
+STARTS = ("none", "uniform", "normal")
+
+
+@dataclasses.dataclass
+class AttackResult:
+    """What an attack returns.
+
+    Attributes:
+        x_adv: adversarial images, same shape as the input.
+        success: bool per sample, the final iterate is misclassified (None
+            when the attack was asked not to compute it).
+        kappa: int32 per sample, the number of iterates 0..K-1 (iterate 0 is
+            the random start) at which the model still predicted the label,
+            GAIRAT's geometry value.
+    """
+
+    x_adv: tf.Tensor
+    success: tf.Tensor | None
+    kappa: tf.Tensor
+
+
+def _check_radius(name, value, allow_zero=True):
+    """Validates python/numpy radii now; tensors are checked by a TF assert."""
+    if isinstance(value, (numbers.Number, np.ndarray, list, tuple)):
+        array = np.asarray(value, dtype=np.float64)
+        if array.ndim > 1:
+            raise ValueError(
+                f"{name} must be a scalar or one value per sample; received "
+                f"shape {array.shape}.")
+        bad = ~np.isfinite(array) | (array < 0) | (
+            (array == 0) if not allow_zero else False)
+        if np.any(bad):
+            raise ValueError(
+                f"{name} must be finite and "
+                f"{'>= 0' if allow_zero else '> 0'}; received {value!r}.")
+
+
+def _per_sample(value, x):
+    """Broadcastable view of a scalar or per-sample value against images x."""
+    value = tf.cast(tf.convert_to_tensor(value), x.dtype)
+    if value.shape.rank == 0:
+        return value
+    tf.debugging.assert_non_negative(value, message="eps/step must be >= 0")
+    return tf.reshape(value, [-1] + [1] * (x.shape.rank - 1))
+
+
+def _l2_norm(v):
+    axes = list(range(1, v.shape.rank))
+    return tf.sqrt(tf.reduce_sum(tf.square(v), axis=axes, keepdims=True))
+
+
+def _random_start(x, eps, norm, start, start_scale, seed):
+    if start == "none":
+        return x
+    if start == "normal":
+        return tf.clip_by_value(
+            x + start_scale * tf.random.normal(tf.shape(x), seed=seed,
+                                               dtype=x.dtype), 0.0, 1.0)
+    if norm == "linf":
+        noise = tf.random.uniform(tf.shape(x), -1.0, 1.0, seed=seed,
+                                  dtype=x.dtype) * eps
+    else:
+        direction = tf.random.normal(tf.shape(x), seed=seed, dtype=x.dtype)
+        direction /= _l2_norm(direction) + 1e-12
+        radius = tf.random.uniform(
+            tf.concat([tf.shape(x)[:1], tf.ones([x.shape.rank - 1], tf.int32)],
+                      0), dtype=x.dtype)
+        noise = direction * radius * eps
+    return tf.clip_by_value(x + noise, 0.0, 1.0)
+
+
+def project(x_adv, x, eps, norm):
+    """Projects x_adv onto the eps-ball around x and onto [0, 1]."""
+    if norm == "linf":
+        x_adv = tf.clip_by_value(x_adv, x - eps, x + eps)
+    else:
+        delta = x_adv - x
+        delta *= tf.minimum(1.0, eps / (_l2_norm(delta) + 1e-12))
+        x_adv = x + delta
+    return tf.clip_by_value(x_adv, 0.0, 1.0)
+
+
+def make_forward(model, bn_mode="inference"):
+    """Returns f(x) -> logits for the attack.
+
+    `inference` runs batch norm on its moving statistics; `batch` uses the
+    statistics of the attacked batch without touching the moving statistics
+    (the updates are captured by a `keras.StatelessScope` and dropped).
+    """
+    if bn_mode not in BN_MODES:
+        raise ValueError(f"Unknown bn_mode {bn_mode!r}; expected {BN_MODES}.")
+    if bn_mode == "inference":
+        return lambda x: model(x, training=False)
+
+    def batch_statistics_forward(x):
+        with keras.StatelessScope():
+            return model(x, training=True)
+
+    return batch_statistics_forward
+
+
+def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
+        loss: str = "ce", random_start="uniform", start_scale: float = 1e-3,
+        bn_mode: str = "inference", reference_logits=None,
+        compute_success: bool = True, seed=None) -> AttackResult:
+    """Projected gradient ascent on `loss` within an eps-ball, in [0, 1].
+
+    Args:
+        model: a callable `model(x, training=...) -> logits` (any Keras model).
+        x: images in [0, 1], shape (B, H, W, C).
+        y: integer labels, shape (B,).
+        eps: radius, a scalar or one per sample (B,). eps = 0 leaves x as is.
+        step_size: step, a scalar or one per sample.
+        steps: number of gradient steps K >= 1.
+        norm: "linf" (signed gradient steps) or "l2" (normalised steps).
+        loss: "ce", "cw" (margin) or "kl" (TRADES; needs reference_logits, or
+            uses the model's inference-mode logits on x).
+        random_start: "uniform" in the ball, "normal" (x + start_scale*N(0,1),
+            as TRADES), "none"; True/False mean "uniform"/"none".
+        bn_mode: "inference" or "batch" (see `make_forward`).
+        compute_success: also run the model on the final iterate to report
+            per-sample success (one extra forward pass).
+
+    Returns:
+        An `AttackResult`.
+
+    Example:
+
+    >>> import keras
+    >>> net = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+    ...                         keras.layers.Dense(3)])
+    >>> x = tf.random.uniform((8, 4, 4, 1)); y = tf.zeros(8, tf.int32)
+    >>> result = pgd(net, x, y, eps=0.1, step_size=0.025, steps=10)
+    >>> bool(tf.reduce_max(tf.abs(result.x_adv - x)) <= 0.1 + 1e-6)
+    True
+    """
+    if random_start is True:
+        random_start = "uniform"
+    elif random_start is False or random_start is None:
+        random_start = "none"
+    if norm not in NORMS:
+        raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
+    if loss not in ATTACK_LOSSES:
+        raise ValueError(
+            f"Unknown attack loss {loss!r}; expected one of {ATTACK_LOSSES}.")
+    if random_start not in STARTS:
+        raise ValueError(
+            f"Unknown random_start {random_start!r}; expected one of {STARTS} "
+            "or a bool.")
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) \
+            or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1; received {steps!r}.")
+    _check_radius("eps", eps)
+    _check_radius("step_size", step_size)
+
+    forward = make_forward(model, bn_mode)
+    x = tf.convert_to_tensor(x, tf.float32)
+    y = tf.cast(y, tf.int32)
+    eps_b = _per_sample(eps, x)
+    step_b = _per_sample(step_size, x)
+    if loss == "kl" and reference_logits is None:
+        reference_logits = tf.stop_gradient(model(x, training=False))
+
+    x_start = project(_random_start(x, eps_b, norm, random_start, start_scale,
+                                    seed), x, eps_b, norm)
+
+    def body(i, x_adv, kappa):
+        with tf.GradientTape() as tape:
+            tape.watch(x_adv)
+            logits = forward(x_adv)
+            objective = tf.reduce_sum(
+                attack_loss(loss, logits, y, reference_logits))
+        grad = tape.gradient(objective, x_adv)
+        still_correct = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y)
+        kappa += tf.cast(still_correct, tf.int32)
+        if norm == "linf":
+            x_adv = x_adv + step_b * tf.sign(grad)
+        else:
+            x_adv = x_adv + step_b * grad / (_l2_norm(grad) + 1e-12)
+        return i + 1, project(x_adv, x, eps_b, norm), kappa
+
+    _, x_adv, kappa = tf.while_loop(
+        lambda i, *_: i < steps, body,
+        (tf.constant(0), x_start, tf.zeros_like(y)),
+        parallel_iterations=1)
+    x_adv = tf.stop_gradient(x_adv)
+    success = None
+    if compute_success:
+        final = forward(x_adv)
+        success = tf.not_equal(tf.argmax(final, -1, output_type=tf.int32), y)
+    return AttackResult(x_adv=x_adv, success=success, kappa=kappa)
+
+
+def fgsm(model, x, y, eps, norm: str = "linf", loss: str = "ce",
+         bn_mode: str = "inference", compute_success: bool = True
+         ) -> AttackResult:
+    """Fast gradient (sign) method: one full-size step from x.
+
+    >>> import keras
+    >>> net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    >>> result = fgsm(net, tf.fill((3, 2), 0.5), tf.zeros(3, tf.int32), 0.1)
+    >>> result.x_adv.shape
+    TensorShape([3, 2])
+    """
+    return pgd(model, x, y, eps, eps, 1, norm, loss, random_start="none",
+               bn_mode=bn_mode, compute_success=compute_success)
+
+
+@dataclasses.dataclass
+class PGDConfig:
+    """A PGD attack's settings, validated once; `run` applies it.
+
+    `step_size=None` means eps/4 (the common 2.5*eps/K for K=10).
+
+    >>> attack = PGDConfig(eps=0.1, steps=20)
+    >>> attack.resolved_step_size()
+    0.025
+    """
+
+    eps: float
+    steps: int = 10
+    step_size: float | None = None
+    norm: str = "linf"
+    loss: str = "ce"
+    random_start: str = "uniform"
+    bn_mode: str = "inference"
+
+    def __post_init__(self):
+        _check_radius("eps", self.eps)
+        if self.step_size is not None:
+            _check_radius("step_size", self.step_size)
+        if not isinstance(self.steps, (int, np.integer)) or self.steps < 1:
+            raise ValueError(
+                f"steps must be an integer >= 1; received {self.steps!r}.")
+        if self.norm not in NORMS:
+            raise ValueError(
+                f"Unknown norm {self.norm!r}; expected one of {NORMS}.")
+        if self.loss not in ATTACK_LOSSES:
+            raise ValueError(f"Unknown attack loss {self.loss!r}; expected "
+                             f"one of {ATTACK_LOSSES}.")
+        if self.random_start not in STARTS + (True, False):
+            raise ValueError(f"Unknown random_start {self.random_start!r}; "
+                             f"expected one of {STARTS}.")
+        if self.bn_mode not in BN_MODES:
+            raise ValueError(
+                f"Unknown bn_mode {self.bn_mode!r}; expected {BN_MODES}.")
+
+    def resolved_step_size(self):
+        return self.eps / 4.0 if self.step_size is None else self.step_size
+
+    def run(self, model, x, y, eps=None, step_size=None, **kwargs):
+        """Attacks (x, y); eps/step_size override the configured ones."""
+        eps = self.eps if eps is None else eps
+        if step_size is None:
+            step_size = self.step_size if self.step_size is not None \
+                else eps / 4.0
+        return pgd(model, x, y, eps, step_size, self.steps, self.norm,
+                   self.loss, self.random_start, bn_mode=self.bn_mode,
+                   **kwargs)

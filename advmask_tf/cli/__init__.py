@@ -1,0 +1,1 @@
+"""absl applications behind the bin/ launchers."""

@@ -1,0 +1,40 @@
+"""advmask-train: train (or resume) one experiment, then evaluate it.
+
+    advmask-train --config=configs/fashion_mnist_madry.py --workdir=runs/madry \
+        [--config.attack.eps=0.2 ...]
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+from ml_collections import config_flags
+
+from advmask_tf.cli.common import DEFAULT_CONFIG, print_report
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", DEFAULT_CONFIG, "An ml_collections config file under configs/.")
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Work directory; re-running with it resumes.",
+    required=True)
+_SKIP_EVAL = flags.DEFINE_bool(
+    "skip_eval", False, "Train only; do not evaluate on the test set.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from advmask_tf import experiment
+
+    experiment.train(_CONFIG.value, _WORKDIR.value)
+    if not _SKIP_EVAL.value:
+        report = experiment.evaluate_workdir(_WORKDIR.value)
+        print_report(f"Test-set evaluation of {_WORKDIR.value}/model.keras",
+                     report)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

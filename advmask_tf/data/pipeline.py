@@ -1,0 +1,153 @@
+"""tf.data pipelines: validation split, index per example, augmentation.
+
+Every example is `({"image": float32 in [0, 1], "index": int64}, label)`. The
+index is the example's position in the training array (validation and test
+examples are indexed within their own split), so per-sample state such as IAAT
+radii can live in a table indexed by it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from advmask_tf.data.sources import ArraySplits, load_source
+
+
+@dataclasses.dataclass
+class DataBundle:
+    """The three datasets of a run and what a model needs to know of them."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    test: tf.data.Dataset
+    image_shape: tuple
+    num_classes: int
+    num_train: int
+    num_validation: int
+    num_test: int
+    mean: tuple
+    std: tuple
+    class_names: tuple = ()
+    train_images: np.ndarray | None = None
+
+
+def split_validation(num_examples: int, num_validation: int, seed: int):
+    """Returns (train_positions, validation_positions), a seeded permutation.
+
+    >>> train, val = split_validation(10, 3, seed=0)
+    >>> len(train), len(val), sorted(np.concatenate([train, val]).tolist())
+    (7, 3, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    """
+    if not 0 <= num_validation < num_examples:
+        raise ValueError(
+            f"validation size {num_validation} must be in [0, {num_examples}) "
+            "for a training set of that many examples.")
+    order = np.random.RandomState(seed).permutation(num_examples)
+    return np.sort(order[num_validation:]), np.sort(order[:num_validation])
+
+
+def _to_float(image):
+    if image.dtype == tf.uint8:
+        return tf.cast(image, tf.float32) / 255.0
+    return tf.cast(image, tf.float32)
+
+
+def pad_crop_flip(image, padding: int = 4):
+    """Standard 32x32 augmentation: reflect-pad, random crop, random flip."""
+    shape = tf.shape(image)
+    padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]],
+                    mode="REFLECT")
+    cropped = tf.image.random_crop(padded, shape)
+    return tf.image.random_flip_left_right(cropped)
+
+
+def make_dataset(images, labels, indices, batch_size: int, shuffle: bool,
+                 augment: bool, seed: int, drop_remainder: bool = False):
+    """Batches arrays into `({"image", "index"}, label)` examples."""
+    dataset = tf.data.Dataset.from_tensor_slices(
+        ({"image": images, "index": indices.astype(np.int64)}, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=seed,
+                                  reshuffle_each_iteration=True)
+
+    def prepare(features, label):
+        image = _to_float(features["image"])
+        if augment:
+            image = pad_crop_flip(image)
+        return {"image": image, "index": features["index"]}, label
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _channel_stats(images):
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    flat = images.reshape(-1, images.shape[-1]).astype(np.float64) / scale
+    return tuple(flat.mean(0).tolist()), tuple(flat.std(0).tolist())
+
+
+def _subset(n: int, limit: int):
+    return n if not limit or limit <= 0 else min(n, int(limit))
+
+
+def build_data(data_config, batch_size: int, seed: int = 0,
+               splits: ArraySplits | None = None) -> DataBundle:
+    """Builds train/validation/test datasets from a `data` config block.
+
+    Fields read: source, path, tfds_name, data_dir, download, num_classes,
+    validation_size, train_limit, test_limit, augment ('auto' | bool).
+
+    >>> from advmask_tf.configs_lib import default_data_config
+    >>> bundle = build_data(default_data_config(), batch_size=128)  # doctest: +SKIP
+    >>> bundle.image_shape, bundle.num_classes  # doctest: +SKIP
+    ((28, 28, 1), 10)
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive; received {batch_size}.")
+    if splits is None:
+        splits = load_source(
+            data_config.source, data_config.get("path") or None,
+            data_config.get("tfds_name") or None,
+            data_config.get("data_dir") or None,
+            bool(data_config.get("download", False)),
+            data_config.get("num_classes") or None)
+    n_train_all = _subset(len(splits.y_train), data_config.get("train_limit", 0))
+    n_val = int(data_config.get("validation_size", 0))
+    if 0 < n_val and n_val >= n_train_all:
+        raise ValueError(
+            f"data.validation_size={n_val} leaves no training examples out of "
+            f"{n_train_all}; choose a value in [0, {n_train_all}).")
+    train_pos, val_pos = split_validation(n_train_all, n_val, seed)
+    x_train, y_train = splits.x_train[train_pos], splits.y_train[train_pos]
+    n_test = _subset(len(splits.y_test), data_config.get("test_limit", 0))
+    x_test, y_test = splits.x_test[:n_test], splits.y_test[:n_test]
+
+    augment = data_config.get("augment", "auto")
+    if augment == "auto":
+        augment = splits.image_shape[0] == 32 and splits.image_shape[-1] == 3
+    elif not isinstance(augment, bool):
+        raise ValueError(
+            f"data.augment must be 'auto', True or False; received {augment!r}.")
+    mean, std = _channel_stats(x_train)
+
+    train = make_dataset(x_train, y_train, np.arange(len(y_train)),
+                         batch_size, shuffle=True, augment=augment, seed=seed,
+                         drop_remainder=len(y_train) >= batch_size)
+    validation = None
+    if n_val:
+        validation = make_dataset(
+            splits.x_train[val_pos], splits.y_train[val_pos],
+            np.arange(n_val), batch_size, shuffle=False, augment=False,
+            seed=seed)
+    test = make_dataset(x_test, y_test, np.arange(n_test), batch_size,
+                        shuffle=False, augment=False, seed=seed)
+    return DataBundle(
+        train=train, validation=validation, test=test,
+        image_shape=splits.image_shape, num_classes=splits.num_classes,
+        num_train=len(y_train), num_validation=n_val, num_test=n_test,
+        mean=mean, std=std, class_names=splits.class_names,
+        train_images=x_train)

@@ -1,0 +1,233 @@
+"""Dataset sources: each returns train and test arrays of one dataset.
+
+Sources: Fashion-MNIST from Debian's `dataset-fashion-mnist` (the default),
+any MNIST-layout IDX directory, CIFAR-10/100 python pickle directories, `.npz`
+files and any image-classification dataset of tensorflow-datasets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import pickle
+
+import numpy as np
+
+from advmask_tf.data.validation import check_images_and_labels
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+SOURCES = ("fashion_mnist", "idx", "cifar_pickle", "npz", "tfds")
+
+
+@dataclasses.dataclass
+class ArraySplits:
+    """Train and test arrays of one dataset, already validated."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    class_names: tuple = ()
+
+    @property
+    def image_shape(self):
+        return tuple(self.x_train.shape[1:])
+
+
+def _validated(name, x_train, y_train, x_test, y_test, num_classes,
+               class_names=()):
+    x_train, y_train = check_images_and_labels(
+        x_train, y_train, num_classes, f"{name} train split")
+    x_test, y_test = check_images_and_labels(
+        x_test, y_test, num_classes, f"{name} test split")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise ValueError(
+            f"{name}: train images have shape {x_train.shape[1:]} but test "
+            f"images have shape {x_test.shape[1:]}; they must match."
+        )
+    return ArraySplits(name, x_train, y_train, x_test, y_test, num_classes,
+                       tuple(class_names))
+
+
+def _open_maybe_gzip(path):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Reads one IDX file (optionally gzipped) into a numpy array."""
+    with _open_maybe_gzip(path) as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0:
+        raise ValueError(f"{path} is not an IDX file (bad magic number).")
+    dtype_code, ndim = data[2], data[3]
+    if dtype_code != 0x08:
+        raise ValueError(
+            f"{path}: IDX element type 0x{dtype_code:02x} is not supported; "
+            "only unsigned bytes (0x08) are.")
+    dims = np.frombuffer(data, ">u4", count=ndim, offset=4).astype(int)
+    expected = 4 + 4 * ndim + int(np.prod(dims))
+    if len(data) != expected:
+        raise ValueError(
+            f"{path}: header promises shape {tuple(dims)} ({expected} bytes) "
+            f"but the file has {len(data)} bytes.")
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _find_idx_file(directory, stem):
+    for candidate in (stem, stem + ".gz"):
+        path = os.path.join(directory, candidate)
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError(
+        f"Missing {stem}[.gz] in {directory!r}. An MNIST-layout IDX directory "
+        "holds train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz).")
+
+
+def load_idx_dir(path: str, name: str = "idx", num_classes: int = 10,
+                 class_names=()) -> ArraySplits:
+    """Loads an MNIST-layout IDX directory (MNIST, Fashion-MNIST, KMNIST...)."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"IDX dataset directory {path!r} does not exist.")
+    arrays = [read_idx(_find_idx_file(path, stem)) for stem in (
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
+    return _validated(name, *arrays, num_classes, class_names)
+
+
+def load_fashion_mnist(path: str = FASHION_MNIST_DIR) -> ArraySplits:
+    """Loads Fashion-MNIST from the IDX files of Debian's package.
+
+    >>> splits = load_fashion_mnist()  # doctest: +SKIP
+    >>> splits.x_train.shape
+    (60000, 28, 28, 1)
+    """
+    if not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"Fashion-MNIST not found in {path!r}. Install it with "
+            "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or "
+            "point --config.data.path at a directory holding the four "
+            "Fashion-MNIST IDX files.")
+    return load_idx_dir(path, "fashion_mnist", 10, FASHION_MNIST_CLASSES)
+
+
+def _unpickle(path):
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")
+
+
+def load_cifar_pickle_dir(path: str) -> ArraySplits:
+    """Loads the python-pickle release of CIFAR-10 or CIFAR-100."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"CIFAR directory {path!r} does not exist. Download and extract "
+            "cifar-10-python.tar.gz or cifar-100-python.tar.gz from "
+            "https://www.cs.toronto.edu/~kriz/cifar.html.")
+
+    def images_of(batch):
+        return np.asarray(batch["data"], np.uint8).reshape(
+            -1, 3, 32, 32).transpose(0, 2, 3, 1)
+
+    if os.path.exists(os.path.join(path, "data_batch_1")):
+        batches = [_unpickle(os.path.join(path, f"data_batch_{i}"))
+                   for i in range(1, 6)]
+        test = _unpickle(os.path.join(path, "test_batch"))
+        x_train = np.concatenate([images_of(b) for b in batches])
+        y_train = np.concatenate([b["labels"] for b in batches])
+        meta = os.path.join(path, "batches.meta")
+        names = _unpickle(meta)["label_names"] if os.path.exists(meta) else ()
+        return _validated("cifar10", x_train, y_train, images_of(test),
+                          test["labels"], 10, names)
+    if os.path.exists(os.path.join(path, "train")):
+        train = _unpickle(os.path.join(path, "train"))
+        test = _unpickle(os.path.join(path, "test"))
+        meta = os.path.join(path, "meta")
+        names = (_unpickle(meta)["fine_label_names"]
+                 if os.path.exists(meta) else ())
+        return _validated("cifar100", images_of(train), train["fine_labels"],
+                          images_of(test), test["fine_labels"], 100, names)
+    raise FileNotFoundError(
+        f"{path!r} holds neither CIFAR-10 (data_batch_1..5, test_batch) nor "
+        "CIFAR-100 (train, test) python pickles.")
+
+
+def load_npz(path: str, num_classes: int | None = None) -> ArraySplits:
+    """Loads `x_train, y_train, x_test, y_test` from one `.npz` file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"npz dataset {path!r} does not exist.")
+    with np.load(path) as f:
+        missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
+        if missing:
+            raise ValueError(
+                f"{path}: missing arrays {sorted(missing)}; an npz dataset "
+                f"needs x_train, y_train, x_test, y_test (found {f.files}).")
+        arrays = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+    if num_classes is None:
+        num_classes = int(max(np.max(arrays[1]), np.max(arrays[3]))) + 1
+    name = os.path.splitext(os.path.basename(path))[0]
+    return _validated(name, *arrays, num_classes)
+
+
+def load_tfds(name: str, data_dir: str | None = None,
+              download: bool = False) -> ArraySplits:
+    """Loads an image-classification dataset of tensorflow-datasets.
+
+    The splits are read into memory (fine for CIFAR/SVHN-sized data).
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except Exception as error:  # tfds raises several types here
+        raise ValueError(
+            f"tensorflow-datasets has no dataset {name!r}: {error}") from error
+    if download:
+        builder.download_and_prepare()
+    label_feature = builder.info.features["label"]
+    arrays = []
+    for split in ("train", "test"):
+        try:
+            batches = list(tfds.as_numpy(builder.as_dataset(
+                split=split, as_supervised=True).batch(4096)))
+        except Exception as error:
+            raise FileNotFoundError(
+                f"tensorflow-datasets could not read {name!r} split {split!r} "
+                f"from data_dir={data_dir!r}: {error}. Prepare it first "
+                "(--config.data.download=True on a machine with internet)."
+            ) from error
+        arrays.append(np.concatenate([images for images, _ in batches]))
+        arrays.append(np.concatenate([labels for _, labels in batches]))
+    return _validated(name, *arrays, label_feature.num_classes,
+                      label_feature.names)
+
+
+def load_source(source: str, path: str | None = None,
+                tfds_name: str | None = None, data_dir: str | None = None,
+                download: bool = False,
+                num_classes: int | None = None) -> ArraySplits:
+    """Loads a dataset by source name; see `SOURCES`."""
+    if source == "fashion_mnist":
+        return load_fashion_mnist(path or FASHION_MNIST_DIR)
+    if source in ("idx", "cifar_pickle", "npz") and not path:
+        raise ValueError(f"data source {source!r} needs data.path.")
+    if source == "idx":
+        return load_idx_dir(path, num_classes=num_classes or 10)
+    if source == "cifar_pickle":
+        return load_cifar_pickle_dir(path)
+    if source == "npz":
+        return load_npz(path, num_classes)
+    if source == "tfds":
+        if not tfds_name:
+            raise ValueError("data source 'tfds' needs data.tfds_name, "
+                             "for example 'cifar10'.")
+        return load_tfds(tfds_name, data_dir, download)
+    raise ValueError(
+        f"Unknown data source {source!r}; expected one of {SOURCES}.")

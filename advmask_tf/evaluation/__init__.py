@@ -1,0 +1,3 @@
+"""Robust evaluation and reports."""
+
+from advmask_tf.evaluation.robust import default_attacks, evaluate, report_to_json, results_table

@@ -1,0 +1,253 @@
+"""Training and evaluating one experiment in a work directory.
+
+A work directory holds everything a run made:
+
+    config.json            the resolved config
+    backup/                BackupAndRestore state (resume after a kill)
+    checkpoints/           best.weights.h5 (by val_robust_accuracy), last.weights.h5
+    history.csv            per-epoch logs
+    tensorboard/           TensorBoard logs
+    model.keras            the best network; loads with keras.models.load_model
+    last.keras             the network after the last epoch
+    metrics.json           test-set evaluation of model.keras
+    results.md             the same as a table
+
+Re-running the same command resumes: training continues from the last
+finished epoch, and finished steps are not redone.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import keras
+import ml_collections
+import tensorflow as tf
+
+from advmask_tf.data.pipeline import build_data
+from advmask_tf.distribute import get_strategy
+from advmask_tf.evaluation.robust import (default_attacks, evaluate,
+                                          report_to_json, results_table)
+from advmask_tf.io_utils import atomic_save, atomic_write_json, atomic_write_text
+from advmask_tf.models.zoo import build_model
+from advmask_tf.training.adversarial_model import AdversarialModel
+
+MONITOR = "val_robust_accuracy"
+
+
+class WorkDir:
+    """Paths inside a work directory."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    config = property(lambda self: self.path("config.json"))
+    backup = property(lambda self: self.path("backup"))
+    best_weights = property(
+        lambda self: self.path("checkpoints", "best.weights.h5"))
+    last_weights = property(
+        lambda self: self.path("checkpoints", "last.weights.h5"))
+    history = property(lambda self: self.path("history.csv"))
+    tensorboard = property(lambda self: self.path("tensorboard"))
+    best_model = property(lambda self: self.path("model.keras"))
+    last_model = property(lambda self: self.path("last.keras"))
+    metrics = property(lambda self: self.path("metrics.json"))
+    results = property(lambda self: self.path("results.md"))
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
+    """Writes the resolved config, or checks a resumed run uses the same one."""
+    resolved = json.loads(config.to_json_best_effort())
+    if os.path.exists(workdir.config):
+        with open(workdir.config) as f:
+            stored = json.load(f)
+        old, new = _flatten(stored), _flatten(resolved)
+        changed = sorted(k for k in set(old) | set(new)
+                         if old.get(k) != new.get(k)
+                         and k != "train.verbose")
+        if changed:
+            details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+                                for k in changed)
+            raise ValueError(
+                f"Work directory {workdir.root} holds a run with a different "
+                f"config ({details}). Use a new --workdir, or the same config "
+                "to resume.")
+        return
+    atomic_write_json(workdir.config, resolved)
+
+
+def load_config(workdir: WorkDir) -> ml_collections.ConfigDict:
+    if not os.path.exists(workdir.config):
+        raise FileNotFoundError(
+            f"{workdir.config} does not exist: {workdir.root} is not a work "
+            "directory made by advmask-train.")
+    with open(workdir.config) as f:
+        return ml_collections.ConfigDict(json.load(f))
+
+
+def attack_settings(config) -> dict:
+    """The training attack of a config as PGDConfig arguments."""
+    return {k: config.attack[k] for k in (
+        "eps", "steps", "step_size", "norm", "random_start", "bn_mode")}
+
+
+def build_network(config, data) -> keras.Model:
+    options = dict(config.model.get("options", {}))
+    return build_model(config.model.name, data.image_shape, data.num_classes,
+                       norm=config.model.norm, mean=data.mean, std=data.std,
+                       **options)
+
+
+def build_adversarial_model(config, network) -> AdversarialModel:
+    attack = attack_settings(config)
+    val_attack = {"eps": attack["eps"], "steps": config.val_attack.steps}
+    return AdversarialModel(
+        network, method=config.method.name, attack=attack,
+        val_attack=val_attack, beta=config.method.beta,
+        track_clean_accuracy=config.method.track_clean_accuracy)
+
+
+def make_optimizer(train_config, steps_per_epoch: int):
+    """The optimizer of a `train` config block, with its learning-rate schedule."""
+    lr = float(train_config.learning_rate)
+    total = max(1, steps_per_epoch * int(train_config.epochs))
+    schedule = train_config.schedule
+    if schedule == "constant":
+        rate = lr
+    elif schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(lr, total)
+    elif schedule == "piecewise":
+        rate = keras.optimizers.schedules.PiecewiseConstantDecay(
+            [int(0.5 * total), int(0.75 * total)], [lr, lr * 0.1, lr * 0.01])
+    else:
+        raise ValueError(f"Unknown train.schedule {schedule!r}; expected "
+                         "constant, cosine or piecewise.")
+    weight_decay = float(train_config.weight_decay) or None
+    if train_config.optimizer == "adam":
+        return keras.optimizers.Adam(rate, weight_decay=weight_decay)
+    if train_config.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=train_config.momentum,
+                                    nesterov=True, weight_decay=weight_decay)
+    raise ValueError(f"Unknown train.optimizer {train_config.optimizer!r}; "
+                     "expected adam or sgd.")
+
+
+def _best_so_far(history_path):
+    """The best monitored value in history.csv, or None."""
+    if not os.path.exists(history_path):
+        return None
+    with open(history_path) as f:
+        values = [float(row[MONITOR]) for row in csv.DictReader(f)
+                  if row.get(MONITOR) not in (None, "")]
+    return max(values) if values else None
+
+
+def _check_config(config):
+    if int(config.train.epochs) < 1:
+        raise ValueError(
+            f"train.epochs must be >= 1; received {config.train.epochs}.")
+    if config.method.name not in ("standard", "madry", "trades"):
+        raise ValueError(f"Unknown method.name {config.method.name!r}; "
+                         "expected standard, madry or trades.")
+
+
+def train(config: ml_collections.ConfigDict, workdir: str):
+    """Trains (or resumes training) and exports the best and last networks."""
+    _check_config(config)
+    wd = WorkDir(workdir)
+    os.makedirs(wd.root, exist_ok=True)
+    save_or_check_config(config, wd)
+    keras.utils.set_random_seed(int(config.seed))
+    strategy = get_strategy(config.distribute)
+    data = build_data(config.data, int(config.train.batch_size),
+                      int(config.seed))
+    steps = int(tf.data.experimental.cardinality(data.train))
+    with strategy.scope():
+        network = build_network(config, data)
+        model = build_adversarial_model(config, network)
+        model.compile(optimizer=make_optimizer(config.train, steps))
+        model(tf.zeros((1,) + tuple(data.image_shape)))
+
+    os.makedirs(os.path.dirname(wd.last_weights), exist_ok=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(wd.backup, double_checkpoint=True,
+                                         delete_checkpoint=False),
+        keras.callbacks.ModelCheckpoint(wd.last_weights,
+                                        save_weights_only=True),
+    ]
+    if data.validation is not None:
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            wd.best_weights, monitor=MONITOR, mode="max", save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=_best_so_far(wd.history)))
+    callbacks += [
+        keras.callbacks.CSVLogger(wd.history, append=True),
+        keras.callbacks.TensorBoard(wd.tensorboard),
+    ]
+    model.fit(data.train, validation_data=data.validation,
+              epochs=int(config.train.epochs), callbacks=callbacks,
+              verbose=int(config.train.verbose), shuffle=False)
+
+    atomic_save(model.network.save, wd.last_model)
+    if os.path.exists(wd.best_weights):
+        model.load_weights(wd.best_weights)
+    atomic_save(model.network.save, wd.best_model)
+    return model, data
+
+
+def evaluation_attacks(config):
+    eps = config.eval.eps if config.eval.eps >= 0 else config.attack.eps
+    return default_attacks(eps, int(config.eval.pgd_steps),
+                           int(config.eval.cw_steps))
+
+
+def evaluate_workdir(workdir: str, checkpoint: str = "best",
+                     limit: int | None = None, verbose: int = 1) -> dict:
+    """Evaluates a trained work directory on its test set; writes reports."""
+    wd = WorkDir(workdir)
+    config = load_config(wd)
+    path = {"best": wd.best_model, "last": wd.last_model}.get(checkpoint)
+    if path is None:
+        raise ValueError(f"checkpoint must be 'best' or 'last'; received "
+                         f"{checkpoint!r}.")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{path} does not exist: run advmask-train with --workdir="
+            f"{wd.root} until it finishes first.")
+    network = keras.models.load_model(path)
+    data_config = ml_collections.ConfigDict(config.data.to_dict())
+    data_config.validation_size = 0  # the test split is all evaluation needs
+    if limit is None:
+        limit = config.eval.limit or config.data.test_limit
+    data_config.test_limit = int(limit)
+    data = build_data(data_config, int(config.eval.batch_size),
+                      int(config.seed))
+    report = evaluate(network, data.test, evaluation_attacks(config),
+                      verbose=verbose)
+    report["checkpoint"] = checkpoint
+    report["config"] = {"method": config.method.name,
+                        "eps": config.attack.eps, "model": config.model.name,
+                        "dataset": config.data.source}
+    metrics_path = wd.metrics if checkpoint == "best" else wd.path(
+        f"metrics_{checkpoint}.json")
+    report_to_json(report, metrics_path)
+    table = results_table({os.path.basename(wd.root): {
+        k: v for k, v in report.items() if isinstance(v, dict) and "total" in v
+    }})
+    atomic_write_text(wd.results, table + "\n")
+    return report

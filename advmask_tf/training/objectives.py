@@ -1,0 +1,99 @@
+"""Objectives: the per-sample loss the weights are trained on.
+
+An objective says which loss its attack maximises and turns (x, x_adv, y) into
+per-sample losses plus the logits used for logging. Weighting, normalisation
+over the global batch and the gradient step live in `AdversarialModel`, so
+every objective is trained the same way.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from advmask_tf.attacks.losses import cross_entropy, kl_divergence
+
+
+class Objective:
+    """Base class. Subclasses set `name`, `attack_loss` and `loss`."""
+
+    name = "objective"
+    #: the loss the attack maximises, or None when no attack is run.
+    attack_loss: str | None = None
+
+    def loss(self, network, x, x_adv, y):
+        """Returns (per-sample loss, clean logits or None, adv logits or None)."""
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+
+class Standard(Objective):
+    """Empirical risk on clean data: CE(f(x), y)."""
+
+    name = "standard"
+
+    def loss(self, network, x, x_adv, y):
+        logits = network(x, training=True)
+        return cross_entropy(logits, y), logits, None
+
+
+class Madry(Objective):
+    """Madry et al. 2018: CE(f(x_adv), y) with x_adv from PGD on the CE."""
+
+    name = "madry"
+    attack_loss = "ce"
+
+    def loss(self, network, x, x_adv, y):
+        logits = network(x_adv, training=True)
+        return cross_entropy(logits, y), None, logits
+
+
+class Trades(Objective):
+    """Zhang et al. 2019: CE(f(x), y) + beta * KL(f(x) || f(x_adv)).
+
+    The attack maximises the KL term; both forward passes run in training
+    mode, as in the authors' code.
+    """
+
+    name = "trades"
+    attack_loss = "kl"
+
+    def __init__(self, beta: float = 6.0):
+        if not beta >= 0 or beta != beta:
+            raise ValueError(f"TRADES beta must be >= 0; received {beta!r}.")
+        self.beta = float(beta)
+
+    def loss(self, network, x, x_adv, y):
+        clean = network(x, training=True)
+        adv = network(x_adv, training=True)
+        per_sample = cross_entropy(clean, y) + self.beta * kl_divergence(
+            adv, clean)
+        return per_sample, clean, adv
+
+    def get_config(self):
+        return {"beta": self.beta}
+
+
+OBJECTIVES = {cls.name: cls for cls in (Standard, Madry, Trades)}
+
+
+def make_objective(name: str, **kwargs) -> Objective:
+    """Builds an objective by name.
+
+    >>> make_objective("trades", beta=1.0).beta
+    1.0
+    """
+    if name not in OBJECTIVES:
+        raise ValueError(
+            f"Unknown training method {name!r}; expected one of "
+            f"{sorted(OBJECTIVES)}.")
+    return OBJECTIVES[name](**kwargs)
+
+
+def global_sum(value):
+    """Sums a per-replica value over all replicas (identity on one replica)."""
+    if tf.distribute.get_strategy().num_replicas_in_sync == 1:
+        return value
+    return tf.distribute.get_replica_context().all_reduce(
+        tf.distribute.ReduceOp.SUM, value)

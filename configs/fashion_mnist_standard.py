@@ -1,0 +1,9 @@
+"""Standard (clean) training of the small CNN on Fashion-MNIST."""
+
+from advmask_tf.configs_lib import base_config
+
+
+def get_config():
+    config = base_config()
+    config.method.name = "standard"
+    return config

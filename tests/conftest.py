@@ -1,0 +1,42 @@
+"""Test setup: two logical CPU devices (for MirroredStrategy) and shared data."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Must run before TensorFlow initialises its devices.
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist():
+    """The real Fashion-MNIST arrays (Debian's dataset-fashion-mnist)."""
+    from advmask_tf.data import load_fashion_mnist
+
+    return load_fashion_mnist()
+
+
+@pytest.fixture(scope="session")
+def trained_standard(fashion_mnist):
+    """A small CNN trained cleanly for one epoch on 4000 real images."""
+    import keras
+
+    from advmask_tf.models import build_model
+    from advmask_tf.training import AdversarialModel
+
+    keras.utils.set_random_seed(0)
+    x = fashion_mnist.x_train[:4000].astype(np.float32) / 255.0
+    y = fashion_mnist.y_train[:4000]
+    net = build_model("small_cnn", (28, 28, 1), 10, mean=[0.286], std=[0.353])
+    model = AdversarialModel(net, method="standard")
+    model.compile(optimizer="adam")
+    model.fit(x, y, batch_size=100, epochs=2, verbose=0)
+    return net

@@ -1,0 +1,74 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from advmask_tf.models import build_model, resolve_norm
+
+SMALL = {
+    "small_cnn": dict(width=4, dense_units=8),
+    "resnet18": dict(width=4),
+    "preact_resnet18": dict(width=4),
+    "wide_resnet": dict(depth=10, width=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_models_build_and_round_trip_through_keras_files(name, tmp_path):
+    shape = (28, 28, 1) if name == "small_cnn" else (32, 32, 3)
+    net = build_model(name, shape, 7, mean=[0.5] * shape[-1],
+                      std=[0.25] * shape[-1], **SMALL[name])
+    x = np.random.RandomState(0).rand(3, *shape).astype(np.float32)
+    assert net(x).shape == (3, 7)
+    path = str(tmp_path / f"{name}.keras")
+    net.save(path)
+    loaded = keras.models.load_model(path)  # no custom_objects needed
+    np.testing.assert_allclose(loaded.predict(x, verbose=0),
+                               net.predict(x, verbose=0), atol=1e-5)
+
+
+def test_full_size_parameter_counts_match_the_references():
+    # ResNet-18 (CIFAR) has 11.17M parameters; WRN-34-10 46.2M.
+    assert abs(build_model("resnet18", (32, 32, 3), 10).count_params()
+               - 11.17e6) < 0.02e6
+    assert abs(build_model("wide_resnet", (32, 32, 3), 10, depth=34,
+                           width=10).count_params() - 46.16e6) < 0.1e6
+
+
+def test_model_normalises_its_own_input():
+    net = build_model("small_cnn", (28, 28, 1), 10, mean=[0.3], std=[0.2])
+    layer = net.get_layer("input_normalization")
+    out = layer(np.full((1, 28, 28, 1), 0.5, np.float32))
+    np.testing.assert_allclose(out, np.full((1, 28, 28, 1), 1.0), atol=1e-5)
+
+
+def test_norm_choices():
+    plain = build_model("small_cnn", (28, 28, 1), 10, norm="batchnorm")
+    synced = build_model("small_cnn", (28, 28, 1), 10, norm="sync_batchnorm")
+    none = build_model("small_cnn", (28, 28, 1), 10, norm="none")
+    bn = [l for l in plain.layers if isinstance(l, keras.layers.BatchNormalization)]
+    sbn = [l for l in synced.layers
+           if isinstance(l, keras.layers.BatchNormalization)]
+    assert bn and not any(l.synchronized for l in bn)
+    assert sbn and all(l.synchronized for l in sbn)
+    assert not [l for l in none.layers
+                if isinstance(l, keras.layers.BatchNormalization)]
+    assert resolve_norm("auto") == "batchnorm"
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        assert resolve_norm("auto") == "sync_batchnorm"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(name="vgg"), "'vgg'"),
+    (dict(name="small_cnn", norm="layernorm"), "'layernorm'"),
+    (dict(name="wide_resnet", depth=12), "received 12"),
+    (dict(name="small_cnn", depth=12), "Bad arguments"),
+    (dict(name="small_cnn", num_classes=1), "received 1"),
+    (dict(name="small_cnn", std=[0.0]), "positive"),
+])
+def test_bad_model_arguments(kwargs, message):
+    args = dict(name="small_cnn", input_shape=(28, 28, 1), num_classes=10)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        build_model(**args)
