@@ -40,3 +40,14 @@ def trained_standard(fashion_mnist):
     model.compile(optimizer="adam")
     model.fit(x, y, batch_size=100, epochs=2, verbose=0)
     return net
+
+
+@pytest.fixture(scope="session")
+def two_replicas():
+    """One MirroredStrategy over the two logical CPUs, shared by all tests.
+
+    Several MirroredStrategy objects in one process can hand out clashing
+    collective keys (seen as "Shape mismatch in the collective instance"), so
+    the tests share one, as a training process does.
+    """
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

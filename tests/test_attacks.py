@@ -95,7 +95,7 @@ def test_kappa_counts_iterates_before_the_label_flips():
     assert int(result.kappa[0]) == 3 and bool(result.success[0])
 
 
-def test_attack_runs_inside_tf_function_and_under_a_strategy():
+def test_attack_runs_inside_tf_function_and_under_a_strategy(two_replicas):
     net, _, _ = linear_model()
     x = tf.constant(np.random.rand(8, 12).astype(np.float32))
     y = tf.zeros(8, tf.int32)
@@ -104,7 +104,7 @@ def test_attack_runs_inside_tf_function_and_under_a_strategy():
         net, x, y, e, e / 3, 4, random_start="none").x_adv)
     np.testing.assert_allclose(graph(x, y, tf.fill([8], 0.1)), eager,
                                atol=1e-6)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = two_replicas
     dataset = strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
     per_replica = strategy.run(tf.function(lambda b: pgd(

@@ -42,7 +42,7 @@ def test_model_normalises_its_own_input():
     np.testing.assert_allclose(out, np.full((1, 28, 28, 1), 1.0), atol=1e-5)
 
 
-def test_norm_choices():
+def test_norm_choices(two_replicas):
     plain = build_model("small_cnn", (28, 28, 1), 10, norm="batchnorm")
     synced = build_model("small_cnn", (28, 28, 1), 10, norm="sync_batchnorm")
     none = build_model("small_cnn", (28, 28, 1), 10, norm="none")
@@ -54,7 +54,7 @@ def test_norm_choices():
     assert not [l for l in none.layers
                 if isinstance(l, keras.layers.BatchNormalization)]
     assert resolve_norm("auto") == "batchnorm"
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = two_replicas
     with strategy.scope():
         assert resolve_norm("auto") == "sync_batchnorm"
 

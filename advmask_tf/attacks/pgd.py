@@ -69,22 +69,43 @@ def _l2_norm(v):
     return tf.sqrt(tf.reduce_sum(tf.square(v), axis=axes, keepdims=True))
 
 
-def _random_start(x, eps, norm, start, start_scale, seed):
+def _noise(kind, x, keys, seed):
+    """Standard normal or U(-1, 1) noise shaped like x.
+
+    With `keys` (int64, (B, 2)), sample i's noise is a stateless function of
+    keys[i]: the same whatever the batch split or device count.
+    """
+    if keys is None:
+        if kind == "normal":
+            return tf.random.normal(tf.shape(x), seed=seed, dtype=x.dtype)
+        return tf.random.uniform(tf.shape(x), -1.0, 1.0, seed=seed,
+                                 dtype=x.dtype)
+    shape = tf.shape(x)[1:]
+
+    def one(key):
+        if kind == "normal":
+            return tf.random.stateless_normal(shape, key, dtype=x.dtype)
+        return tf.random.stateless_uniform(shape, key, -1.0, 1.0,
+                                           dtype=x.dtype)
+
+    return tf.map_fn(one, tf.cast(keys, tf.int64),
+                     fn_output_signature=x.dtype)
+
+
+def _random_start(x, eps, norm, start, start_scale, seed, keys=None):
     if start == "none":
         return x
     if start == "normal":
         return tf.clip_by_value(
-            x + start_scale * tf.random.normal(tf.shape(x), seed=seed,
-                                               dtype=x.dtype), 0.0, 1.0)
+            x + start_scale * _noise("normal", x, keys, seed), 0.0, 1.0)
     if norm == "linf":
-        noise = tf.random.uniform(tf.shape(x), -1.0, 1.0, seed=seed,
-                                  dtype=x.dtype) * eps
+        noise = _noise("uniform", x, keys, seed) * eps
     else:
-        direction = tf.random.normal(tf.shape(x), seed=seed, dtype=x.dtype)
+        direction = _noise("normal", x, keys, seed)
         direction /= _l2_norm(direction) + 1e-12
-        radius = tf.random.uniform(
-            tf.concat([tf.shape(x)[:1], tf.ones([x.shape.rank - 1], tf.int32)],
-                      0), dtype=x.dtype)
+        # Radius fraction from the noise itself keeps it keyed per sample.
+        radius = tf.abs(tf.reshape(_noise("uniform", x[:, :1], keys, seed),
+                                   [-1] + [1] * (x.shape.rank - 1)))
         noise = direction * radius * eps
     return tf.clip_by_value(x + noise, 0.0, 1.0)
 
@@ -122,7 +143,8 @@ def make_forward(model, bn_mode="inference"):
 def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
         loss: str = "ce", random_start="uniform", start_scale: float = 1e-3,
         bn_mode: str = "inference", reference_logits=None,
-        compute_success: bool = True, seed=None) -> AttackResult:
+        compute_success: bool = True, seed=None,
+        noise_keys=None) -> AttackResult:
     """Projected gradient ascent on `loss` within an eps-ball, in [0, 1].
 
     Args:
@@ -140,6 +162,9 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
         bn_mode: "inference" or "batch" (see `make_forward`).
         compute_success: also run the model on the final iterate to report
             per-sample success (one extra forward pass).
+        seed: op seed of the random start when `noise_keys` is None.
+        noise_keys: optional int64 (B, 2); sample i's random start is then a
+            stateless function of noise_keys[i] (see `noise_keys_for`).
 
     Returns:
         An `AttackResult`.
@@ -174,7 +199,9 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
     _check_radius("step_size", step_size)
 
     forward = make_forward(model, bn_mode)
-    x = tf.convert_to_tensor(x, tf.float32)
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        x = tf.cast(x, tf.float32)
     y = tf.cast(y, tf.int32)
     eps_b = _per_sample(eps, x)
     step_b = _per_sample(step_size, x)
@@ -182,7 +209,7 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
         reference_logits = tf.stop_gradient(model(x, training=False))
 
     x_start = project(_random_start(x, eps_b, norm, random_start, start_scale,
-                                    seed), x, eps_b, norm)
+                                    seed, noise_keys), x, eps_b, norm)
 
     def body(i, x_adv, kappa):
         with tf.GradientTape() as tape:
@@ -209,6 +236,20 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
         final = forward(x_adv)
         success = tf.not_equal(tf.argmax(final, -1, output_type=tf.int32), y)
     return AttackResult(x_adv=x_adv, success=success, kappa=kappa)
+
+
+def noise_keys_for(index, salt):
+    """Per-sample stateless-RNG keys from example indices and a salt.
+
+    The salt separates uses of the same example (training step, evaluation
+    round), so a random start is reproducible across device layouts.
+
+    >>> noise_keys_for(tf.constant([3, 4], tf.int64), 7).numpy().tolist()
+    [[3, 7], [4, 7]]
+    """
+    index = tf.cast(tf.reshape(index, [-1]), tf.int64)
+    salt = tf.cast(salt, tf.int64) * tf.ones_like(index)
+    return tf.stack([index, salt], axis=1)
 
 
 def fgsm(model, x, y, eps, norm: str = "linf", loss: str = "ce",

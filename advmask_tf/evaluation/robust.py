@@ -9,9 +9,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from advmask_tf.attacks.pgd import PGDConfig
+from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
 from advmask_tf.io_utils import atomic_write_text
 from advmask_tf.training.adversarial_model import robust_mask, split_inputs
+
+
+# Evaluation random starts are keyed by (example index, this salt): the same
+# points get the same starts in every evaluation, on any device layout.
+EVALUATION_SALT = -1
 
 
 def default_attacks(eps: float, pgd_steps: int = 20, cw_steps: int = 20):
@@ -65,14 +70,14 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
     attacks = attacks if attacks is not None else default_attacks(eps)
 
     @tf.function
-    def batch_results(image, label):
+    def batch_results(image, label, keys):
         label = tf.cast(label, tf.int32)
         clean_correct = tf.equal(
             tf.argmax(network(image, training=False), -1, output_type=tf.int32),
             label)
         survived = {}
         for name, attack in attacks.items():
-            result = attack.run(network, image, label)
+            result = attack.run(network, image, label, noise_keys=keys)
             survived[name] = tf.logical_and(
                 clean_correct, robust_mask(result, attack) > 0)
         return clean_correct, survived
@@ -87,8 +92,11 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
             verbose=1 if sys.stdout.isatty() else 2)
     for step, batch in enumerate(dataset):
         features, label = batch[0], batch[1]
-        image, _ = split_inputs(features)
-        clean_correct, survived = batch_results(image, label)
+        image, index = split_inputs(features)
+        if index is None:  # bare images: key by position in the dataset
+            index = tf.range(tf.shape(label)[0], dtype=tf.int64) + total
+        clean_correct, survived = batch_results(
+            image, label, noise_keys_for(index, EVALUATION_SALT))
         total += int(tf.shape(label)[0])
         counts["clean"] += int(tf.reduce_sum(tf.cast(clean_correct, tf.int32)))
         worst = clean_correct.numpy()

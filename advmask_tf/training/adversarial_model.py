@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy
-from advmask_tf.attacks.pgd import PGDConfig
+from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
 from advmask_tf.training.objectives import Objective, global_sum, make_objective
 
 
@@ -123,35 +123,46 @@ class AdversarialModel(keras.Model):
                 "optimizer (and compile options such as steps_per_execution).")
         super().compile(optimizer=optimizer, **kwargs)
 
-    def craft(self, image, label):
-        """The training attack's x_adv for a batch (None for standard)."""
+    def craft(self, image, label, index=None):
+        """The training attack's x_adv for a batch (None for standard).
+
+        With example indices, each sample's random start is keyed by (index,
+        step), so it does not depend on how the batch is split over devices.
+        """
         if self.objective.attack_loss is None:
             return None
-        return self.attack.run(self.network, image, label,
+        keys = None
+        if index is not None:
+            keys = noise_keys_for(index, self.optimizer.iterations + 1)
+        return self.attack.run(self.network, image, label, noise_keys=keys,
                                compute_success=False).x_adv
 
     def train_step(self, data):
         features, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        image, _ = split_inputs(features)
+        image, index = split_inputs(features)
         y = tf.cast(y, tf.int32)
-        x_adv = self.craft(image, y)
-        n_global = global_sum(tf.cast(tf.shape(y)[0], tf.float32))
-        with tf.GradientTape() as tape:
+        x_adv = self.craft(image, y, index)
+        inputs = self.objective.passes(image, x_adv)
+        with tf.GradientTape(persistent=len(inputs) > 1) as tape:
+            logits = [self.network(x, training=True) for x in inputs]
             per_sample, clean_logits, adv_logits = self.objective.loss(
-                self.network, image, x_adv, y)
+                logits, y)
             if sample_weight is not None:
                 per_sample *= tf.cast(tf.reshape(sample_weight, [-1]),
                                       per_sample.dtype)
+            n_global = global_sum(tf.cast(tf.shape(y)[0], per_sample.dtype))
             # This replica's share of the global mean: replica gradients sum.
             loss = tf.reduce_sum(per_sample) / n_global
+            regularisation = tf.zeros([], loss.dtype)
             if self.network.losses:
-                loss += tf.add_n(self.network.losses) / float(
+                regularisation = tf.add_n(self.network.losses) / float(
                     tf.distribute.get_strategy().num_replicas_in_sync)
-        gradients = tape.gradient(loss, self.network.trainable_variables)
+            total = loss + regularisation
+        gradients = self._gradients(tape, total, loss, regularisation, logits)
         self.optimizer.apply_gradients(
             zip(gradients, self.network.trainable_variables))
 
-        self.loss_tracker.update_state(global_sum(loss))
+        self.loss_tracker.update_state(global_sum(total))
         if clean_logits is None and self.track_clean_accuracy:
             clean_logits = self.network(image, training=False)
         if clean_logits is not None:
@@ -165,14 +176,39 @@ class AdversarialModel(keras.Model):
             logged.append("adv_accuracy")
         return self._results(logged)
 
+    def _gradients(self, tape, total, loss, regularisation, logits):
+        """d(total)/d(weights), back-propagating one forward pass at a time.
+
+        Under MirroredStrategy each replica builds its graph in its own
+        thread and synchronised batch norm's gradient is a cross-replica
+        barrier. With several passes a single `tape.gradient` may walk them
+        in a different order on each replica and pair the wrong tensors;
+        walking them one by one, in program order, cannot.
+        """
+        variables = self.network.trainable_variables
+        if len(logits) == 1:
+            return tape.gradient(total, variables)
+        logit_grads = tape.gradient(loss, logits)
+        gradients = [None] * len(variables)
+        if self.network.losses:
+            gradients = tape.gradient(regularisation, variables)
+        for pass_logits, pass_grad in zip(logits, logit_grads):
+            pass_grads = tape.gradient(pass_logits, variables,
+                                       output_gradients=pass_grad)
+            gradients = [p if g is None else g if p is None else g + p
+                         for g, p in zip(gradients, pass_grads)]
+        del tape
+        return gradients
+
     def test_step(self, data):
         features, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        image, _ = split_inputs(features)
+        image, index = split_inputs(features)
         y = tf.cast(y, tf.int32)
         logits = self.network(image, training=False)
         self.loss_tracker.update_state(cross_entropy(logits, y))
         self.clean_accuracy.update_state(y, logits)
-        attack = self.val_attack.run(self.network, image, y)
+        keys = None if index is None else noise_keys_for(index, 0)
+        attack = self.val_attack.run(self.network, image, y, noise_keys=keys)
         clean_correct = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y)
         self.robust_accuracy.update_state(
             robust_mask(attack, self.val_attack)

@@ -14,14 +14,25 @@ from advmask_tf.attacks.losses import cross_entropy, kl_divergence
 
 
 class Objective:
-    """Base class. Subclasses set `name`, `attack_loss` and `loss`."""
+    """Base class. Subclasses set `name`, `attack_loss`, `passes` and `loss`.
+
+    An objective names the inputs its network runs on in training mode
+    (`passes`) and turns those passes' logits into per-sample losses. The
+    model runs the passes in order and back-propagates them one at a time,
+    which keeps synchronised batch norm's collectives in the same order on
+    every replica.
+    """
 
     name = "objective"
     #: the loss the attack maximises, or None when no attack is run.
     attack_loss: str | None = None
 
-    def loss(self, network, x, x_adv, y):
-        """Returns (per-sample loss, clean logits or None, adv logits or None)."""
+    def passes(self, x, x_adv):
+        """The inputs of the training-mode forward passes, in order."""
+        raise NotImplementedError
+
+    def loss(self, logits, y):
+        """(per-sample loss, clean logits or None, adv logits or None)."""
         raise NotImplementedError
 
     def get_config(self):
@@ -33,9 +44,11 @@ class Standard(Objective):
 
     name = "standard"
 
-    def loss(self, network, x, x_adv, y):
-        logits = network(x, training=True)
-        return cross_entropy(logits, y), logits, None
+    def passes(self, x, x_adv):
+        return [x]
+
+    def loss(self, logits, y):
+        return cross_entropy(logits[0], y), logits[0], None
 
 
 class Madry(Objective):
@@ -44,16 +57,18 @@ class Madry(Objective):
     name = "madry"
     attack_loss = "ce"
 
-    def loss(self, network, x, x_adv, y):
-        logits = network(x_adv, training=True)
-        return cross_entropy(logits, y), None, logits
+    def passes(self, x, x_adv):
+        return [x_adv]
+
+    def loss(self, logits, y):
+        return cross_entropy(logits[0], y), None, logits[0]
 
 
 class Trades(Objective):
     """Zhang et al. 2019: CE(f(x), y) + beta * KL(f(x) || f(x_adv)).
 
-    The attack maximises the KL term; both forward passes run in training
-    mode, as in the authors' code.
+    The attack maximises the KL term; the clean and adversarial passes are
+    separate training-mode passes, as in the authors' code.
     """
 
     name = "trades"
@@ -64,9 +79,11 @@ class Trades(Objective):
             raise ValueError(f"TRADES beta must be >= 0; received {beta!r}.")
         self.beta = float(beta)
 
-    def loss(self, network, x, x_adv, y):
-        clean = network(x, training=True)
-        adv = network(x_adv, training=True)
+    def passes(self, x, x_adv):
+        return [x, x_adv]
+
+    def loss(self, logits, y):
+        clean, adv = logits
         per_sample = cross_entropy(clean, y) + self.beta * kl_divergence(
             adv, clean)
         return per_sample, clean, adv
