@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from advmask_tf.attacks import (PGDConfig, cross_entropy, cw_margin, fgsm,
-                                kl_divergence, pgd)
+                                kl_divergence, noise_keys_for, pgd)
 from advmask_tf.models import build_model
 
 
@@ -26,10 +26,12 @@ def test_eps_ball_and_box_hold_for_every_sample_and_per_sample_eps():
     x[4:8] = 1.0
     y = rng.randint(0, 10, 16)
     eps = np.linspace(0.0, 0.3, 16).astype(np.float32)
+    keys = noise_keys_for(tf.range(16), 5)
     for norm in ("linf", "l2"):
-        for start in ("uniform", "normal", "none"):
+        for start, noise_keys in (("uniform", None), ("uniform", keys),
+                                  ("normal", keys), ("none", None)):
             result = pgd(net, x, y, eps, eps / 3, 5, norm=norm,
-                         random_start=start)
+                         random_start=start, noise_keys=noise_keys)
             delta = (result.x_adv.numpy() - x).reshape(16, -1)
             size = (np.abs(delta).max(1) if norm == "linf"
                     else np.linalg.norm(delta, axis=1))
@@ -67,6 +69,21 @@ def test_trained_model_loss_order(trained_standard, fashion_mnist):
         pgd(trained_standard, x, y, 0.1, 0.025, 10).x_adv), y).numpy().mean()
     assert strong >= fast >= clean
     assert strong > clean + 1.0  # an undefended model is easy to attack
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_keyed_random_start_does_not_depend_on_the_batch_split(norm):
+    net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=8)
+    x = np.random.RandomState(2).rand(8, 28, 28, 1).astype(np.float32)
+    y = np.arange(8)
+    keys = noise_keys_for(tf.range(8), 11)
+    whole = pgd(net, x, y, 0.1, 0.02, 2, norm=norm, noise_keys=keys).x_adv
+    halves = [pgd(net, x[i:i + 4], y[i:i + 4], 0.1, 0.02, 2, norm=norm,
+                  noise_keys=keys[i:i + 4]).x_adv for i in (0, 4)]
+    np.testing.assert_allclose(whole, np.concatenate(halves), atol=1e-6)
+    other_salt = pgd(net, x, y, 0.1, 0.02, 2, norm=norm,
+                     noise_keys=noise_keys_for(tf.range(8), 12)).x_adv
+    assert not np.allclose(whole, other_salt)
 
 
 def test_kappa_and_success_on_constant_models():

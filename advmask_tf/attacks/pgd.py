@@ -104,8 +104,10 @@ def _random_start(x, eps, norm, start, start_scale, seed, keys=None):
         direction = _noise("normal", x, keys, seed)
         direction /= _l2_norm(direction) + 1e-12
         # Radius fraction from the noise itself keeps it keyed per sample.
-        radius = tf.abs(tf.reshape(_noise("uniform", x[:, :1], keys, seed),
-                                   [-1] + [1] * (x.shape.rank - 1)))
+        one_per_sample = tf.reshape(x, [tf.shape(x)[0], -1])[:, :1]
+        radius = tf.abs(tf.reshape(
+            _noise("uniform", one_per_sample, keys, seed),
+            [-1] + [1] * (x.shape.rank - 1)))
         noise = direction * radius * eps
     return tf.clip_by_value(x + noise, 0.0, 1.0)
 

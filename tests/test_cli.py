@@ -1,0 +1,132 @@
+"""The command line, end to end, as a user runs it (in subprocesses)."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+TINY = os.path.join(REPO, "configs", "tiny.py")
+
+
+def run_cli(tool, *args, timeout=300):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "bin", tool), *args],
+        capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def epochs_in(history_path):
+    with open(history_path) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def test_train_then_eval_end_to_end(tmp_path):
+    workdir = str(tmp_path / "run")
+    result = run_cli("advmask-train", f"--config={TINY}",
+                     f"--workdir={workdir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| clean | pgd3 | cw_inf | worst_case |" in result.stdout
+    for name in ("config.json", "model.keras", "last.keras", "metrics.json",
+                 "results.md", "history.csv", "checkpoints/best.weights.h5",
+                 "checkpoints/last.weights.h5"):
+        assert os.path.exists(os.path.join(workdir, name)), name
+    assert os.listdir(os.path.join(workdir, "tensorboard", "train"))
+    with open(os.path.join(workdir, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["clean"]["total"] == 200
+    assert (metrics["worst_case"]["correct"] <= metrics["pgd3"]["correct"]
+            <= metrics["clean"]["correct"])
+    assert epochs_in(os.path.join(workdir, "history.csv")) == [0, 1]
+    with open(os.path.join(workdir, "config.json")) as f:
+        assert json.load(f)["attack"]["eps"] == 0.1
+
+    # The exported network loads with Keras alone (no advmask_tf import).
+    script = ("import keras, numpy as np; m = keras.models.load_model("
+              f"{os.path.join(workdir, 'model.keras')!r}); "
+              "print(m.predict(np.zeros((1, 28, 28, 1)), verbose=0).shape)")
+    loaded = subprocess.run([sys.executable, "-c", script],
+                            capture_output=True, text=True, cwd=str(tmp_path))
+    assert loaded.stdout.strip().endswith("(1, 10)"), loaded.stderr[-2000:]
+
+    evaluated = run_cli("advmask-eval", f"--workdir={workdir}",
+                        "--checkpoint=last", "--limit=100")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    with open(os.path.join(workdir, "metrics_last.json")) as f:
+        assert json.load(f)["clean"]["total"] == 100
+
+    # Same command again: nothing left to train, evaluation still reported.
+    again = run_cli("advmask-train", f"--config={TINY}",
+                    f"--workdir={workdir}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Epoch 1/2" not in again.stdout
+    assert epochs_in(os.path.join(workdir, "history.csv")) == [0, 1]
+
+    changed = run_cli("advmask-train", f"--config={TINY}",
+                      f"--workdir={workdir}", "--config.attack.eps=0.2")
+    assert changed.returncode != 0
+    assert "attack.eps: 0.1 -> 0.2" in changed.stderr
+
+
+def test_killed_run_resumes_and_loses_at_most_one_epoch(tmp_path):
+    workdir = str(tmp_path / "run")
+    args = [sys.executable, os.path.join(REPO, "bin", "advmask-train"),
+            f"--config={TINY}", f"--workdir={workdir}", "--skip_eval",
+            "--config.train.epochs=4"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=env)
+    history = os.path.join(workdir, "history.csv")
+    deadline = time.time() + 240
+    try:
+        # CSVLogger writes after BackupAndRestore: two rows, two backed up.
+        while time.time() < deadline:
+            if os.path.exists(history) and len(epochs_in(history)) >= 2:
+                break
+            assert process.poll() is None, "training ended before the kill"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no epoch finished in time")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    resumed = run_cli("advmask-train", f"--config={TINY}",
+                      f"--workdir={workdir}", "--skip_eval",
+                      "--config.train.epochs=4")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # it did not start over: epochs 1 and 2 were done before the kill
+    assert "Epoch 1/4" not in resumed.stdout
+    assert "Epoch 2/4" not in resumed.stdout
+    epochs = epochs_in(os.path.join(workdir, "history.csv"))
+    assert epochs[-1] == 3 and len(epochs) == len(set(epochs))
+    assert len(epochs) >= 3  # at most the epoch in flight was lost
+    assert keras.models.load_model(os.path.join(workdir, "model.keras"))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--config.attack.norm=l3", "'l3'"),
+    ("--config.method.name=fast", "'fast'"),
+    ("--config.attack.eps=-0.5", "received -0.5"),
+    ("--config.data.source=imagenet_folder", "'imagenet_folder'"),
+    ("--config.train.epochs=0", "train.epochs must be >= 1; received 0"),
+])
+def test_bad_config_values_fail_clearly(tmp_path, override, message):
+    result = run_cli("advmask-train", f"--config={TINY}",
+                     f"--workdir={tmp_path / 'run'}", override)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr[-2000:]
+
+
+def test_eval_of_a_missing_workdir_says_what_to_do(tmp_path):
+    result = run_cli("advmask-eval", f"--workdir={tmp_path / 'none'}")
+    assert result.returncode != 0
+    assert "not a work directory made by advmask-train" in result.stderr
