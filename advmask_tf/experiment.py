@@ -28,8 +28,12 @@ import tensorflow as tf
 
 from advmask_tf.data.pipeline import build_data
 from advmask_tf.distribute import get_strategy
-from advmask_tf.evaluation.robust import (default_attacks, evaluate,
-                                          report_to_json, results_table)
+from advmask_tf.evaluation.robust import (
+    default_attacks,
+    evaluate,
+    report_to_json,
+    results_table,
+)
 from advmask_tf.io_utils import atomic_save, atomic_write_json, atomic_write_text
 from advmask_tf.models.zoo import build_model
 from advmask_tf.training.adversarial_model import AdversarialModel

@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from advmask_tf.attacks import (PGDConfig, cross_entropy, cw_margin, fgsm,
-                                kl_divergence, noise_keys_for, pgd)
+from advmask_tf.attacks import (
+    PGDConfig,
+    cross_entropy,
+    cw_margin,
+    fgsm,
+    kl_divergence,
+    noise_keys_for,
+    pgd,
+)
 from advmask_tf.models import build_model
 
 
@@ -133,8 +140,8 @@ def test_attack_runs_inside_tf_function_and_under_a_strategy(two_replicas):
 
 def test_batch_statistics_mode_leaves_moving_statistics_alone():
     net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=8)
-    bn = [l for l in net.layers
-          if isinstance(l, keras.layers.BatchNormalization)][0]
+    bn = [layer for layer in net.layers
+          if isinstance(layer, keras.layers.BatchNormalization)][0]
     before = [v.numpy().copy() for v in (bn.moving_mean, bn.moving_variance)]
     x = np.random.rand(16, 28, 28, 1).astype(np.float32)
     y = np.zeros(16)

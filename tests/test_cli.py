@@ -9,9 +9,7 @@ import sys
 import time
 
 import keras
-import numpy as np
 import pytest
-
 from conftest import REPO
 
 TINY = os.path.join(REPO, "configs", "tiny.py")

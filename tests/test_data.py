@@ -5,12 +5,18 @@ import pickle
 import ml_collections
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from advmask_tf.configs_lib import default_data_config
-from advmask_tf.data import (build_data, check_images_and_labels,
-                             load_cifar_pickle_dir, load_idx_dir, load_npz,
-                             load_source, load_tfds, split_validation)
+from advmask_tf.data import (
+    build_data,
+    check_images_and_labels,
+    load_cifar_pickle_dir,
+    load_idx_dir,
+    load_npz,
+    load_source,
+    load_tfds,
+    split_validation,
+)
 
 
 def write_idx(path, array, gz=True):
@@ -162,7 +168,7 @@ def test_pipeline_carries_indices_and_pixels_in_unit_range(fashion_mnist):
     assert (bundle.num_train, bundle.num_validation, bundle.num_test) == (
         500, 100, 50)
     indices = []
-    for features, label in bundle.train:
+    for features, _ in bundle.train:
         image = features["image"].numpy()
         assert image.dtype == np.float32
         assert image.min() >= 0.0 and image.max() <= 1.0

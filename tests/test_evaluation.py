@@ -6,8 +6,12 @@ import pytest
 import tensorflow as tf
 
 from advmask_tf.attacks import PGDConfig
-from advmask_tf.evaluation import (default_attacks, evaluate, report_to_json,
-                                   results_table)
+from advmask_tf.evaluation import (
+    default_attacks,
+    evaluate,
+    report_to_json,
+    results_table,
+)
 
 
 def linear_classifier():

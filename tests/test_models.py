@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from advmask_tf.models import build_model, resolve_norm
 
@@ -46,13 +45,16 @@ def test_norm_choices(two_replicas):
     plain = build_model("small_cnn", (28, 28, 1), 10, norm="batchnorm")
     synced = build_model("small_cnn", (28, 28, 1), 10, norm="sync_batchnorm")
     none = build_model("small_cnn", (28, 28, 1), 10, norm="none")
-    bn = [l for l in plain.layers if isinstance(l, keras.layers.BatchNormalization)]
-    sbn = [l for l in synced.layers
-           if isinstance(l, keras.layers.BatchNormalization)]
-    assert bn and not any(l.synchronized for l in bn)
-    assert sbn and all(l.synchronized for l in sbn)
-    assert not [l for l in none.layers
-                if isinstance(l, keras.layers.BatchNormalization)]
+
+    def batch_norms(model):
+        return [layer for layer in model.layers
+                if isinstance(layer, keras.layers.BatchNormalization)]
+
+    assert batch_norms(plain)
+    assert not any(layer.synchronized for layer in batch_norms(plain))
+    assert batch_norms(synced)
+    assert all(layer.synchronized for layer in batch_norms(synced))
+    assert not batch_norms(none)
     assert resolve_norm("auto") == "batchnorm"
     strategy = two_replicas
     with strategy.scope():

@@ -13,7 +13,6 @@ from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
 from advmask_tf.io_utils import atomic_write_text
 from advmask_tf.training.adversarial_model import robust_mask, split_inputs
 
-
 # Evaluation random starts are keyed by (example index, this salt): the same
 # points get the same starts in every evaluation, on any device layout.
 EVALUATION_SALT = -1
