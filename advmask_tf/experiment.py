@@ -178,6 +178,12 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     save_or_check_config(config, wd)
     keras.utils.set_random_seed(int(config.seed))
     strategy = get_strategy(config.distribute)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        raise ValueError(
+            "distribute='multi_worker' is not supported by advmask-train yet: "
+            "every worker would write the same work directory (chief-only "
+            "checkpoints are not implemented). Use 'mirrored' or 'none', or "
+            "call AdversarialModel.fit under the strategy yourself.")
     data = build_data(config.data, int(config.train.batch_size),
                       int(config.seed))
     steps = int(tf.data.experimental.cardinality(data.train))

@@ -42,3 +42,10 @@ def update_section(name: str, markdown: str, path: str = RESULTS) -> None:
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def publish(name: str, markdown: str, write: bool) -> None:
+    """Prints a benchmark's section and, with `write`, stores it in RESULTS.md."""
+    print(markdown, flush=True)
+    if write:
+        update_section(name, markdown)

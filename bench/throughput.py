@@ -125,7 +125,7 @@ def main():
               f"{reference_rate:.0f} img/s, ratio {fit_rate / reference_rate:.3f}",
               flush=True)
 
-    from results_doc import machine_line, update_section
+    from results_doc import machine_line, publish
 
     table = ["| case | fit images/s | hand-written images/s | ratio |",
              "| --- | --- | --- | --- |"]
@@ -147,9 +147,7 @@ def main():
         "",
         *table,
     ])
-    print(text)
-    if args.write:
-        update_section("throughput", text)
+    publish("throughput", text, args.write)
 
 
 if __name__ == "__main__":

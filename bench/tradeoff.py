@@ -56,7 +56,7 @@ def main():
 
     sys.path.insert(0, REPO)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from results_doc import machine_line, update_section
+    from results_doc import machine_line, publish
 
     def cell(report, name):
         entry = report[name]
@@ -91,9 +91,7 @@ def main():
         "",
         *lines,
     ])
-    print(text)
-    if args.write:
-        update_section("tradeoff", text)
+    publish("tradeoff", text, args.write)
 
 
 if __name__ == "__main__":

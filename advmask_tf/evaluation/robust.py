@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
 from advmask_tf.io_utils import atomic_write_text
-from advmask_tf.training.adversarial_model import robust_mask, split_inputs
+from advmask_tf.training.adversarial_model import after, robust_mask, split_inputs
 
 # Evaluation random starts are keyed by (example index, this salt): the same
 # points get the same starts in every evaluation, on any device layout.
@@ -75,9 +75,11 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
             tf.argmax(network(image, training=False), -1, output_type=tf.int32),
             label)
         survived = {}
+        previous = clean_correct
         for name, attack in attacks.items():
-            result = attack.run(network, image, label, noise_keys=keys)
-            survived[name] = tf.logical_and(
+            with after(previous):  # one attack at a time (see `after`)
+                result = attack.run(network, image, label, noise_keys=keys)
+            survived[name] = previous = tf.logical_and(
                 clean_correct, robust_mask(result, attack) > 0)
         return clean_correct, survived
 

@@ -26,6 +26,9 @@ class Objective:
     name = "objective"
     #: the loss the attack maximises, or None when no attack is run.
     attack_loss: str | None = None
+    #: whether `loss` returns clean logits (else the model logs clean
+    #: accuracy from an extra inference-mode pass).
+    has_clean_pass = False
 
     def passes(self, x, x_adv):
         """The inputs of the training-mode forward passes, in order."""
@@ -43,6 +46,7 @@ class Standard(Objective):
     """Empirical risk on clean data: CE(f(x), y)."""
 
     name = "standard"
+    has_clean_pass = True
 
     def passes(self, x, x_adv):
         return [x]
@@ -73,6 +77,7 @@ class Trades(Objective):
 
     name = "trades"
     attack_loss = "kl"
+    has_clean_pass = True
 
     def __init__(self, beta: float = 6.0):
         if not beta >= 0 or beta != beta:
