@@ -154,8 +154,9 @@ def main():
         "hand-written loop and then one of fit; the ratio is fit / "
         "hand-written within a round, and the table gives the median images/s "
         "and the median and range of the per-round ratios. The hand-written "
-        "loop is the minimum a user would write (PGD with a uniform start, CE, one optimizer step); fit also keys "
-        "each sample's random start by its example index and logs metrics.",
+        "loop is the minimum a user would write (PGD with a uniform start, "
+        "CE, one optimizer step); fit also keys each sample's random start "
+        "by its example index and logs metrics.",
         "",
         *table,
     ])
