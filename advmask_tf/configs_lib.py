@@ -62,6 +62,9 @@ def base_config() -> ml_collections.ConfigDict:
         "momentum": 0.9,              # sgd
         "weight_decay": 0.0,
         "schedule": "cosine",         # constant | cosine | piecewise
+        # Which validation metric picks model.keras: val_robust_accuracy or
+        # val_clean_accuracy (standard training: robust accuracy stays 0).
+        "monitor": "val_robust_accuracy",
         "verbose": 1,          # 1: progress bar, 2: a line per epoch, 0: quiet
     })
     config.eval = ml_collections.ConfigDict({

@@ -4,7 +4,7 @@ A work directory holds everything a run made:
 
     config.json            the resolved config
     backup/                BackupAndRestore state (resume after a kill)
-    checkpoints/           best.weights.h5 (by val_robust_accuracy), last.weights.h5
+    checkpoints/           best.weights.h5 (by train.monitor), last.weights.h5
     history.csv            per-epoch logs
     tensorboard/           TensorBoard logs
     model.keras            the best network; loads with keras.models.load_model
@@ -26,6 +26,7 @@ import keras
 import ml_collections
 import tensorflow as tf
 
+from advmask_tf.configs_lib import base_config
 from advmask_tf.data.pipeline import build_data
 from advmask_tf.distribute import get_strategy
 from advmask_tf.evaluation.robust import (
@@ -38,7 +39,7 @@ from advmask_tf.io_utils import atomic_save, atomic_write_json, atomic_write_tex
 from advmask_tf.models.zoo import build_model
 from advmask_tf.training.adversarial_model import AdversarialModel
 
-MONITOR = "val_robust_accuracy"
+MONITORS = ("val_robust_accuracy", "val_clean_accuracy")
 
 
 class WorkDir:
@@ -81,9 +82,13 @@ def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
         with open(workdir.config) as f:
             stored = json.load(f)
         old, new = _flatten(stored), _flatten(resolved)
+        defaults = _flatten(base_config().to_dict())
+        # Fields added to the schema since the run, at their defaults, are no
+        # change; neither is how verbose the output is.
         changed = sorted(k for k in set(old) | set(new)
                          if old.get(k) != new.get(k)
-                         and k != "train.verbose")
+                         and k != "train.verbose"
+                         and not (k not in old and new[k] == defaults.get(k)))
         if changed:
             details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
                                 for k in changed)
@@ -151,20 +156,36 @@ def make_optimizer(train_config, steps_per_epoch: int):
                      "expected adam or sgd.")
 
 
-def _best_so_far(history_path):
-    """The best monitored value in history.csv, or None."""
+def _history(history_path):
     if not os.path.exists(history_path):
-        return None
+        return []
     with open(history_path) as f:
-        values = [float(row[MONITOR]) for row in csv.DictReader(f)
-                  if row.get(MONITOR) not in (None, "")]
+        return list(csv.DictReader(f))
+
+
+def _best_so_far(history_path, monitor):
+    """The best monitored value in history.csv, or None."""
+    values = [float(row[monitor]) for row in _history(history_path)
+              if row.get(monitor) not in (None, "")]
     return max(values) if values else None
+
+
+def is_finished(config, workdir: str) -> bool:
+    """Whether every epoch is trained and the test report is up to date."""
+    wd = WorkDir(workdir)
+    rows = _history(wd.history)
+    return (bool(rows) and int(rows[-1]["epoch"]) + 1 >= int(config.train.epochs)
+            and os.path.exists(wd.metrics) and os.path.exists(wd.best_model)
+            and os.path.getmtime(wd.metrics) >= os.path.getmtime(wd.best_model))
 
 
 def _check_config(config):
     if int(config.train.epochs) < 1:
         raise ValueError(
             f"train.epochs must be >= 1; received {config.train.epochs}.")
+    if config.train.get("monitor", MONITORS[0]) not in MONITORS:
+        raise ValueError(f"Unknown train.monitor {config.train.monitor!r}; "
+                         f"expected one of {MONITORS}.")
     if config.method.name not in ("standard", "madry", "trades"):
         raise ValueError(f"Unknown method.name {config.method.name!r}; "
                          "expected standard, madry or trades.")
@@ -201,10 +222,11 @@ def train(config: ml_collections.ConfigDict, workdir: str):
                                         save_weights_only=True),
     ]
     if data.validation is not None:
+        monitor = config.train.get("monitor", MONITORS[0])
         callbacks.append(keras.callbacks.ModelCheckpoint(
-            wd.best_weights, monitor=MONITOR, mode="max", save_best_only=True,
+            wd.best_weights, monitor=monitor, mode="max", save_best_only=True,
             save_weights_only=True,
-            initial_value_threshold=_best_so_far(wd.history)))
+            initial_value_threshold=_best_so_far(wd.history, monitor)))
     callbacks += [
         keras.callbacks.CSVLogger(wd.history, append=True),
         keras.callbacks.TensorBoard(wd.tensorboard),

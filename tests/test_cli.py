@@ -66,6 +66,7 @@ def test_train_then_eval_end_to_end(tmp_path):
                     f"--workdir={workdir}")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Epoch 1/2" not in again.stdout
+    assert "(finished earlier)" in again.stdout
     assert epochs_in(os.path.join(workdir, "history.csv")) == [0, 1]
 
     changed = run_cli("advmask-train", f"--config={TINY}",
@@ -116,6 +117,7 @@ def test_killed_run_resumes_and_loses_at_most_one_epoch(tmp_path):
     ("--config.attack.eps=-0.5", "received -0.5"),
     ("--config.data.source=imagenet_folder", "'imagenet_folder'"),
     ("--config.train.epochs=0", "train.epochs must be >= 1; received 0"),
+    ("--config.train.monitor=val_loss", "Unknown train.monitor 'val_loss'"),
 ])
 def test_bad_config_values_fail_clearly(tmp_path, override, message):
     result = run_cli("advmask-train", f"--config={TINY}",

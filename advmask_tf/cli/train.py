@@ -23,13 +23,21 @@ _SKIP_EVAL = flags.DEFINE_bool(
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    import json
+
     from advmask_tf import experiment
 
+    title = f"Test-set evaluation of {_WORKDIR.value}/model.keras"
+    if experiment.is_finished(_CONFIG.value, _WORKDIR.value):
+        # Check the config anyway: the same workdir with another config fails.
+        experiment.save_or_check_config(
+            _CONFIG.value, experiment.WorkDir(_WORKDIR.value))
+        with open(experiment.WorkDir(_WORKDIR.value).metrics) as f:
+            print_report(title + " (finished earlier)", json.load(f))
+        return
     experiment.train(_CONFIG.value, _WORKDIR.value)
     if not _SKIP_EVAL.value:
-        report = experiment.evaluate_workdir(_WORKDIR.value)
-        print_report(f"Test-set evaluation of {_WORKDIR.value}/model.keras",
-                     report)
+        print_report(title, experiment.evaluate_workdir(_WORKDIR.value))
 
 
 def run():
