@@ -39,7 +39,7 @@ class AttackResult:
     kappa: tf.Tensor
 
 
-def _check_radius(name, value, allow_zero=True):
+def _check_radius(name, value):
     """Validates python/numpy radii now; tensors are checked by a TF assert."""
     if isinstance(value, (numbers.Number, np.ndarray, list, tuple)):
         array = np.asarray(value, dtype=np.float64)
@@ -47,12 +47,27 @@ def _check_radius(name, value, allow_zero=True):
             raise ValueError(
                 f"{name} must be a scalar or one value per sample; received "
                 f"shape {array.shape}.")
-        bad = ~np.isfinite(array) | (array < 0) | (
-            (array == 0) if not allow_zero else False)
-        if np.any(bad):
+        if np.any(~np.isfinite(array) | (array < 0)):
             raise ValueError(
-                f"{name} must be finite and "
-                f"{'>= 0' if allow_zero else '> 0'}; received {value!r}.")
+                f"{name} must be finite and >= 0; received {value!r}.")
+
+
+def _check_settings(steps, norm, loss, random_start, bn_mode):
+    """Raises ValueError naming any invalid attack setting."""
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) \
+            or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1; received {steps!r}.")
+    if norm not in NORMS:
+        raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
+    if loss not in ATTACK_LOSSES:
+        raise ValueError(
+            f"Unknown attack loss {loss!r}; expected one of {ATTACK_LOSSES}.")
+    if random_start not in STARTS + (True, False):
+        raise ValueError(
+            f"Unknown random_start {random_start!r}; expected one of {STARTS} "
+            "or a bool.")
+    if bn_mode not in BN_MODES:
+        raise ValueError(f"Unknown bn_mode {bn_mode!r}; expected {BN_MODES}.")
 
 
 def _per_sample(value, x):
@@ -181,22 +196,11 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
     >>> bool(tf.reduce_max(tf.abs(result.x_adv - x)) <= 0.1 + 1e-6)
     True
     """
+    _check_settings(steps, norm, loss, random_start, bn_mode)
     if random_start is True:
         random_start = "uniform"
-    elif random_start is False or random_start is None:
+    elif random_start is False:
         random_start = "none"
-    if norm not in NORMS:
-        raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
-    if loss not in ATTACK_LOSSES:
-        raise ValueError(
-            f"Unknown attack loss {loss!r}; expected one of {ATTACK_LOSSES}.")
-    if random_start not in STARTS:
-        raise ValueError(
-            f"Unknown random_start {random_start!r}; expected one of {STARTS} "
-            "or a bool.")
-    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) \
-            or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1; received {steps!r}.")
     _check_radius("eps", eps)
     _check_radius("step_size", step_size)
 
@@ -276,8 +280,9 @@ class PGDConfig:
     `step_size=None` means eps/4 (the common 2.5*eps/K for K=10).
 
     >>> attack = PGDConfig(eps=0.1, steps=20)
-    >>> attack.resolved_step_size()
-    0.025
+    >>> attack.run(lambda x, training: x, tf.zeros((2, 3)),
+    ...            tf.constant([0, 1])).x_adv.shape
+    TensorShape([2, 3])
     """
 
     eps: float
@@ -292,24 +297,8 @@ class PGDConfig:
         _check_radius("eps", self.eps)
         if self.step_size is not None:
             _check_radius("step_size", self.step_size)
-        if not isinstance(self.steps, (int, np.integer)) or self.steps < 1:
-            raise ValueError(
-                f"steps must be an integer >= 1; received {self.steps!r}.")
-        if self.norm not in NORMS:
-            raise ValueError(
-                f"Unknown norm {self.norm!r}; expected one of {NORMS}.")
-        if self.loss not in ATTACK_LOSSES:
-            raise ValueError(f"Unknown attack loss {self.loss!r}; expected "
-                             f"one of {ATTACK_LOSSES}.")
-        if self.random_start not in STARTS + (True, False):
-            raise ValueError(f"Unknown random_start {self.random_start!r}; "
-                             f"expected one of {STARTS}.")
-        if self.bn_mode not in BN_MODES:
-            raise ValueError(
-                f"Unknown bn_mode {self.bn_mode!r}; expected {BN_MODES}.")
-
-    def resolved_step_size(self):
-        return self.eps / 4.0 if self.step_size is None else self.step_size
+        _check_settings(self.steps, self.norm, self.loss, self.random_start,
+                        self.bn_mode)
 
     def run(self, model, x, y, eps=None, step_size=None, **kwargs):
         """Attacks (x, y); eps/step_size override the configured ones."""
