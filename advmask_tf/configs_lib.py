@@ -41,9 +41,32 @@ def base_config() -> ml_collections.ConfigDict:
                                               "dense_units": 128}),
     })
     config.method = ml_collections.ConfigDict({
-        "name": "madry",              # standard | madry | trades
+        "name": "madry",              # standard | madry | trades | iaat
         "beta": 6.0,                  # TRADES
         "track_clean_accuracy": True,
+    })
+    # Which eps each training sample is attacked at (IAAT: "adaptive").
+    config.radius = ml_collections.ConfigDict({
+        "policy": "fixed",            # fixed | adaptive
+        "rule": "paper",              # adaptive: paper | authors_code
+        # The CIFAR defaults scaled to eps 0.1: gamma 1.9/255 of 8/255.
+        "gamma": 0.024,
+        "smoothing": 0.1,             # authors_code: the code's beta
+        "warmup_epochs": 2,           # at attack.eps, radii untouched
+        "max_eps": 0.0,               # 0: no cap
+        "step_fraction": 0.2,         # step = max(eps_i * this, attack.step_size)
+    })
+    # How much each adversarial example counts (GAIRAT: "gairat").
+    config.weighting = ml_collections.ConfigDict({
+        "name": "uniform",            # uniform | gairat
+        "form": "tanh",               # tanh | sigmoid | discrete
+        "schedule": "fixed",          # fixed | linear | piecewise
+        "lam": -1.0,                  # fixed; +inf gives Madry AT
+        "lam_start": 3.0,             # linear: first weighted epoch
+        "lam_end": -1.0,              # linear: last epoch
+        "lam_boundaries": (),         # piecewise: epochs where lambda changes
+        "lam_values": (),             # piecewise: one more than boundaries
+        "burn_in_epochs": 2,          # uniform weights before this epoch
     })
     config.attack = ml_collections.ConfigDict({
         "eps": 0.1,
@@ -75,3 +98,21 @@ def base_config() -> ml_collections.ConfigDict:
         "batch_size": 500,
     })
     return config
+
+
+def preset(config_file: str, sibling: str) -> ml_collections.ConfigDict:
+    """`get_config()` of the config file `sibling` next to `config_file`.
+
+    Lets a config file start from another one ("the IAAT preset plus one
+    field") whatever the working directory.
+    """
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.abspath(config_file)),
+                        sibling)
+    spec = importlib.util.spec_from_file_location(
+        "advmask_preset_" + os.path.splitext(sibling)[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()

@@ -38,6 +38,10 @@ from advmask_tf.evaluation.robust import (
 from advmask_tf.io_utils import atomic_save, atomic_write_json, atomic_write_text
 from advmask_tf.models.zoo import build_model
 from advmask_tf.training.adversarial_model import AdversarialModel
+from advmask_tf.training.monitoring import InstanceStateMonitor
+from advmask_tf.training.objectives import OBJECTIVES
+from advmask_tf.training.radius import AdaptiveRadius, make_radius_policy
+from advmask_tf.training.weighting import GeometryAwareWeighting, make_weighting
 
 MONITORS = ("val_robust_accuracy", "val_clean_accuracy")
 
@@ -122,13 +126,46 @@ def build_network(config, data) -> keras.Model:
                        **options)
 
 
-def build_adversarial_model(config, network) -> AdversarialModel:
+def _adaptive_radius_args(config) -> dict:
+    radius = config.radius
+    return {"warmup_eps": config.attack.eps, "rule": radius.rule,
+            "gamma": radius.gamma, "smoothing": radius.smoothing,
+            "warmup_epochs": radius.warmup_epochs, "max_eps": radius.max_eps,
+            "step_fraction": radius.step_fraction,
+            "min_step": config.attack.step_size}
+
+
+def _gairat_args(config) -> dict:
+    weighting = config.weighting.to_dict()
+    weighting.pop("name")
+    weighting["total_epochs"] = int(config.train.epochs)
+    return weighting
+
+
+def radius_settings(config) -> dict:
+    """The config's radius policy as `make_radius_policy` arguments."""
+    if config.radius.policy != "adaptive":
+        return {"policy": config.radius.policy}
+    return {"policy": "adaptive", **_adaptive_radius_args(config)}
+
+
+def weighting_settings(config) -> dict:
+    """The config's instance weighting as `make_weighting` arguments."""
+    if config.weighting.name != "gairat":
+        return {"name": config.weighting.name}
+    return {"name": "gairat", **_gairat_args(config)}
+
+
+def build_adversarial_model(config, network, num_examples=None
+                            ) -> AdversarialModel:
     attack = attack_settings(config)
     val_attack = {"eps": attack["eps"], "steps": config.val_attack.steps}
     return AdversarialModel(
         network, method=config.method.name, attack=attack,
         val_attack=val_attack, beta=config.method.beta,
-        track_clean_accuracy=config.method.track_clean_accuracy)
+        track_clean_accuracy=config.method.track_clean_accuracy,
+        radius=radius_settings(config), weighting=weighting_settings(config),
+        num_examples=num_examples)
 
 
 def make_optimizer(train_config, steps_per_epoch: int):
@@ -186,9 +223,15 @@ def _check_config(config):
     if config.train.get("monitor", MONITORS[0]) not in MONITORS:
         raise ValueError(f"Unknown train.monitor {config.train.monitor!r}; "
                          f"expected one of {MONITORS}.")
-    if config.method.name not in ("standard", "madry", "trades"):
+    if config.method.name not in OBJECTIVES:
         raise ValueError(f"Unknown method.name {config.method.name!r}; "
-                         "expected standard, madry or trades.")
+                         f"expected one of {sorted(OBJECTIVES)}.")
+    # Settings of parts the run does not use are checked too: a typo in
+    # them would otherwise pass silently.
+    make_radius_policy(radius_settings(config))
+    make_weighting(weighting_settings(config))
+    AdaptiveRadius(**_adaptive_radius_args(config))
+    GeometryAwareWeighting(**_gairat_args(config))
 
 
 def train(config: ml_collections.ConfigDict, workdir: str):
@@ -210,7 +253,7 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     steps = int(tf.data.experimental.cardinality(data.train))
     with strategy.scope():
         network = build_network(config, data)
-        model = build_adversarial_model(config, network)
+        model = build_adversarial_model(config, network, data.num_train)
         model.compile(optimizer=make_optimizer(config.train, steps))
         model(tf.zeros((1,) + tuple(data.image_shape)))
 
@@ -230,6 +273,10 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     callbacks += [
         keras.callbacks.CSVLogger(wd.history, append=True),
         keras.callbacks.TensorBoard(wd.tensorboard),
+        InstanceStateMonitor(wd.tensorboard, export_dir=wd.root,
+                             images=data.train_images,
+                             labels=data.train_labels,
+                             class_names=data.class_names),
     ]
     model.fit(data.train, validation_data=data.validation,
               epochs=int(config.train.epochs), callbacks=callbacks,

@@ -7,7 +7,7 @@ protocol (clean, PGD-20, CW-inf; worst case over those) and writes the table
 into docs/RESULTS.md.
 
     .venv/bin/python bench/tradeoff.py --workdir=runs/tradeoff [--epochs 5] \
-        [--methods standard,madry,trades] [--write]
+        [--methods standard,madry,trades,iaat,gairat,gairat_iaat] [--write]
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ CONFIGS = {
     "standard": "configs/fashion_mnist_standard.py",
     "madry": "configs/fashion_mnist_madry.py",
     "trades": "configs/fashion_mnist_trades.py",
+    "iaat": "configs/fashion_mnist_iaat.py",
+    "gairat": "configs/fashion_mnist_gairat.py",
+    "gairat_iaat": "configs/fashion_mnist_gairat_iaat.py",
+    "gairat_trades": "configs/fashion_mnist_gairat_trades.py",
 }
 # Every method gets the same budget, whatever its config file's defaults.
 SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
@@ -34,7 +38,8 @@ def main():
     parser.add_argument("--workdir", default=os.path.join(REPO, "runs",
                                                           "tradeoff"))
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--methods", default="standard,madry,trades")
+    parser.add_argument(
+        "--methods", default="standard,madry,trades,iaat,gairat,gairat_iaat")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     methods = args.methods.split(",")
@@ -82,7 +87,10 @@ def main():
         f"(width 16), {args.epochs} epochs over 55,000 training images (5,000 "
         "held out for validation), Adam 1e-3 with cosine decay, batch 128; "
         "training attack PGD-10, step 0.025, uniform start (TRADES: KL loss, "
-        "start x + 0.001 N(0, 1), beta 6). Evaluation: PGD-20 on the CE and "
+        "start x + 0.001 N(0, 1), beta 6). IAAT: warmup radius 0.1 for 2 "
+        "epochs, then the paper's rule (gamma 0.024, no cap), per-sample "
+        "step max(eps_i / 5, 0.025). GAIRAT: tanh weights, lambda -1, 2 "
+        "burn-in epochs of plain AT. Evaluation: PGD-20 on the CE and "
         "CW-inf (PGD-20 on the margin), step eps/4, uniform random start; a "
         "point counts as robust only if it is right clean and at every "
         "iterate. The AutoAttack-style worst case (APGD-CE, APGD-T, Square) "

@@ -51,3 +51,20 @@ def two_replicas():
     the tests share one, as a training process does.
     """
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture
+def float64():
+    """Keras in float64 for the test (replica-equivalence tests).
+
+    Synchronised batch norm computes E[x^2] - E[x]^2; in float32 its
+    rounding differs with the reduction order and training amplifies that,
+    so the replica logic is compared in float64, where only it can differ.
+    """
+    import keras
+
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")

@@ -9,7 +9,9 @@ import sys
 import time
 
 import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import REPO
 
 TINY = os.path.join(REPO, "configs", "tiny.py")
@@ -118,12 +120,42 @@ def test_killed_run_resumes_and_loses_at_most_one_epoch(tmp_path):
     ("--config.data.source=imagenet_folder", "'imagenet_folder'"),
     ("--config.train.epochs=0", "train.epochs must be >= 1; received 0"),
     ("--config.train.monitor=val_loss", "Unknown train.monitor 'val_loss'"),
+    ("--config.radius.policy=shrinking", "'shrinking'"),
+    ("--config.weighting.form=cubic", "'cubic'"),
 ])
 def test_bad_config_values_fail_clearly(tmp_path, override, message):
     result = run_cli("advmask-train", f"--config={TINY}",
                      f"--workdir={tmp_path / 'run'}", override)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr[-2000:]
+
+
+def test_gairat_on_iaat_preset_exports_radii_and_histograms(tmp_path):
+    workdir = tmp_path / "run"
+    tiny_sizes = [f"--config.{key}={value}" for key, value in (
+        ("data.train_limit", 600), ("data.validation_size", 100),
+        ("data.test_limit", 100), ("model.options.width", 4),
+        ("model.options.dense_units", 16), ("attack.steps", 2),
+        ("val_attack.steps", 2), ("train.epochs", 2),
+        ("train.batch_size", 100), ("train.verbose", 2),
+        ("radius.warmup_epochs", 1), ("weighting.burn_in_epochs", 1),
+        ("eval.pgd_steps", 2), ("eval.cw_steps", 2))]
+    result = run_cli(
+        "advmask-train",
+        f"--config={os.path.join(REPO, 'configs', 'fashion_mnist_gairat_iaat.py')}",
+        f"--workdir={workdir}", *tiny_sizes)
+    assert result.returncode == 0, result.stderr[-3000:]
+    radii = np.load(workdir / "radii.npz")
+    assert radii["radius"].shape == (500,) and radii["label"].shape == (500,)
+    assert not np.allclose(radii["radius"], 0.1)  # epoch 2 adapted them
+    with open(workdir / "radii.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    events = os.listdir(workdir / "tensorboard" / "instance_state")
+    tags = set()
+    for event in tf.compat.v1.train.summary_iterator(
+            str(workdir / "tensorboard" / "instance_state" / events[0])):
+        tags |= {value.tag for value in event.summary.value}
+    assert {"iaat/radius", "gairat/weight"} <= tags
 
 
 def test_eval_of_a_missing_workdir_says_what_to_do(tmp_path):

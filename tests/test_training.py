@@ -149,18 +149,6 @@ def _distributed_run(strategy, method, kwargs, x, y, initial_weights):
     return [w.numpy() for w in net.weights], history.history
 
 
-@pytest.fixture
-def float64():
-    # Synchronised batch norm computes E[x^2] - E[x]^2; in float32 its
-    # rounding differs with the reduction order and training amplifies that,
-    # so the replica logic is compared in float64, where only it can differ.
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx("float32")
-    keras.config.set_dtype_policy("float32")
-
-
 @pytest.mark.parametrize("method, kwargs", METHODS)
 def test_two_replicas_match_one_device(method, kwargs, fashion_mnist,
                                        float64, two_replicas):

@@ -32,6 +32,7 @@ class DataBundle:
     std: tuple
     class_names: tuple = ()
     train_images: np.ndarray | None = None
+    train_labels: np.ndarray | None = None
 
 
 def split_validation(num_examples: int, num_validation: int, seed: int):
@@ -150,4 +151,4 @@ def build_data(data_config, batch_size: int, seed: int = 0,
         image_shape=splits.image_shape, num_classes=splits.num_classes,
         num_train=len(y_train), num_validation=n_val, num_test=n_test,
         mean=mean, std=std, class_names=splits.class_names,
-        train_images=x_train)
+        train_images=x_train, train_labels=y_train)

@@ -106,7 +106,7 @@ def load_idx_dir(path: str, name: str = "idx", num_classes: int = 10,
 def load_fashion_mnist(path: str = FASHION_MNIST_DIR) -> ArraySplits:
     """Loads Fashion-MNIST from the IDX files of Debian's package.
 
-    >>> splits = load_fashion_mnist()  # doctest: +SKIP
+    >>> splits = load_fashion_mnist()
     >>> splits.x_train.shape
     (60000, 28, 28, 1)
     """

@@ -10,6 +10,19 @@ import tensorflow as tf
 from advmask_tf.attacks.losses import cross_entropy
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
 from advmask_tf.training.objectives import Objective, global_sum, make_objective
+from advmask_tf.training.radius import make_radius_policy
+from advmask_tf.training.weighting import make_weighting
+
+
+class EpochCounter(keras.callbacks.Callback):
+    """Writes the epoch fit is starting into `model.epoch`.
+
+    `AdversarialModel.fit` adds it, so warmup and burn-in epochs and lambda
+    schedules follow fit's epochs (also after BackupAndRestore resumes).
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.epoch.assign(epoch)
 
 
 def split_inputs(features):
@@ -50,13 +63,20 @@ def robust_mask(result, attack: PGDConfig):
 class AdversarialModel(keras.Model):
     """Wraps any Keras classifier (pixels in [0, 1] -> logits) for training.
 
-    The training method is an objective (standard, Madry, TRADES) plus the
-    PGD attack that feeds it. Each step: attack the batch (batch norm in
-    inference mode by default), compute per-sample losses, weight them by the
-    sample weights, and divide by the *global* batch size, so that under a
-    distribution strategy the summed replica gradients are exactly the
-    single-device gradient. Validation reports clean accuracy and PGD robust
-    accuracy.
+    A training method is a choice of parts: an objective (standard, Madry,
+    TRADES, IAAT), the PGD attack that feeds it, a radius policy (fixed, or
+    IAAT's adaptive radius per example) and an instance weighting (uniform,
+    or GAIRAT's). Each step: attack the batch at the policy's radii (batch
+    norm in inference mode by default), compute per-sample losses, weight
+    them by the instance weights and the sample weights, and divide by the
+    *global* batch size, so that under a distribution strategy the summed
+    replica gradients are exactly the single-device gradient. Validation
+    reports clean accuracy and PGD robust accuracy at the attack's eps.
+
+    Parts with per-example state (adaptive radius, GAIRAT's weight table)
+    need `num_examples` and batches whose features carry the example index.
+    Their epoch-dependent behaviour reads `model.epoch`, which `fit` keeps
+    (custom loops assign it themselves).
 
     Logged: `loss`, `clean_accuracy`, `adv_accuracy` (on the training batch;
     `clean_accuracy` is measured in inference mode for Madry, from the
@@ -71,6 +91,12 @@ class AdversarialModel(keras.Model):
         val_attack: `PGDConfig` (or dict) for validation; defaults to PGD-10
             at the training eps with a uniform random start.
         beta: TRADES beta.
+        radius: `make_radius_policy` argument: None (fixed), or a dict such
+            as {"policy": "adaptive", "rule": "paper", "gamma": 0.024}.
+        weighting: `make_weighting` argument: None (uniform), or a dict such
+            as {"name": "gairat", "lam": -1.0, "burn_in_epochs": 2}.
+        num_examples: number of training examples (size of per-example
+            tables), needed by the adaptive radius and GAIRAT.
         track_clean_accuracy: for objectives without a clean training pass
             (Madry), spend one inference-mode forward pass per step on
             logging clean accuracy.
@@ -91,7 +117,8 @@ class AdversarialModel(keras.Model):
 
     def __init__(self, network: keras.Model, method: str = "madry",
                  attack=None, val_attack=None, beta: float = 6.0,
-                 track_clean_accuracy: bool = True, **kwargs):
+                 track_clean_accuracy: bool = True, radius=None,
+                 weighting=None, num_examples: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.network = network
         self.method = method
@@ -113,6 +140,22 @@ class AdversarialModel(keras.Model):
             val_attack = PGDConfig(**val_attack)
         self.val_attack = val_attack
         self.track_clean_accuracy = track_clean_accuracy
+        self.radius = make_radius_policy(radius)
+        self.weighting = make_weighting(weighting)
+        if self.objective.attack_loss is None and (
+                self.radius.policy != "fixed"
+                or self.weighting.name != "uniform"):
+            raise ValueError(
+                f"method={method!r} runs no attack, so it takes neither an "
+                f"adaptive radius nor instance weights; received radius="
+                f"{self.radius.get_config()}, weighting="
+                f"{self.weighting.get_config()}.")
+        self.num_examples = num_examples
+        self.radius.build(self, num_examples)
+        self.weighting.build(self, num_examples)
+        self.epoch = self.add_weight(
+            name="epoch", shape=(), dtype="int32", initializer="zeros",
+            trainable=False, aggregation="only_first_replica")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.clean_accuracy = keras.metrics.SparseCategoricalAccuracy(
             name="clean_accuracy")
@@ -138,9 +181,17 @@ class AdversarialModel(keras.Model):
                 "optimizer (and compile options such as steps_per_execution).")
         super().compile(optimizer=optimizer, **kwargs)
 
-    def craft(self, image, label, index=None):
-        """The training attack's x_adv for a batch (None for standard).
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, with an `EpochCounter` added to the callbacks."""
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, EpochCounter) for c in callbacks):
+            callbacks.append(EpochCounter())
+        return super().fit(*args, callbacks=callbacks, **kwargs)
 
+    def craft(self, image, label, index=None, clean_correct=None):
+        """The training attack's result for a batch (None for standard).
+
+        The radius policy picks each sample's eps (and updates its state).
         With example indices, each sample's random start is keyed by (index,
         step), so it does not depend on how the batch is split over devices.
         """
@@ -149,23 +200,40 @@ class AdversarialModel(keras.Model):
         keys = None
         if index is not None:
             keys = noise_keys_for(index, self.optimizer.iterations + 1)
-        return self.attack.run(self.network, image, label, noise_keys=keys,
-                               compute_success=False).x_adv
+        return self.radius.craft(self.attack, self.network, image, label,
+                                 index, keys, clean_correct,
+                                 tf.convert_to_tensor(self.epoch))
+
+    def _needs_inference_logits(self):
+        return (self.objective.needs_clean_prediction
+                or self.radius.needs_clean_prediction
+                or (self.track_clean_accuracy
+                    and not self.objective.has_clean_pass))
 
     def train_step(self, data):
         features, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         image, index = split_inputs(features)
         y = tf.cast(y, tf.int32)
-        inference_logits = None
-        if self.track_clean_accuracy and not self.objective.has_clean_pass:
+        inference_logits = clean_correct = None
+        if self._needs_inference_logits():
             inference_logits = self.network(image, training=False)
+            clean_correct = tf.equal(
+                tf.argmax(inference_logits, -1, output_type=tf.int32), y)
         with after(inference_logits):
-            x_adv = self.craft(image, y, index)
-        inputs = self.objective.passes(image, x_adv)
+            attack = self.craft(image, y, index, clean_correct)
+        x_adv = None if attack is None else attack.x_adv
+        instance_weights = None
+        if attack is not None:
+            instance_weights = self.weighting.weights(
+                attack.kappa, self.attack.steps, index,
+                tf.convert_to_tensor(self.epoch))
+        inputs = self.objective.passes(image, x_adv, clean_correct)
         with tf.GradientTape(persistent=len(inputs) > 1) as tape:
             logits = [self.network(x, training=True) for x in inputs]
             per_sample, clean_logits, adv_logits = self.objective.loss(
                 logits, y)
+            if instance_weights is not None:
+                per_sample *= tf.cast(instance_weights, per_sample.dtype)
             if sample_weight is not None:
                 per_sample *= tf.cast(tf.reshape(sample_weight, [-1]),
                                       per_sample.dtype)
@@ -248,6 +316,9 @@ class AdversarialModel(keras.Model):
             "val_attack": dict(vars(self.val_attack)),
             "beta": self.beta,
             "track_clean_accuracy": self.track_clean_accuracy,
+            "radius": self.radius.get_config(),
+            "weighting": self.weighting.get_config(),
+            "num_examples": self.num_examples,
             "name": self.name,
         }
 

@@ -29,8 +29,11 @@ class Objective:
     #: whether `loss` returns clean logits (else the model logs clean
     #: accuracy from an extra inference-mode pass).
     has_clean_pass = False
+    #: whether `passes` needs `clean_correct`, the inference-mode clean
+    #: prediction's correctness.
+    needs_clean_prediction = False
 
-    def passes(self, x, x_adv):
+    def passes(self, x, x_adv, clean_correct=None):
         """The inputs of the training-mode forward passes, in order."""
         raise NotImplementedError
 
@@ -48,7 +51,7 @@ class Standard(Objective):
     name = "standard"
     has_clean_pass = True
 
-    def passes(self, x, x_adv):
+    def passes(self, x, x_adv, clean_correct=None):
         return [x]
 
     def loss(self, logits, y):
@@ -61,7 +64,7 @@ class Madry(Objective):
     name = "madry"
     attack_loss = "ce"
 
-    def passes(self, x, x_adv):
+    def passes(self, x, x_adv, clean_correct=None):
         return [x_adv]
 
     def loss(self, logits, y):
@@ -84,7 +87,7 @@ class Trades(Objective):
             raise ValueError(f"TRADES beta must be >= 0; received {beta!r}.")
         self.beta = float(beta)
 
-    def passes(self, x, x_adv):
+    def passes(self, x, x_adv, clean_correct=None):
         return [x, x_adv]
 
     def loss(self, logits, y):
@@ -97,7 +100,30 @@ class Trades(Objective):
         return {"beta": self.beta}
 
 
-OBJECTIVES = {cls.name: cls for cls in (Standard, Madry, Trades)}
+class Iaat(Objective):
+    """Balaji et al. 2019: CE on x_adv for samples the model gets right on
+    clean input (in inference mode), CE on the clean x for the others.
+
+    One training-mode pass on the per-sample choice of input, which gives the
+    paper's loss (Algorithm 1, line 10).
+    """
+
+    name = "iaat"
+    attack_loss = "ce"
+    needs_clean_prediction = True
+
+    def passes(self, x, x_adv, clean_correct=None):
+        if clean_correct is None:
+            raise ValueError("The IAAT objective needs clean_correct.")
+        choose_adv = tf.reshape(clean_correct,
+                                [-1] + [1] * (x.shape.rank - 1))
+        return [tf.where(choose_adv, x_adv, x)]
+
+    def loss(self, logits, y):
+        return cross_entropy(logits[0], y), None, logits[0]
+
+
+OBJECTIVES = {cls.name: cls for cls in (Standard, Madry, Trades, Iaat)}
 
 
 def make_objective(name: str, **kwargs) -> Objective:

@@ -1,0 +1,131 @@
+"""Seeing per-example state: TensorBoard histograms, the radius table as
+`.npz` and a PNG of the images with the smallest and largest IAAT radii.
+
+The IAAT paper's point is that radii are interpretable: the smallest belong
+to ambiguous images near another class, the largest to unambiguous ones.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from advmask_tf.io_utils import atomic_save
+
+
+def per_example_tables(model) -> dict:
+    """{name: table variable} of the model's parts that keep one."""
+    tables = {}
+    if getattr(model.radius, "table", None) is not None:
+        tables["iaat/radius"] = model.radius.table
+    if getattr(model.weighting, "table", None) is not None:
+        tables["gairat/weight"] = model.weighting.table
+    return tables
+
+
+def save_radius_grid(path, images, labels, radii, class_names=(),
+                     per_end: int = 16):
+    """PNG: the `per_end` training images with the smallest radii, then the
+    `per_end` with the largest, each titled with its class and radius.
+
+    >>> images = np.random.rand(40, 8, 8, 1)
+    >>> save_radius_grid("/tmp/grid.png", images, np.arange(40) % 10,
+    ...                  np.linspace(0, 0.2, 40), per_end=4)
+    '/tmp/grid.png'
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = np.argsort(radii, kind="stable")
+    per_end = min(per_end, len(order) // 2)
+    if per_end < 1:
+        raise ValueError(f"save_radius_grid needs at least 2 images; "
+                         f"received {len(order)}.")
+    columns = min(8, per_end)
+    rows = -(-per_end // columns)
+    scale = 255.0 if np.issubdtype(np.asarray(images[:1]).dtype,
+                                   np.integer) else 1.0
+    figure = plt.figure(figsize=(1.6 * columns, 4.2 * rows),
+                        layout="constrained")
+    ends = (("smallest radii", order[:per_end]),
+            ("largest radii", order[::-1][:per_end]))
+    for subfigure, (title, chosen) in zip(figure.subfigures(2, 1), ends):
+        subfigure.suptitle(title, fontweight="bold")
+        axes = subfigure.subplots(rows, columns, squeeze=False)
+        for axis in axes.flat:
+            axis.axis("off")
+        for axis, i in zip(axes.flat, chosen):
+            image = np.asarray(images[i], dtype=np.float32) / scale
+            if image.shape[-1] == 1:
+                axis.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
+            else:
+                axis.imshow(np.clip(image, 0, 1))
+            name = class_names[labels[i]] if len(class_names) else \
+                str(labels[i])
+            axis.set_title(f"{name}\n{radii[i]:.3f}", fontsize=7)
+    atomic_save(lambda tmp: figure.savefig(tmp, format="png", dpi=110), path)
+    plt.close(figure)
+    return path
+
+
+class InstanceStateMonitor(keras.callbacks.Callback):
+    """Histograms of the per-example tables every epoch; exports at the end.
+
+    Writes histograms `iaat/radius` and `gairat/weight` into
+    `log_dir/instance_state` (TensorBoard). At the end of training, with an
+    adaptive radius, writes `export_dir/radii.npz` (index, radius, label)
+    and `export_dir/radii.png` (see `save_radius_grid`).
+
+    Args:
+        log_dir: TensorBoard directory of the run.
+        export_dir: where the `.npz` and the PNG go (None: not written).
+        images, labels: the training arrays in example-index order.
+        class_names: names of the classes, for the PNG's titles.
+    """
+
+    def __init__(self, log_dir, export_dir=None, images=None, labels=None,
+                 class_names=()):
+        super().__init__()
+        self.log_dir = log_dir
+        self.export_dir = export_dir
+        self.images = images
+        self.labels = labels
+        self.class_names = tuple(class_names)
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        tables = per_example_tables(self.model)
+        if not tables:
+            return
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(
+                os.path.join(self.log_dir, "instance_state"))
+        with self._writer.as_default(step=epoch):
+            for name, table in tables.items():
+                values = np.asarray(table.numpy())
+                tf.summary.histogram(name, values)
+                tf.summary.scalar(name + "_mean", float(values.mean()))
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        table = per_example_tables(self.model).get("iaat/radius")
+        if table is None or self.export_dir is None:
+            return
+        radii = np.asarray(table.numpy())
+        index = np.arange(len(radii))
+        labels = np.asarray(self.labels) if self.labels is not None else \
+            np.full(len(radii), -1)
+
+        def write_npz(tmp):
+            with open(tmp, "wb") as f:
+                np.savez(f, index=index, radius=radii, label=labels)
+
+        atomic_save(write_npz, os.path.join(self.export_dir, "radii.npz"))
+        if self.images is not None and len(radii) >= 2:
+            save_radius_grid(os.path.join(self.export_dir, "radii.png"),
+                             self.images, labels, radii, self.class_names)

@@ -1,0 +1,192 @@
+"""Radius policies: which eps each training sample is attacked at.
+
+`FixedRadius` attacks every sample at the attack's eps (Madry, TRADES).
+`AdaptiveRadius` is IAAT (Balaji, Goldstein, Hoffman 2019): a radius per
+training example, kept in a table indexed by the example index, moved after
+every visit by whether the attack at that radius succeeded.
+
+A policy's `craft` runs the attack for a batch and updates its own state;
+`AdversarialModel` calls it once per training step.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from advmask_tf.training.parts import build_part
+from advmask_tf.training.state import (
+    add_table,
+    gather_rows,
+    require_index,
+    scatter_rows,
+)
+
+#: IAAT update rules. "paper": Algorithm 1 of the paper, one attack per
+#: step. "authors_code": the authors' public code, a second probe attack.
+IAAT_RULES = ("paper", "authors_code")
+
+
+def survived(result, steps: int):
+    """True where no PGD iterate (nor the final point) was misclassified."""
+    return tf.logical_and(tf.equal(result.kappa, steps),
+                          tf.logical_not(result.success))
+
+
+class FixedRadius:
+    """Every sample at the attack's eps.
+
+    >>> FixedRadius().get_config()
+    {'policy': 'fixed'}
+    """
+
+    policy = "fixed"
+    needs_clean_prediction = False
+    table = None
+
+    def build(self, model, num_examples):
+        del model, num_examples
+
+    def craft(self, attack, network, image, label, index, noise_keys,
+              clean_correct, epoch):
+        del index, clean_correct, epoch
+        return attack.run(network, image, label, noise_keys=noise_keys,
+                          compute_success=False)
+
+    def get_config(self):
+        return {"policy": self.policy}
+
+
+class AdaptiveRadius:
+    """IAAT's instance-adaptive radius, one per training example.
+
+    Warmup (`warmup_epochs`): every sample is attacked at `warmup_eps` and the
+    table (initialised to `warmup_eps`) stays as it is. Afterwards sample i is
+    attacked at its radius eps_i with step max(step_fraction * eps_i,
+    min_step), and then:
+
+    - rule "paper" (the default: it is the published algorithm, and it costs
+      one attack per step, the budget of Madry AT): eps_i += gamma if the
+      attack failed (no iterate misclassified), else eps_i -= gamma.
+    - rule "authors_code": a second attack probes eps_i + gamma; the
+      candidate is eps_i + gamma if that probe failed, else eps_i if the
+      first attack failed, else eps_i - gamma; it is multiplied by clean
+      correctness (0 or 1) and smoothed, eps_i <- smoothing * candidate +
+      (1 - smoothing) * eps_i. The training example is the first attack's,
+      at the radius the sample had when visited.
+
+    Radii stay in [0, max_eps] (max_eps = 0: no cap).
+
+    Example:
+
+    >>> policy = AdaptiveRadius(warmup_eps=0.1, gamma=0.02, warmup_epochs=1)
+    >>> policy.get_config()["rule"]
+    'paper'
+    """
+
+    policy = "adaptive"
+
+    def __init__(self, warmup_eps: float = 0.1, rule: str = "paper",
+                 gamma: float = 0.024, smoothing: float = 0.1,
+                 warmup_epochs: int = 2, max_eps: float = 0.0,
+                 step_fraction: float = 0.2, min_step: float = 0.025):
+        if rule not in IAAT_RULES:
+            raise ValueError(
+                f"Unknown IAAT rule {rule!r}; expected one of {IAAT_RULES}.")
+        for name, value in (("warmup_eps", warmup_eps), ("gamma", gamma),
+                            ("max_eps", max_eps),
+                            ("step_fraction", step_fraction),
+                            ("min_step", min_step)):
+            if not 0.0 <= float(value) < float("inf"):
+                raise ValueError(
+                    f"radius.{name} must be finite and >= 0; received "
+                    f"{value!r}.")
+        if not 0.0 < float(smoothing) <= 1.0:
+            raise ValueError(
+                f"radius.smoothing must be in (0, 1]; received {smoothing!r}.")
+        if int(warmup_epochs) != warmup_epochs or warmup_epochs < 0:
+            raise ValueError(
+                f"radius.warmup_epochs must be an integer >= 0; received "
+                f"{warmup_epochs!r}.")
+        if max_eps and max_eps < warmup_eps:
+            raise ValueError(
+                f"radius.max_eps={max_eps!r} is below warmup_eps="
+                f"{warmup_eps!r}; use 0 for no cap or a value >= warmup_eps.")
+        self.warmup_eps = float(warmup_eps)
+        self.rule = rule
+        self.gamma = float(gamma)
+        self.smoothing = float(smoothing)
+        self.warmup_epochs = int(warmup_epochs)
+        self.max_eps = float(max_eps)
+        self.step_fraction = float(step_fraction)
+        self.min_step = float(min_step)
+        self.table = None
+
+    @property
+    def needs_clean_prediction(self):
+        return self.rule == "authors_code"
+
+    def build(self, model, num_examples):
+        self.table = add_table(model, "iaat_radius", num_examples,
+                               self.warmup_eps)
+
+    def step_size(self, eps):
+        return tf.maximum(self.step_fraction * eps, self.min_step)
+
+    def clip(self, eps):
+        eps = tf.maximum(eps, 0.0)
+        return tf.minimum(eps, self.max_eps) if self.max_eps else eps
+
+    def craft(self, attack, network, image, label, index, noise_keys,
+              clean_correct, epoch):
+        require_index(index, "The adaptive (IAAT) radius")
+        previous = gather_rows(self.table, index)
+        warmup = tf.less(epoch, self.warmup_epochs)
+        eps = tf.where(warmup, self.warmup_eps, previous)
+
+        def attack_at(radius):
+            return attack.run(network, image, label, eps=radius,
+                              step_size=self.step_size(radius),
+                              noise_keys=noise_keys)
+
+        result = attack_at(eps)
+        held = survived(result, attack.steps)
+        if self.rule == "paper":
+            updated = self.clip(
+                previous + tf.where(held, self.gamma, -self.gamma))
+        else:
+            updated = tf.cond(
+                warmup, lambda: previous,
+                lambda: self._authors_code_update(
+                    attack, attack_at, previous, held, clean_correct))
+        scatter_rows(self.table, index, tf.where(warmup, previous, updated))
+        return result
+
+    def _authors_code_update(self, attack, attack_at, previous, held,
+                             clean_correct):
+        held_wider = survived(attack_at(previous + self.gamma), attack.steps)
+        candidate = tf.where(
+            held_wider, previous + self.gamma,
+            tf.where(held, previous, previous - self.gamma))
+        candidate = self.clip(candidate * tf.cast(clean_correct, tf.float32))
+        return self.clip(self.smoothing * candidate
+                         + (1.0 - self.smoothing) * previous)
+
+    def get_config(self):
+        return {"policy": self.policy, "warmup_eps": self.warmup_eps,
+                "rule": self.rule, "gamma": self.gamma,
+                "smoothing": self.smoothing,
+                "warmup_epochs": self.warmup_epochs, "max_eps": self.max_eps,
+                "step_fraction": self.step_fraction,
+                "min_step": self.min_step}
+
+
+POLICIES = {"fixed": FixedRadius, "adaptive": AdaptiveRadius}
+
+
+def make_radius_policy(spec=None):
+    """A policy from None (fixed), a policy, or a dict with a "policy" key.
+
+    >>> make_radius_policy({"policy": "adaptive", "gamma": 0.01}).gamma
+    0.01
+    """
+    return build_part(spec, "policy", POLICIES, "fixed", "radius policy")
