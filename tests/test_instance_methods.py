@@ -342,6 +342,8 @@ def test_presets_compose_the_parts(name, method, policy, weighting):
 
 def test_tables_and_parts_survive_keras_saving(tmp_path):
     model = _iaat_gairat_model(10)
+    x = np.random.RandomState(0).rand(10, 28, 28, 1).astype(np.float32)
+    model.fit(_indexed(x, np.arange(10)), epochs=1, verbose=0, shuffle=False)
     model.radius.table.assign(np.linspace(0, 0.2, 10).astype(np.float32))
     model.weighting.table.assign(np.arange(10, dtype=np.float32))
     path = str(tmp_path / "wrapped.keras")
@@ -353,3 +355,27 @@ def test_tables_and_parts_survive_keras_saving(tmp_path):
                                   model.radius.table.numpy())
     np.testing.assert_array_equal(loaded.weighting.table.numpy(),
                                   np.arange(10))
+    assert isinstance(loaded.optimizer, keras.optimizers.Adam)  # compiled
+
+
+def test_kappa_equals_a_hand_stepped_pgd(trained_standard, fashion_mnist):
+    from advmask_tf.attacks import pgd
+
+    x = tf.constant(fashion_mnist.x_test[:64].astype(np.float32) / 255.0)
+    y = tf.constant(fashion_mnist.y_test[:64].astype(np.int32))
+    eps, step, steps = 0.1, 0.02, 8
+    result = pgd(trained_standard, x, y, eps, step, steps,
+                 random_start="none")
+    x_adv, kappa = x, np.zeros(64, np.int32)
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            tape.watch(x_adv)
+            logits = trained_standard(x_adv, training=False)
+            loss = tf.reduce_sum(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        kappa += (np.argmax(logits, -1) == y.numpy()).astype(np.int32)
+        x_adv = x_adv + step * tf.sign(tape.gradient(loss, x_adv))
+        x_adv = tf.clip_by_value(tf.clip_by_value(x_adv, x - eps, x + eps),
+                                 0.0, 1.0)
+    np.testing.assert_array_equal(result.kappa.numpy(), kappa)
+    assert len(np.unique(kappa)) >= 4  # a spread of values, not all alike

@@ -181,6 +181,13 @@ class AdversarialModel(keras.Model):
                 "optimizer (and compile options such as steps_per_execution).")
         super().compile(optimizer=optimizer, **kwargs)
 
+    def compile_from_config(self, config):
+        """Re-compiles a loaded `.keras` model (optimizer and its state)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def fit(self, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`, with an `EpochCounter` added to the callbacks."""
         callbacks = list(callbacks or [])
