@@ -1,0 +1,94 @@
+"""What IAAT's radii say about the training images, per class.
+
+Reads the `radii.npz` an IAAT run left in its work directory (made by
+`bench/tradeoff.py`), tabulates the radius per class, and copies the run's
+`radii.png` (the training images with the smallest and largest radii) to
+docs/figures/.
+
+    .venv/bin/python bench/radii_report.py --workdir=runs/tradeoff/iaat \
+        [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIGURE = os.path.join("docs", "figures", "iaat_radii_fashion_mnist.png")
+
+
+def per_class_rows(radii, labels, class_names):
+    rows = []
+    for label in np.unique(labels):
+        r = radii[labels == label]
+        name = class_names[label] if len(class_names) > label else str(label)
+        rows.append((float(np.mean(r)), name, len(r), float(np.median(r)),
+                     float(np.mean(r <= 1e-6)), float(np.max(r))))
+    return sorted(rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", default=os.path.join(
+        REPO, "runs", "tradeoff", "iaat"))
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    path = os.path.join(args.workdir, "radii.npz")
+    if not os.path.exists(path):
+        parser.error(f"{path} does not exist: train an IAAT run first "
+                     "(bench/tradeoff.py --methods iaat).")
+    table = np.load(path)
+    radii, labels = table["radius"], table["label"]
+    with open(os.path.join(args.workdir, "config.json")) as f:
+        config = json.load(f)
+
+    sys.path.insert(0, REPO)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from results_doc import machine_line, publish
+
+    from advmask_tf.data.sources import FASHION_MNIST_CLASSES
+
+    names = FASHION_MNIST_CLASSES if config["data"]["source"] == \
+        "fashion_mnist" else ()
+    lines = ["| class | images | mean radius | median | share at 0 | max |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for mean, name, count, median, at_zero, top in per_class_rows(
+            radii, labels, names):
+        lines.append(f"| {name} | {count} | {mean:.4f} | {median:.4f} | "
+                     f"{100 * at_zero:.1f}% | {top:.4f} |")
+    radius = config["radius"]
+    text = "\n".join([
+        "## IAAT's radii on Fashion-MNIST, per class",
+        "",
+        "Command: `.venv/bin/python bench/radii_report.py "
+        "--workdir=runs/tradeoff/iaat --write` (after `bench/tradeoff.py`)",
+        "",
+        f"Machine: {machine_line()}.",
+        "",
+        f"The radius table at the end of the IAAT run of the trade-off table "
+        f"({len(radii)} training images, {config['train']['epochs']} epochs, "
+        f"warmup {radius['warmup_epochs']} epochs at eps "
+        f"{config['attack']['eps']}, rule {radius['rule']!r}, gamma "
+        f"{radius['gamma']}): overall mean {radii.mean():.4f}, median "
+        f"{np.median(radii):.4f}, {100 * np.mean(radii <= 1e-6):.1f}% at 0. "
+        "Classes sorted by mean radius. The images with the smallest and "
+        f"largest radii are in [{os.path.basename(FIGURE)}](figures/"
+        f"{os.path.basename(FIGURE)}).",
+        "",
+        *lines,
+    ])
+    publish("iaat-radii", text, args.write)
+    if args.write:
+        os.makedirs(os.path.join(REPO, "docs", "figures"), exist_ok=True)
+        shutil.copyfile(os.path.join(args.workdir, "radii.png"),
+                        os.path.join(REPO, FIGURE))
+
+
+if __name__ == "__main__":
+    main()
