@@ -7,12 +7,18 @@ protocol (clean, PGD-20, CW-inf; worst case over those) and writes the table
 into docs/RESULTS.md.
 
     .venv/bin/python bench/tradeoff.py --workdir=runs/tradeoff [--epochs 5] \
-        [--methods standard,madry,trades,iaat,gairat,gairat_iaat] [--write]
+        [--methods standard,madry,trades,iaat,gairat,gairat_iaat] \
+        [--last gairat,gairat_iaat] [--write]
+
+--last also evaluates those methods' last-epoch networks: a method whose
+weighting starts after a burn-in can have its best validation epoch before
+the weighting ever ran.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -33,6 +39,31 @@ SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
           "--config.attack.eps=0.1", "--config.train.verbose=2"]
 
 
+def selected_epoch(workdir):
+    """1-based epoch of the best monitored validation value (first best)."""
+    with open(os.path.join(workdir, "config.json")) as f:
+        monitor = json.load(f)["train"]["monitor"]
+    with open(os.path.join(workdir, "history.csv")) as f:
+        values = [float(row[monitor]) for row in csv.DictReader(f)]
+    return values.index(max(values)) + 1
+
+
+def last_epoch_report(workdir, epochs):
+    """Evaluates the run's last network once (re-used while up to date)."""
+    path = os.path.join(workdir, "metrics_last.json")
+    last = os.path.join(workdir, "last.keras")
+    if not (os.path.exists(path)
+            and os.path.getmtime(path) >= os.path.getmtime(last)):
+        command = [sys.executable, os.path.join(REPO, "bin", "advmask-eval"),
+                   f"--workdir={workdir}", "--checkpoint=last"]
+        print("$", " ".join(command), flush=True)
+        subprocess.run(command, check=True)
+    with open(path) as f:
+        report = json.load(f)
+    report["epoch"] = epochs
+    return report
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=os.path.join(REPO, "runs",
@@ -40,6 +71,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument(
         "--methods", default="standard,madry,trades,iaat,gairat,gairat_iaat")
+    parser.add_argument("--last", default="gairat,gairat_iaat")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     methods = args.methods.split(",")
@@ -58,6 +90,10 @@ def main():
         subprocess.run(command, check=True)
         with open(os.path.join(workdir, "metrics.json")) as f:
             reports[method] = json.load(f)
+        reports[method]["epoch"] = selected_epoch(workdir)
+        if method in args.last.split(","):
+            reports[method + " (last epoch)"] = last_epoch_report(
+                workdir, args.epochs)
 
     sys.path.insert(0, REPO)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,10 +103,11 @@ def main():
         entry = report[name]
         return f"{100 * entry['accuracy']:.2f}"
 
-    lines = ["| method | clean | PGD-20 | CW-inf | worst of the two |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| method | epoch | clean | PGD-20 | CW-inf | worst of the two |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for method, report in reports.items():
-        lines.append(f"| {method} | {cell(report, 'clean')} | "
+        lines.append(f"| {method} | {report['epoch']} | "
+                     f"{cell(report, 'clean')} | "
                      f"{cell(report, 'pgd20')} | {cell(report, 'cw_inf')} | "
                      f"{cell(report, 'worst_case')} |")
     total = next(iter(reports.values()))["clean"]["total"]
@@ -78,12 +115,14 @@ def main():
         "## Trade-off on Fashion-MNIST (eps 0.1, small CNN)",
         "",
         f"Command: `.venv/bin/python bench/tradeoff.py --epochs {args.epochs} "
-        f"--methods {args.methods} --write`",
+        f"--methods {args.methods} --last {args.last} --write`",
         "",
         f"Machine: {machine_line()}.",
         "",
         f"Accuracy (%) on the full test set ({total} images) of the network "
-        "with the best validation PGD-10 accuracy. Each method: small CNN "
+        "with the best validation PGD-10 accuracy (its epoch in the second "
+        "column); rows marked \"last epoch\" evaluate the network after the "
+        "final epoch instead. Each method: small CNN "
         f"(width 16), {args.epochs} epochs over 55,000 training images (5,000 "
         "held out for validation), Adam 1e-3 with cosine decay, batch 128; "
         "training attack PGD-10, step 0.025, uniform start (TRADES: KL loss, "
