@@ -156,6 +156,22 @@ def weighting_settings(config) -> dict:
     return {"name": "gairat", **_gairat_args(config)}
 
 
+def method_label(config) -> str:
+    """The method with its non-default parts, e.g. "iaat+gairat".
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> config = base_config(); config.weighting.name = "gairat"
+    >>> method_label(config)
+    'madry+gairat'
+    """
+    parts = [config.method.name]
+    if config.radius.policy != "fixed" and config.method.name != "iaat":
+        parts.append(f"{config.radius.policy}_radius")
+    if config.weighting.name != "uniform":
+        parts.append(config.weighting.name)
+    return "+".join(parts)
+
+
 def build_adversarial_model(config, network, num_examples=None
                             ) -> AdversarialModel:
     attack = attack_settings(config)
@@ -319,7 +335,7 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     report = evaluate(network, data.test, evaluation_attacks(config),
                       verbose=verbose)
     report["checkpoint"] = checkpoint
-    report["config"] = {"method": config.method.name,
+    report["config"] = {"method": method_label(config),
                         "eps": config.attack.eps, "model": config.model.name,
                         "dataset": config.data.source}
     metrics_path = wd.metrics if checkpoint == "best" else wd.path(
