@@ -86,7 +86,8 @@ def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
         with open(workdir.config) as f:
             stored = json.load(f)
         old, new = _flatten(stored), _flatten(resolved)
-        defaults = _flatten(base_config().to_dict())
+        # Through JSON like `resolved`, so tuples compare as lists.
+        defaults = _flatten(json.loads(base_config().to_json_best_effort()))
         # Fields added to the schema since the run, at their defaults, are no
         # change; neither is how verbose the output is.
         changed = sorted(k for k in set(old) | set(new)
