@@ -42,7 +42,7 @@ SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
 def selected_epoch(workdir):
     """1-based epoch of the best monitored validation value (first best)."""
     with open(os.path.join(workdir, "config.json")) as f:
-        monitor = json.load(f)["train"]["monitor"]
+        monitor = json.load(f)["train"].get("monitor", "val_robust_accuracy")
     with open(os.path.join(workdir, "history.csv")) as f:
         values = [float(row[monitor]) for row in csv.DictReader(f)]
     return values.index(max(values)) + 1
