@@ -243,10 +243,10 @@ def _check_config(config):
     if config.method.name not in OBJECTIVES:
         raise ValueError(f"Unknown method.name {config.method.name!r}; "
                          f"expected one of {sorted(OBJECTIVES)}.")
-    # Settings of parts the run does not use are checked too: a typo in
-    # them would otherwise pass silently.
-    make_radius_policy(radius_settings(config))
-    make_weighting(weighting_settings(config))
+    # Every radius and weighting field is checked, also those of parts the
+    # run does not use: a typo there would otherwise pass silently.
+    make_radius_policy({"policy": config.radius.policy})
+    make_weighting({"name": config.weighting.name})
     AdaptiveRadius(**_adaptive_radius_args(config))
     GeometryAwareWeighting(**_gairat_args(config))
 

@@ -38,6 +38,15 @@ class AttackResult:
     success: tf.Tensor | None
     kappa: tf.Tensor
 
+    def survived(self, steps: int):
+        """True where no iterate (nor the final point) was misclassified.
+
+        Every iterate lies in the eps-ball, so this is stronger than checking
+        the final point alone. Needs `success` (compute_success=True).
+        """
+        return tf.logical_and(tf.equal(self.kappa, steps),
+                              tf.logical_not(self.success))
+
 
 def _check_radius(name, value):
     """Validates python/numpy radii now; tensors are checked by a TF assert."""

@@ -49,14 +49,9 @@ def after(tensor):
 
 
 def robust_mask(result, attack: PGDConfig):
-    """1.0 where every PGD iterate and the final point are classified right.
-
-    Any iterate is a point of the eps-ball, so a sample counts as broken as
-    soon as one of them is misclassified (stronger than the last iterate).
-    """
-    survived = tf.logical_and(tf.equal(result.kappa, attack.steps),
-                              tf.logical_not(result.success))
-    return tf.cast(survived, tf.float32)
+    """1.0 where every PGD iterate and the final point are classified right
+    (`AttackResult.survived` as a float mask)."""
+    return tf.cast(result.survived(attack.steps), tf.float32)
 
 
 @keras.saving.register_keras_serializable(package="advmask_tf")

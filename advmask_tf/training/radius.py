@@ -26,12 +26,6 @@ from advmask_tf.training.state import (
 IAAT_RULES = ("paper", "authors_code")
 
 
-def survived(result, steps: int):
-    """True where no PGD iterate (nor the final point) was misclassified."""
-    return tf.logical_and(tf.equal(result.kappa, steps),
-                          tf.logical_not(result.success))
-
-
 class FixedRadius:
     """Every sample at the attack's eps.
 
@@ -149,7 +143,7 @@ class AdaptiveRadius:
                               noise_keys=noise_keys)
 
         result = attack_at(eps)
-        held = survived(result, attack.steps)
+        held = result.survived(attack.steps)
         if self.rule == "paper":
             updated = self.clip(
                 previous + tf.where(held, self.gamma, -self.gamma))
@@ -163,7 +157,7 @@ class AdaptiveRadius:
 
     def _authors_code_update(self, attack, attack_at, previous, held,
                              clean_correct):
-        held_wider = survived(attack_at(previous + self.gamma), attack.steps)
+        held_wider = attack_at(previous + self.gamma).survived(attack.steps)
         candidate = tf.where(
             held_wider, previous + self.gamma,
             tf.where(held, previous, previous - self.gamma))
