@@ -10,7 +10,8 @@ A work directory holds everything a run made:
     model.keras            the best network; loads with keras.models.load_model
     last.keras             the network after the last epoch
     metrics.json           test-set evaluation of model.keras
-    results.md             the same as a table
+    results.md             the same as tables (with the sanity checks)
+    eval/                  advmask-eval reports: other attacks, eps sweeps
 
 Re-running the same command resumes: training continues from the last
 finished epoch, and finished steps are not redone.
@@ -29,11 +30,23 @@ import tensorflow as tf
 from advmask_tf.configs_lib import base_config
 from advmask_tf.data.pipeline import build_data
 from advmask_tf.distribute import get_strategy
+from advmask_tf.evaluation.checks import (
+    CheckSettings,
+    sanity_checks,
+    warn_failed,
+)
+from advmask_tf.evaluation.reports import (
+    attack_entries,
+    eps_step,
+    monotone_in_eps,
+    plot_sweep,
+    report_markdown,
+    write_scalars,
+)
 from advmask_tf.evaluation.robust import (
-    default_attacks,
+    build_attacks,
     evaluate,
     report_to_json,
-    results_table,
 )
 from advmask_tf.io_utils import atomic_save, atomic_write_json, atomic_write_text
 from advmask_tf.models.zoo import build_model
@@ -306,15 +319,26 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     return model, data
 
 
-def evaluation_attacks(config):
-    eps = config.eval.eps if config.eval.eps >= 0 else config.attack.eps
-    return default_attacks(eps, int(config.eval.pgd_steps),
-                           int(config.eval.cw_steps))
+def evaluation_attacks(config, names=None, eps=None) -> dict:
+    """The config's evaluation attacks (or `names`), at the eval eps."""
+    ev = config.eval
+    if eps is None:
+        eps = ev.eps if ev.eps >= 0 else config.attack.eps
+    return build_attacks(
+        names if names is not None else ev.get("attacks", "pgd,cw_inf"),
+        float(eps), int(ev.pgd_steps), int(ev.cw_steps),
+        int(ev.get("apgd_steps", 100)), int(ev.get("apgd_targets", 9)),
+        int(ev.get("square_queries", 5000)))
 
 
-def evaluate_workdir(workdir: str, checkpoint: str = "best",
-                     limit: int | None = None, verbose: int = 1) -> dict:
-    """Evaluates a trained work directory on its test set; writes reports."""
+def check_settings(config) -> CheckSettings:
+    ev = config.eval
+    return CheckSettings(points=int(ev.get("check_points", 500)),
+                         square_queries=int(ev.get("check_square_queries",
+                                                   1000)))
+
+
+def _load_for_evaluation(workdir: str, checkpoint: str, limit):
     wd = WorkDir(workdir)
     config = load_config(wd)
     path = {"best": wd.best_model, "last": wd.last_model}.get(checkpoint)
@@ -333,17 +357,103 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     data_config.test_limit = int(limit)
     data = build_data(data_config, int(config.eval.batch_size),
                       int(config.seed))
-    report = evaluate(network, data.test, evaluation_attacks(config),
-                      verbose=verbose)
+    return wd, config, network, data
+
+
+def _evaluate_once(network, data, config, attacks, eps, checks, verbose,
+                   title):
+    points = {}
+    report = evaluate(network, data.test, attacks, verbose=verbose,
+                      points=points)
+    report["eps"] = float(eps)
+    if checks:
+        report["checks"] = sanity_checks(network, data.test, float(eps),
+                                         attacks, points,
+                                         check_settings(config))
+        warn_failed(report["checks"], title)
+    return report
+
+
+def evaluate_workdir(workdir: str, checkpoint: str = "best",
+                     limit: int | None = None, verbose: int = 1,
+                     attacks=None, checks: bool | None = None,
+                     tag: str | None = None) -> dict:
+    """Evaluates a trained work directory on its test set; writes reports.
+
+    With the config's attacks the report goes to metrics.json (best) or
+    metrics_last.json, and results.md; with `attacks` (names) or a `tag`
+    to eval/<tag>.json and .md. Scalars go to tensorboard/eval.
+    """
+    wd, config, network, data = _load_for_evaluation(workdir, checkpoint,
+                                                     limit)
+    attack_configs = evaluation_attacks(config, attacks)
+    eps = next(iter(attack_configs.values())).eps
+    if checks is None:
+        checks = bool(config.eval.get("checks", True))
+    report = _evaluate_once(network, data, config, attack_configs, eps,
+                            checks, verbose, f"({wd.root}, {checkpoint})")
     report["checkpoint"] = checkpoint
+    report["limit"] = int(report["clean"]["total"])
     report["config"] = {"method": method_label(config),
                         "eps": config.attack.eps, "model": config.model.name,
                         "dataset": config.data.source}
-    metrics_path = wd.metrics if checkpoint == "best" else wd.path(
-        f"metrics_{checkpoint}.json")
-    report_to_json(report, metrics_path)
-    table = results_table({os.path.basename(wd.root): {
-        k: v for k, v in report.items() if isinstance(v, dict) and "total" in v
-    }})
-    atomic_write_text(wd.results, table + "\n")
+    if attacks is None and tag is None:
+        json_path = wd.metrics if checkpoint == "best" else wd.path(
+            f"metrics_{checkpoint}.json")
+        markdown_path = wd.results if checkpoint == "best" else wd.path(
+            f"results_{checkpoint}.md")
+    else:
+        tag = tag or "{}-{}-{}".format(checkpoint, "+".join(attack_configs),
+                                       report["limit"])
+        os.makedirs(wd.path("eval"), exist_ok=True)
+        json_path = wd.path("eval", tag + ".json")
+        markdown_path = wd.path("eval", tag + ".md")
+    report_to_json(report, json_path)
+    atomic_write_text(markdown_path, report_markdown(
+        f"{os.path.basename(wd.root)} ({checkpoint}), eps {eps}", report))
+    write_scalars(wd.path("tensorboard", "eval"), report,
+                  step=eps_step(eps))
     return report
+
+
+def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
+                   limit: int | None = None, verbose: int = 1, attacks=None,
+                   checks: bool = False) -> dict:
+    """Accuracy versus eps: one evaluation per eps, into
+    eval/sweep-<checkpoint>.json, .md and .png (and TensorBoard scalars at
+    step eps * 10000). Adds the check that no accuracy rises with eps."""
+    eps_values = sorted(float(e) for e in eps_values)
+    if not eps_values or eps_values[0] < 0:
+        raise ValueError(f"eps sweep values must be >= 0; received "
+                         f"{eps_values}.")
+    wd, config, network, data = _load_for_evaluation(workdir, checkpoint,
+                                                     limit)
+    sweep = []
+    for eps in eps_values:
+        attack_configs = evaluation_attacks(config, attacks, eps=eps)
+        report = _evaluate_once(network, data, config, attack_configs, eps,
+                                checks, verbose, f"(eps {eps})")
+        sweep.append({"eps": eps, "report": report})
+        write_scalars(wd.path("tensorboard", "eval_sweep"), report,
+                      step=eps_step(eps))
+    result = {"checkpoint": checkpoint, "method": method_label(config),
+              "sweep": sweep, "monotone": monotone_in_eps(sweep, 0.005)}
+    warn_failed({"monotone_in_eps": result["monotone"]},
+                f"({wd.root} sweep)")
+    os.makedirs(wd.path("eval"), exist_ok=True)
+    base = wd.path("eval", f"sweep-{checkpoint}")
+    report_to_json(result, base + ".json")
+    names = list(attack_entries(sweep[0]["report"]))
+    lines = ["| eps | " + " | ".join(names) + " |",
+             "| --- | " + " | ".join("---" for _ in names) + " |"]
+    for point in sweep:
+        lines.append(f"| {point['eps']} | " + " | ".join(
+            f"{100 * point['report'][n]['accuracy']:.2f}" for n in names)
+            + " |")
+    atomic_write_text(base + ".md", "\n".join(
+        [f"# Accuracy (%) versus eps: {os.path.basename(wd.root)} "
+         f"({checkpoint})", "", *lines, "",
+         f"monotone in eps: {result['monotone']['detail']}", ""]))
+    plot_sweep(sweep, base + ".png", f"{method_label(config)} "
+               f"({checkpoint})")
+    return result

@@ -18,4 +18,9 @@ def get_config():
     config.eval.pgd_steps = 3
     config.eval.cw_steps = 3
     config.eval.batch_size = 100
+    config.eval.apgd_steps = 5
+    config.eval.apgd_targets = 3
+    config.eval.square_queries = 50
+    config.eval.check_points = 50
+    config.eval.check_square_queries = 50
     return config

@@ -1,10 +1,17 @@
-"""Attacks in pixel space: batched, per-sample eps, tf.function-safe."""
+"""Attacks in pixel space: batched, per-sample eps, tf.function-safe.
 
+Every attack config (`PGDConfig`, `APGDConfig`, `SquareConfig`) has
+`fooled(model, x, y, eps=None, noise_keys=None) -> bool per sample`.
+"""
+
+from advmask_tf.attacks.apgd import APGDConfig, apgd, checkpoints
 from advmask_tf.attacks.losses import (
     ATTACK_LOSSES,
     attack_loss,
     cross_entropy,
     cw_margin,
+    dlr,
+    dlr_targeted,
     kl_divergence,
 )
 from advmask_tf.attacks.pgd import (
@@ -16,8 +23,16 @@ from advmask_tf.attacks.pgd import (
     pgd,
     project,
 )
+from advmask_tf.attacks.square import SquareConfig, square
 
 __all__ = [
+    "APGDConfig",
+    "SquareConfig",
+    "apgd",
+    "checkpoints",
+    "dlr",
+    "dlr_targeted",
+    "square",
     "ATTACK_LOSSES",
     "attack_loss",
     "cross_entropy",

@@ -318,3 +318,10 @@ class PGDConfig:
         return pgd(model, x, y, eps, step_size, self.steps, self.norm,
                    self.loss, self.random_start, bn_mode=self.bn_mode,
                    **kwargs)
+
+    def fooled(self, model, x, y, eps=None, noise_keys=None, seed=None):
+        """Bool per sample: some iterate (or the final point) is
+        misclassified. The interface every attack config shares."""
+        result = self.run(model, x, y, eps=eps, noise_keys=noise_keys,
+                          seed=seed, compute_success=True)
+        return tf.logical_not(result.survived(self.steps))

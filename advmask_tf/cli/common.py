@@ -10,10 +10,7 @@ DEFAULT_CONFIG = os.path.join(
 
 
 def print_report(title: str, report: dict) -> None:
-    """Prints the summary table of an evaluation report."""
-    from advmask_tf.evaluation.robust import results_table
+    """Prints an evaluation report: accuracies, ensemble stages, checks."""
+    from advmask_tf.evaluation.reports import report_markdown
 
-    rows = {k: v for k, v in report.items()
-            if isinstance(v, dict) and "total" in v}
-    print(f"\n{title}\n" + results_table({report.get("config", {}).get(
-        "method", "model"): rows}), flush=True)
+    print("\n" + report_markdown(title, report), flush=True)

@@ -1,31 +1,91 @@
-"""advmask-eval: evaluate a trained work directory on its test set.
+"""advmask-eval: evaluate trained work directories on their test sets.
 
-    advmask-eval --workdir=runs/madry [--checkpoint=last] [--limit=1000]
+    advmask-eval --workdir=runs/madry [--checkpoint=last] [--limit=1000] \
+        [--attacks=pgd,cw_inf,autoattack] [--eps_sweep=0.05,0.1,0.2] \
+        [--nochecks] [--workdir=runs/trades ... --out=runs/compare]
+
+Each work directory gets its report (JSON, markdown, TensorBoard scalars
+under tensorboard/eval) and the gradient-masking sanity checks; a failed
+check is printed loudly. With --eps_sweep it gets accuracy-versus-eps
+curves instead (eval/sweep-<checkpoint>.*). With several --workdir the
+clean-versus-worst-case trade-off of all of them goes to --out as
+tradeoff.json, tradeoff.md and tradeoff.png.
 """
 
 from __future__ import annotations
+
+import os
 
 from absl import app, flags
 
 from advmask_tf.cli.common import print_report
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A work directory made by "
-                               "advmask-train.", required=True)
+_WORKDIR = flags.DEFINE_multi_string(
+    "workdir", None, "A work directory made by advmask-train; repeat the "
+    "flag to compare several.", required=True)
 _CHECKPOINT = flags.DEFINE_enum("checkpoint", "best", ["best", "last"],
                                 "Which exported network to evaluate.")
 _LIMIT = flags.DEFINE_integer("limit", None, "Evaluate on the first N test "
                               "points (default: the config's eval.limit).")
+_ATTACKS = flags.DEFINE_string(
+    "attacks", None, "Comma-separated attacks (default: the config's "
+    "eval.attacks): pgd, pgd<K>, cw_inf, apgd_ce, apgd_t, apgd_dlr, square, "
+    "autoattack.")
+_EPS_SWEEP = flags.DEFINE_list(
+    "eps_sweep", None, "Evaluate at each of these eps (accuracy-versus-eps "
+    "curves) instead of at the config's eps.")
+_CHECKS = flags.DEFINE_bool(
+    "checks", None, "Run the gradient-masking sanity checks (default: the "
+    "config's eval.checks; off for sweeps).")
+_OUT = flags.DEFINE_string(
+    "out", None, "Where the trade-off of several work directories goes "
+    "(required with more than one --workdir).")
+
+
+def _floats(values):
+    try:
+        return [float(v) for v in values]
+    except ValueError as error:
+        raise app.UsageError(f"--eps_sweep takes numbers; received "
+                             f"{values}: {error}") from None
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    workdirs = _WORKDIR.value
+    if len(workdirs) > 1 and not _OUT.value:
+        raise app.UsageError("Several --workdir need --out=<directory> for "
+                             "the trade-off report.")
     from advmask_tf import experiment
+    from advmask_tf.evaluation.reports import plot_tradeoff
+    from advmask_tf.evaluation.robust import report_to_json, results_table
+    from advmask_tf.io_utils import atomic_write_text
 
-    report = experiment.evaluate_workdir(_WORKDIR.value, _CHECKPOINT.value,
-                                         _LIMIT.value)
-    print_report(f"Test-set evaluation of {_WORKDIR.value} "
-                 f"({_CHECKPOINT.value})", report)
+    rows = {}
+    for workdir in workdirs:
+        if _EPS_SWEEP.value:
+            experiment.evaluate_sweep(
+                workdir, _floats(_EPS_SWEEP.value), _CHECKPOINT.value,
+                _LIMIT.value, attacks=_ATTACKS.value,
+                checks=bool(_CHECKS.value))
+            print(open(os.path.join(workdir, "eval",
+                                    f"sweep-{_CHECKPOINT.value}.md")).read())
+            continue
+        report = experiment.evaluate_workdir(
+            workdir, _CHECKPOINT.value, _LIMIT.value, attacks=_ATTACKS.value,
+            checks=_CHECKS.value)
+        print_report(f"Test-set evaluation of {workdir} "
+                     f"({_CHECKPOINT.value})", report)
+        rows[os.path.basename(os.path.normpath(workdir))] = report
+    if len(rows) > 1:
+        os.makedirs(_OUT.value, exist_ok=True)
+        report_to_json(rows, os.path.join(_OUT.value, "tradeoff.json"))
+        atomic_write_text(os.path.join(_OUT.value, "tradeoff.md"),
+                          results_table(rows) + "\n")
+        plot_tradeoff(rows, os.path.join(_OUT.value, "tradeoff.png"))
+        print(f"Trade-off of {len(rows)} runs written to {_OUT.value}/"
+              "tradeoff.{json,md,png}")
 
 
 def run():

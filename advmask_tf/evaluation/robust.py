@@ -9,9 +9,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from advmask_tf.attacks.apgd import APGDConfig
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
+from advmask_tf.attacks.square import SquareConfig
+from advmask_tf.evaluation.ensemble import (
+    AutoAttackConfig,
+    cascade,
+    compile_attack,
+    run_on,
+)
 from advmask_tf.io_utils import atomic_write_text
-from advmask_tf.training.adversarial_model import after, robust_mask, split_inputs
+from advmask_tf.training.adversarial_model import split_inputs
 
 # Evaluation random starts are keyed by (example index, this salt): the same
 # points get the same starts in every evaluation, on any device layout.
@@ -32,28 +40,91 @@ def default_attacks(eps: float, pgd_steps: int = 20, cw_steps: int = 20):
     }
 
 
+ATTACK_NAMES = ("pgd", "pgd<K>", "cw_inf", "apgd_ce", "apgd_t", "apgd_dlr",
+                "square", "autoattack")
+
+
+def build_attacks(names, eps: float, pgd_steps: int = 20, cw_steps: int = 20,
+                  apgd_steps: int = 100, targets: int = 9,
+                  square_queries: int = 5000) -> dict:
+    """Attack configs from names (a list or a comma-separated string).
+
+    "pgd" is PGD-`pgd_steps` on the CE (reported as pgd<steps>), "pgd<K>"
+    PGD-K, "cw_inf" PGD on the margin loss, "apgd_ce"/"apgd_dlr"/"apgd_t"
+    single APGD attacks, "square" the Square attack alone and "autoattack"
+    the cascade of `AutoAttackConfig`.
+
+    >>> sorted(build_attacks("pgd,cw_inf,autoattack", 0.1))
+    ['autoattack', 'cw_inf', 'pgd20']
+    """
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not names:
+        raise ValueError("No attacks given; expected a comma-separated list "
+                         f"of {ATTACK_NAMES}.")
+    attacks = {}
+    for name in names:
+        if name == "pgd" or (name.startswith("pgd") and name[3:].isdigit()):
+            steps = pgd_steps if name == "pgd" else int(name[3:])
+            attacks[f"pgd{steps}"] = PGDConfig(eps=eps, steps=steps)
+        elif name == "cw_inf":
+            attacks[name] = PGDConfig(eps=eps, steps=cw_steps, loss="cw")
+        elif name in ("apgd_ce", "apgd_dlr"):
+            attacks[name] = APGDConfig(eps=eps, steps=apgd_steps,
+                                       loss=name[5:])
+        elif name == "apgd_t":
+            attacks[name] = APGDConfig(eps=eps, steps=apgd_steps,
+                                       loss="dlr_targeted", targets=targets)
+        elif name == "square":
+            attacks[name] = SquareConfig(eps=eps, queries=square_queries)
+        elif name == "autoattack":
+            attacks[name] = AutoAttackConfig(
+                eps=eps, apgd_steps=apgd_steps, targets=targets,
+                square_queries=square_queries)
+        else:
+            raise ValueError(f"Unknown attack {name!r}; expected one of "
+                             f"{ATTACK_NAMES}.")
+    return attacks
+
+
 def _network_of(model):
     return getattr(model, "network", model)
 
 
+def _settings(attack) -> dict:
+    settings = dict(vars(attack))
+    settings["kind"] = type(attack).__name__
+    return settings
+
+
 def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
-             verbose: int = 0) -> dict:
+             verbose: int = 0, points: dict | None = None) -> dict:
     """Clean and robust accuracy of `model` on `dataset`, with counts.
 
     A point counts as robust under an attack when it is classified right
-    clean and at every attack iterate; `worst_case` is robust under all the
-    attacks at once (per point).
+    clean and the attack found no misclassified point in the ball (for PGD:
+    at no iterate). Each attack runs only on the clean-correct points; an
+    ensemble (an attack with `stages()`, such as `AutoAttackConfig`) runs its
+    stages in turn, each on the points the earlier ones left robust.
+    `worst_case` is robust under all the attacks at once (per point).
 
     Args:
         model: a network (pixels -> logits) or an `AdversarialModel`.
         dataset: batches of `(features, label)`; features a dict with
-            "image" or a bare image tensor.
-        attacks: name -> `PGDConfig`; default `default_attacks(eps)`.
+            "image" (and "index", which keys the random starts) or a bare
+            image tensor.
+        attacks: name -> attack config (`PGDConfig`, `APGDConfig`,
+            `SquareConfig`, `AutoAttackConfig`); default `default_attacks(eps)`.
         verbose: 1 shows a progress bar.
+        points: if a dict is given, it receives per-point bool arrays in
+            dataset order: "clean", one per attack, "worst_case", and one per
+            ensemble stage ("<ensemble>/<stage>", robust after that stage).
 
     Returns:
         {"clean": {"accuracy", "correct", "total"}, <attack>: {...},
-         "worst_case": {...}, "attacks": {<attack>: settings}}.
+         "worst_case": {...}, "attacks": {<attack>: settings}}; an
+         ensemble's entry also holds "stages": per stage the points attacked,
+         broken and still robust.
 
     Example:
 
@@ -67,23 +138,27 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
     """
     network = _network_of(model)
     attacks = attacks if attacks is not None else default_attacks(eps)
+    compiled = {}
+    for name, attack in attacks.items():
+        if hasattr(attack, "stages"):
+            compiled[name] = {stage: compile_attack(stage_attack, network)
+                              for stage, stage_attack
+                              in attack.stages().items()}
+        else:
+            compiled[name] = compile_attack(attack, network)
 
-    @tf.function
-    def batch_results(image, label, keys):
-        label = tf.cast(label, tf.int32)
-        clean_correct = tf.equal(
-            tf.argmax(network(image, training=False), -1, output_type=tf.int32),
-            label)
-        survived = {}
-        previous = clean_correct
-        for name, attack in attacks.items():
-            with after(previous):  # one attack at a time (see `after`)
-                result = attack.run(network, image, label, noise_keys=keys)
-            survived[name] = previous = tf.logical_and(
-                clean_correct, robust_mask(result, attack) > 0)
-        return clean_correct, survived
+    @tf.function(reduce_retracing=True)
+    def predict(image):
+        return tf.argmax(network(image, training=False), -1,
+                         output_type=tf.int32)
 
-    counts = {name: 0 for name in ["clean", *attacks, "worst_case"]}
+    masks = {name: [] for name in ["clean", *attacks, "worst_case"]}
+    stage_counts = {}
+    for name, fn in compiled.items():
+        if isinstance(fn, dict):
+            stage_counts[name] = {}
+            for stage in fn:
+                masks[f"{name}/{stage}"] = []
     total = 0
     progress = None
     if verbose:
@@ -94,26 +169,54 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
     for step, batch in enumerate(dataset):
         features, label = batch[0], batch[1]
         image, index = split_inputs(features)
+        label = tf.cast(label, tf.int32)
         if index is None:  # bare images: key by position in the dataset
             index = tf.range(tf.shape(label)[0], dtype=tf.int64) + total
-        clean_correct, survived = batch_results(
-            image, label, noise_keys_for(index, EVALUATION_SALT))
-        total += int(tf.shape(label)[0])
-        counts["clean"] += int(tf.reduce_sum(tf.cast(clean_correct, tf.int32)))
-        worst = clean_correct.numpy()
-        for name, mask in survived.items():
-            mask = mask.numpy()
-            counts[name] += int(mask.sum())
-            worst &= mask
-        counts["worst_case"] += int(worst.sum())
+        keys = noise_keys_for(index, EVALUATION_SALT)
+        clean = (predict(image) == label).numpy()
+        worst = clean.copy()
+        masks["clean"].append(clean)
+        for name, fn in compiled.items():
+            if isinstance(fn, dict):
+                robust, counts, after = cascade(fn, image, label, keys, clean)
+                _add_counts(stage_counts[name], counts)
+                for stage, mask in after.items():
+                    masks[f"{name}/{stage}"].append(mask)
+            else:
+                robust = clean & ~run_on(fn, image, label, keys, clean)
+            masks[name].append(robust)
+            worst &= robust
+        masks["worst_case"].append(worst)
+        total += len(clean)
         if progress is not None:
-            progress.update(step + 1, [("clean", counts["clean"] / total)])
+            progress.update(step + 1, [
+                ("clean", int(np.concatenate(masks["clean"]).sum()) / total),
+                ("worst", int(np.concatenate(masks["worst_case"]).sum())
+                 / total)])
     if total == 0:
         raise ValueError("evaluate() received an empty dataset.")
-    report = {name: {"accuracy": count / total, "correct": count,
-                     "total": total} for name, count in counts.items()}
-    report["attacks"] = {name: dict(vars(a)) for name, a in attacks.items()}
+    masks = {name: np.concatenate(parts) for name, parts in masks.items()}
+    report = {name: _entry(int(mask.sum()), total)
+              for name, mask in masks.items() if "/" not in name}
+    for name, stages in stage_counts.items():
+        report[name]["stages"] = {
+            stage: {**counts, "accuracy": counts["robust"] / total}
+            for stage, counts in stages.items()}
+    report["attacks"] = {name: _settings(a) for name, a in attacks.items()}
+    if points is not None:
+        points.update(masks)
     return report
+
+
+def _entry(correct: int, total: int) -> dict:
+    return {"accuracy": correct / total, "correct": correct, "total": total}
+
+
+def _add_counts(into: dict, counts: dict) -> None:
+    for stage, values in counts.items():
+        slot = into.setdefault(stage, dict.fromkeys(values, 0))
+        for key, value in values.items():
+            slot[key] += value
 
 
 def report_to_json(report: dict, path: str | None = None) -> str:
@@ -141,8 +244,9 @@ def results_table(rows: dict) -> str:
     """
     columns = []
     for report in rows.values():
-        for name in report:
-            if name != "attacks" and name not in columns:
+        for name, entry in report.items():
+            if isinstance(entry, dict) and "total" in entry \
+                    and name not in columns:
                 columns.append(name)
     lines = ["| run | " + " | ".join(columns) + " |",
              "| --- | " + " | ".join("---" for _ in columns) + " |"]

@@ -1,0 +1,180 @@
+"""The Square attack (Andriushchenko et al. 2020), Linf: score-based, no
+gradients.
+
+Random search over the vertices of the eps-ball. Start from vertical
+stripes (each column of each channel at +eps or -eps); at query i change one
+square window per sample, of side s = round(sqrt(p_i * H * W)), to a random
+vertex (one random sign per channel), and keep the change when it lowers the
+margin z_y - max_{j != y} z_j. The fraction p_i starts at `p_init` and halves
+at 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 ten-thousandths of the
+query budget (the published schedule). A sample stops being queried once
+its margin is negative.
+
+Differences from the reference code, both for batching: all samples share
+the window side of an iteration (it depends only on the iteration), and a
+window that happens to equal the current one is not re-drawn (that query is
+spent without changing the point).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from advmask_tf.attacks.losses import cw_margin
+from advmask_tf.attacks.pgd import _check_radius, _per_sample, make_forward
+
+# Ten-thousandths of the budget after which p halves (published schedule).
+_HALVING_POINTS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+
+
+def square_fraction(p_init: float, query: int, queries: int) -> float:
+    """The fraction of pixels changed at `query` of a budget of `queries`.
+
+    >>> [square_fraction(0.8, q, 10000) for q in (5, 100, 9000)]
+    [0.8, 0.2, 0.0015625]
+    """
+    progress = int(query / queries * 10000)
+    return p_init / 2 ** sum(progress > point for point in _HALVING_POINTS)
+
+
+def _fraction_tensor(p_init, i, queries):
+    progress = (i * 10000) // queries
+    halvings = tf.reduce_sum(tf.cast(
+        progress > tf.constant(_HALVING_POINTS), tf.float32))
+    return p_init / tf.pow(2.0, halvings)
+
+
+def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
+           seed: int = 0, bn_mode: str = "inference"):
+    """Runs the Square attack on a batch; never computes a gradient.
+
+    Args:
+        model: `model(x, training=...) -> logits`.
+        x, y: images (B, H, W, C) in [0, 1] and integer labels (B,).
+        eps: a scalar or one Linf radius per sample.
+        queries: model evaluations per sample at most (the first one is the
+            stripes start).
+        p_init: the initial fraction of pixels changed per query.
+        seed: the attack's random draws are a function of (seed, query), so
+            a batch gives the same result on every run.
+
+    Returns:
+        (x_adv, fooled, used): the best point per sample, whether its margin
+        went negative, and the queries each sample used.
+
+    Example:
+
+    >>> import keras
+    >>> net = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+    ...                         keras.layers.Dense(3)])
+    >>> x = tf.random.uniform((2, 4, 4, 1))
+    >>> x_adv, fooled, used = square(net, x, tf.zeros(2, tf.int32), 0.1, 20)
+    >>> bool(tf.reduce_max(tf.abs(x_adv - x)) <= 0.1 + 1e-6)
+    True
+    """
+    _check_square(queries, p_init)
+    _check_radius("eps", eps)
+    forward = make_forward(model, bn_mode)
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        x = tf.cast(x, tf.float32)
+    if x.shape.rank != 4:
+        raise ValueError(f"square() needs images (B, H, W, C); received shape "
+                         f"{x.shape}.")
+    y = tf.cast(y, tf.int32)
+    eps_b = _per_sample(eps, x)
+    batch = tf.shape(x)[0]
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    low = tf.maximum(x - eps_b, 0.0)
+    high = tf.minimum(x + eps_b, 1.0)
+
+    def margin(point):
+        return -cw_margin(forward(point), y)
+
+    def random_signs(shape, query):
+        draw = tf.random.stateless_uniform(shape, [seed, query])
+        return tf.where(draw < 0.5, -1.0, 1.0)
+
+    stripes = random_signs(tf.stack([batch, 1, width, channels]), 0)
+    x_best = tf.clip_by_value(x + eps_b * stripes, low, high)
+    margin_best = margin(x_best)
+    used = tf.ones_like(y)
+    rows = tf.reshape(tf.range(height), [1, height, 1, 1])
+    cols = tf.reshape(tf.range(width), [1, 1, width, 1])
+    min_side = min(height, width)
+
+    def body(i, x_best, margin_best, used):
+        active = margin_best > 0
+        fraction = _fraction_tensor(p_init, i, queries)
+        side = tf.cast(tf.round(tf.sqrt(
+            fraction * float(height * width))), tf.int32)
+        side = tf.clip_by_value(side, 1, max(min_side - 1, 1))
+        corner = tf.random.stateless_uniform(
+            tf.stack([batch, 2]), [seed, 2 * i + 1], minval=0,
+            maxval=tf.int32.max, dtype=tf.int32)
+        top = tf.reshape(corner[:, 0] % (height - side + 1), [-1, 1, 1, 1])
+        left = tf.reshape(corner[:, 1] % (width - side + 1), [-1, 1, 1, 1])
+        window = ((rows >= top) & (rows < top + side)
+                  & (cols >= left) & (cols < left + side))
+        vertex = x + eps_b * random_signs(tf.stack([batch, 1, 1, channels]),
+                                          2 * i + 2)
+        candidate = tf.clip_by_value(tf.where(window, vertex, x_best), low,
+                                     high)
+        margin_new = margin(candidate)
+        improved = tf.logical_and(active, margin_new < margin_best)
+        x_best = tf.where(tf.reshape(improved, [-1, 1, 1, 1]), candidate,
+                          x_best)
+        margin_best = tf.where(improved, margin_new, margin_best)
+        return i + 1, x_best, margin_best, used + tf.cast(active, tf.int32)
+
+    def more(i, x_best, margin_best, used):
+        return tf.logical_and(i < queries, tf.reduce_any(margin_best > 0))
+
+    _, x_best, margin_best, used = tf.while_loop(
+        more, body, (tf.constant(1), x_best, margin_best, used),
+        parallel_iterations=1)
+    return x_best, margin_best <= 0, used
+
+
+def _check_square(queries, p_init):
+    if not isinstance(queries, (int, np.integer)) or isinstance(
+            queries, bool) or queries < 1:
+        raise ValueError(f"queries must be an integer >= 1; received "
+                         f"{queries!r}.")
+    if not 0.0 < p_init <= 1.0:
+        raise ValueError(f"p_init must be in (0, 1]; received {p_init!r}.")
+
+
+@dataclasses.dataclass
+class SquareConfig:
+    """Square attack settings (Linf); `fooled` runs it on a batch.
+
+    >>> import keras
+    >>> net = keras.Sequential([keras.Input((3, 3, 1)), keras.layers.Flatten(),
+    ...                         keras.layers.Dense(2)])
+    >>> SquareConfig(eps=0.1, queries=10).fooled(
+    ...     net, tf.fill((2, 3, 3, 1), 0.5), tf.zeros(2, tf.int32)).shape
+    TensorShape([2])
+    """
+
+    eps: float
+    queries: int = 5000
+    p_init: float = 0.8
+    seed: int = 0
+    bn_mode: str = "inference"
+
+    def __post_init__(self):
+        _check_radius("eps", self.eps)
+        _check_square(self.queries, self.p_init)
+
+    def fooled(self, model, x, y, eps=None, noise_keys=None, seed=None):
+        """Bool per sample (noise_keys are not used: draws are seeded)."""
+        del noise_keys
+        eps = self.eps if eps is None else eps
+        _, fooled, _ = square(model, x, y, eps, self.queries, self.p_init,
+                              self.seed if seed is None else seed,
+                              self.bn_mode)
+        return fooled

@@ -1,0 +1,174 @@
+"""Evaluation reports: markdown, accuracy-versus-eps curves, the clean/robust
+trade-off scatter, and TensorBoard scalars."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+# Report keys that are not attack results.
+META_KEYS = ("attacks", "checks", "checkpoint", "config", "eps", "limit")
+
+
+def attack_entries(report: dict) -> dict:
+    """The report's accuracy entries (clean, each attack, worst_case).
+
+    >>> attack_entries({"clean": {"total": 1}, "config": {}})
+    {'clean': {'total': 1}}
+    """
+    return {k: v for k, v in report.items()
+            if isinstance(v, dict) and "total" in v and k not in META_KEYS}
+
+
+def stages_table(report: dict) -> str:
+    """A markdown table of each ensemble's stages (attacked, broken, robust).
+
+    >>> print(stages_table({"aa": {"total": 4, "stages": {"apgd_ce": {
+    ...     "attacked": 3, "broken": 1, "robust": 2, "accuracy": 0.5}}}}))
+    | ensemble | stage | attacked | broken | robust after |
+    | --- | --- | --- | --- | --- |
+    | aa | apgd_ce | 3 | 1 | 50.00% (2/4) |
+    """
+    lines = ["| ensemble | stage | attacked | broken | robust after |",
+             "| --- | --- | --- | --- | --- |"]
+    found = False
+    for name, entry in attack_entries(report).items():
+        for stage, counts in entry.get("stages", {}).items():
+            found = True
+            lines.append(
+                f"| {name} | {stage} | {counts['attacked']} | "
+                f"{counts['broken']} | {100 * counts['accuracy']:.2f}% "
+                f"({counts['robust']}/{entry['total']}) |")
+    return "\n".join(lines) if found else ""
+
+
+def checks_table(checks: dict) -> str:
+    """A markdown table of the sanity checks.
+
+    >>> print(checks_table({"points": 9, "large_eps": {"passed": False,
+    ...     "detail": "PGD leaves 40% robust"}}))
+    | check (on 9 points) | result | detail |
+    | --- | --- | --- |
+    | large_eps | **FAILED** | PGD leaves 40% robust |
+    """
+    lines = [f"| check (on {checks.get('points', '?')} points) | result | "
+             "detail |", "| --- | --- | --- |"]
+    for name, result in checks.items():
+        if isinstance(result, dict):
+            verdict = "passed" if result["passed"] else "**FAILED**"
+            lines.append(f"| {name} | {verdict} | {result['detail']} |")
+    return "\n".join(lines)
+
+
+def report_markdown(title: str, report: dict) -> str:
+    """The whole report as markdown: accuracies, stages and checks."""
+    from advmask_tf.evaluation.robust import results_table
+
+    parts = [f"# {title}", "", results_table({
+        report.get("config", {}).get("method", "model"):
+        attack_entries(report)})]
+    stages = stages_table(report)
+    if stages:
+        parts += ["", stages]
+    if "checks" in report:
+        parts += ["", checks_table(report["checks"])]
+    return "\n".join(parts) + "\n"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_sweep(sweep: list[dict], path: str, title: str = "") -> None:
+    """Accuracy versus eps, one line per attack (PNG)."""
+    plt = _pyplot()
+    eps = [point["eps"] for point in sweep]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in attack_entries(sweep[0]["report"]):
+        ax.plot(eps, [100 * p["report"][name]["accuracy"] for p in sweep],
+                marker="o", label=name)
+    ax.set_xlabel("eps (Linf, pixels in [0, 1])")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def plot_tradeoff(rows: dict, path: str, robust_key: str = "worst_case"
+                  ) -> None:
+    """Clean versus robust accuracy, one labelled point per run (PNG)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, report in rows.items():
+        clean = 100 * report["clean"]["accuracy"]
+        robust = 100 * report[robust_key]["accuracy"]
+        ax.scatter([clean], [robust])
+        ax.annotate(name, (clean, robust), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("clean accuracy (%)")
+    ax.set_ylabel(f"robust accuracy, {robust_key} (%)")
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def _save(fig, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    partial = path + ".partial.png"
+    fig.savefig(partial, dpi=120, bbox_inches="tight")
+    _pyplot().close(fig)
+    os.replace(partial, path)
+
+
+def write_scalars(log_dir: str, report: dict, step: int = 0) -> None:
+    """Writes each accuracy (and each ensemble stage) as a TensorBoard
+    scalar `eval/<name>` at `step`."""
+    writer = tf.summary.create_file_writer(log_dir)
+    with writer.as_default():
+        for name, entry in attack_entries(report).items():
+            tf.summary.scalar(f"eval/{name}", entry["accuracy"], step=step)
+            for stage, counts in entry.get("stages", {}).items():
+                tf.summary.scalar(f"eval/{name}/{stage}", counts["accuracy"],
+                                  step=step)
+    writer.flush()
+    writer.close()
+
+
+def monotone_in_eps(sweep: list[dict], tolerance: float = 0.0) -> dict:
+    """Checks that every attack's accuracy never rises with eps.
+
+    >>> monotone_in_eps([{"eps": 0.1, "report": {"a": {"accuracy": 0.5,
+    ...     "total": 2}}}, {"eps": 0.2, "report": {"a": {"accuracy": 0.6,
+    ...     "total": 2}}}])["passed"]
+    False
+    """
+    rises = []
+    for name in attack_entries(sweep[0]["report"]):
+        values = [p["report"][name]["accuracy"] for p in sweep]
+        for (eps_a, a), (eps_b, b) in zip(
+                zip([p["eps"] for p in sweep], values),
+                zip([p["eps"] for p in sweep][1:], values[1:])):
+            if b > a + tolerance:
+                rises.append(f"{name} rises from {100 * a:.1f}% at eps "
+                             f"{eps_a} to {100 * b:.1f}% at eps {eps_b}")
+    return {"passed": not rises,
+            "value": float(len(rises)), "reference": 0.0,
+            "detail": "; ".join(rises) if rises else
+            "accuracy never rises with eps"}
+
+
+def eps_step(eps: float) -> int:
+    """TensorBoard step for a sweep point: eps in units of 1/10000.
+
+    >>> eps_step(0.1)
+    1000
+    """
+    return int(np.round(eps * 10000))
