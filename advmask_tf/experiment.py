@@ -124,7 +124,19 @@ def load_config(workdir: WorkDir) -> ml_collections.ConfigDict:
             f"{workdir.config} does not exist: {workdir.root} is not a work "
             "directory made by advmask-train.")
     with open(workdir.config) as f:
-        return ml_collections.ConfigDict(json.load(f))
+        stored = json.load(f)
+    # A run made before a schema addition lacks the new fields: they take
+    # their defaults (which is how that run behaved).
+    return ml_collections.ConfigDict(_merged(base_config().to_dict(), stored))
+
+
+def _merged(defaults: dict, stored: dict) -> dict:
+    merged = dict(defaults)
+    for key, value in stored.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _merged(merged[key], value)
+        merged[key] = value
+    return merged
 
 
 def attack_settings(config) -> dict:

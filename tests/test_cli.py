@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -61,7 +62,39 @@ def test_train_then_eval_end_to_end(tmp_path):
                         "--checkpoint=last", "--limit=100")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     with open(os.path.join(workdir, "metrics_last.json")) as f:
-        assert json.load(f)["clean"]["total"] == 100
+        last = json.load(f)
+    assert last["clean"]["total"] == 100
+    assert {"deterministic", "large_eps", "more_steps", "black_box",
+            "logit_scale"} <= set(last["checks"])
+    assert "| check (on 50 points) |" in evaluated.stdout
+
+    # Stronger attacks, a sweep, and the trade-off of two work directories.
+    other = str(tmp_path / "copy")
+    shutil.copytree(workdir, other)
+    compared = run_cli("advmask-eval", f"--workdir={workdir}",
+                       f"--workdir={other}", "--limit=40", "--nochecks",
+                       "--attacks=pgd,autoattack", f"--out={tmp_path / 'cmp'}")
+    assert compared.returncode == 0, compared.stderr[-3000:]
+    assert "| autoattack | apgd_t |" in compared.stdout
+    with open(os.path.join(workdir, "eval",
+                           "best-pgd3+autoattack-40.json")) as f:
+        strong = json.load(f)
+    assert strong["worst_case"]["correct"] <= strong["pgd3"]["correct"]
+    assert set(strong["autoattack"]["stages"]) == {"apgd_ce", "apgd_t",
+                                                   "square"}
+    for name in ("tradeoff.json", "tradeoff.md", "tradeoff.png"):
+        assert os.path.exists(tmp_path / "cmp" / name), name
+    swept = run_cli("advmask-eval", f"--workdir={workdir}", "--limit=40",
+                    "--eps_sweep=0,0.05,0.3")
+    assert swept.returncode == 0, swept.stderr[-3000:]
+    with open(os.path.join(workdir, "eval", "sweep-best.json")) as f:
+        sweep = json.load(f)
+    accuracies = [p["report"]["worst_case"]["accuracy"]
+                  for p in sweep["sweep"]]
+    assert accuracies[0] == sweep["sweep"][0]["report"]["clean"]["accuracy"]
+    assert accuracies[-1] < accuracies[0]
+    assert os.path.exists(os.path.join(workdir, "eval", "sweep-best.png"))
+    assert os.listdir(os.path.join(workdir, "tensorboard", "eval_sweep"))
 
     # Same command again: nothing left to train, evaluation still reported.
     again = run_cli("advmask-train", f"--config={TINY}",
