@@ -3,13 +3,17 @@
 Evaluates the work directories `bench/tradeoff.py` trained with
 `advmask-eval --attacks=pgd,cw_inf,autoattack --limit=N` (APGD-CE, APGD-T
 over 9 targets, Square with 5,000 queries; the gradient-masking sanity
-checks on the first 500 of those points) and writes the table into
+checks on the same points) and writes the table into
 docs/RESULTS.md. Each evaluation is kept in the run's eval/ directory, so an
 interrupted benchmark resumes with the next run.
 
     .venv/bin/python bench/autoattack_rows.py [--workdir=runs/tradeoff] \
         [--limit 500] [--methods standard,madry,...] \
-        [--last gairat,gairat_iaat] [--write]
+        [--last gairat,gairat_iaat] \
+        [--extra "main job=runs/fashion_mnist_madry"] [--write]
+
+--extra adds work directories outside --workdir (NAME=PATH, comma-separated),
+such as the README's main job.
 """
 
 from __future__ import annotations
@@ -63,19 +67,26 @@ def main():
     parser.add_argument(
         "--methods", default="standard,madry,trades,iaat,gairat,gairat_iaat")
     parser.add_argument("--last", default="gairat,gairat_iaat")
+    parser.add_argument("--extra", default="",
+                        help="NAME=WORKDIR pairs, comma-separated")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    runs = [(m, "best") for m in args.methods.split(",")] + [
-        (m, "last") for m in args.last.split(",") if m]
+    runs = [(m, os.path.join(args.workdir, m), "best")
+            for m in args.methods.split(",")]
+    runs += [(f"{m} (last epoch)", os.path.join(args.workdir, m), "last")
+             for m in args.last.split(",") if m]
+    for pair in filter(None, args.extra.split(",")):
+        name, sep, workdir = pair.partition("=")
+        if not sep or not name or not workdir:
+            parser.error(f"--extra entry {pair!r} is not NAME=WORKDIR")
+        runs.append((name, workdir, "best"))
     lines = ["| run | clean | PGD-20 | CW-inf | after APGD-CE | after APGD-T "
              "| after Square (AA worst case) | worst of all | failed checks |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for method, checkpoint in runs:
-        workdir = os.path.join(args.workdir, method)
+    for name, workdir, checkpoint in runs:
         if not os.path.exists(os.path.join(workdir, "model.keras")):
-            parser.error(f"{workdir} has no model.keras: run "
-                         "bench/tradeoff.py first.")
-        name = method if checkpoint == "best" else f"{method} (last epoch)"
+            parser.error(f"{workdir} has no model.keras: train it first "
+                         "(bench/tradeoff.py, or the README's main job).")
         lines.append(row(name, evaluation(workdir, checkpoint, args.limit)))
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -85,20 +96,22 @@ def main():
         "## AutoAttack-style worst case of the trade-off runs",
         "",
         f"Command: `.venv/bin/python bench/autoattack_rows.py --limit "
-        f"{args.limit} --methods {args.methods} --last {args.last} --write`",
+        f"{args.limit} --methods {args.methods} --last {args.last}"
+        + (f" --extra \"{args.extra}\"" if args.extra else "") + " --write`",
         "",
         f"Machine: {machine_line()}.",
         "",
         f"Robust accuracy (%) at eps 0.1 on the first {args.limit} test "
         "images, of the networks in the trade-off table above (same work "
-        "directories). PGD-20 and CW-inf as there; then the cascade APGD-CE "
+        "directories; \"main job\" is the README's main job). PGD-20 and "
+        "CW-inf as there; then the cascade APGD-CE "
         "(100 iterations) -> APGD-T (DLR loss, 9 target classes, 100 "
         "iterations each) -> Square (5,000 queries, p_init 0.8), each stage "
         "attacking only the points the earlier ones left robust; the "
         "columns give the accuracy after each stage. \"worst of all\" is "
         "robust to every attack. FAB-T, which the official AutoAttack also "
         "runs, is not implemented. Failed checks: the gradient-masking "
-        "sanity checks (advmask_tf/evaluation/checks.py) on the first 500 "
+        "sanity checks (advmask_tf/evaluation/checks.py) on the same "
         "points.",
         "",
         *lines,
