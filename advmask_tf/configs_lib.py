@@ -35,19 +35,48 @@ def base_config() -> ml_collections.ConfigDict:
     config.data = default_data_config()
     config.model = ml_collections.ConfigDict({
         "name": "small_cnn",
+        # auto | batchnorm | sync_batchnorm | none, or conditioned on eps
+        # (the network then takes {"image", "eps"}): split_batchnorm |
+        # masking (RobMask).
         "norm": "auto",
         # Model-specific arguments of build_model (width, depth, ...).
         "options": ml_collections.ConfigDict({"width": 16,
                                               "dense_units": 128}),
+        # split_batchnorm: statistics (and rescaling) per route of eps;
+        # (0.0,) routes clean (eps = 0) and adversarial (eps > 0) apart.
+        "split": ml_collections.ConfigDict({
+            "route_boundaries": (0.0,),
+            "split_rescaling": True,
+        }),
+        # masking: rescaling = relu/linear projection of an encoding of eps.
+        "masking": ml_collections.ConfigDict({
+            "encoding": "orthogonal",   # orthogonal | one_hot | sinusoidal
+            "encoding_dim": 16,         # one_hot: the number of strengths
+            # The set the encoding is defined on; () uses radius.strengths,
+            # or (0, attack.eps) when those are not set.
+            "strengths": (),
+            "max_eps": 0.0,             # sinusoidal scale; 0: max strength
+            "route_boundaries": (),     # () shares statistics over eps
+            "seed": 0,
+        }),
     })
     config.method = ml_collections.ConfigDict({
-        "name": "madry",              # standard | madry | trades | iaat
+        # standard | madry | trades | iaat | mixed (RobMask: weighted clean
+        # and adversarial CE)
+        "name": "madry",
         "beta": 6.0,                  # TRADES
+        "clean_weight": 1.0,          # mixed
+        "adv_weight": 1.0,            # mixed
         "track_clean_accuracy": True,
     })
     # Which eps each training sample is attacked at (IAAT: "adaptive").
     config.radius = ml_collections.ConfigDict({
-        "policy": "fixed",            # fixed | adaptive
+        "policy": "fixed",            # fixed | adaptive | sampled
+        # sampled (RobMask): each sample's eps drawn from `strengths`, or
+        # uniformly from [low, high] when strengths is () (high 0: attack.eps).
+        "strengths": (),
+        "low": 0.0,
+        "high": 0.0,
         "rule": "paper",              # adaptive: paper | authors_code
         # The CIFAR defaults scaled to eps 0.1: gamma 1.9/255 of 8/255.
         "gamma": 0.024,
@@ -89,9 +118,18 @@ def base_config() -> ml_collections.ConfigDict:
         # val_clean_accuracy (standard training: robust accuracy stays 0).
         "monitor": "val_robust_accuracy",
         "verbose": 1,          # 1: progress bar, 2: a line per epoch, 0: quiet
+        # Start from the weights of a saved network (a .keras file of the
+        # same architecture), e.g. another run's model.keras.
+        "init_from": "",
+        # all | rescaling: train only batch norm's gamma and beta, batch norm
+        # on its moving statistics (the RobMask paper's analysis).
+        "trainable": "all",
     })
     config.eval = ml_collections.ConfigDict({
         "eps": -1.0,          # < 0: the training eps
+        # What a conditioned network (norm split_batchnorm / masking) is told
+        # during evaluation, clean and attacked alike; < 0: the eval eps.
+        "condition_eps": -1.0,
         "pgd_steps": 20,
         "cw_steps": 20,
         "limit": 0,           # 0: the whole test set

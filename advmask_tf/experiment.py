@@ -39,6 +39,7 @@ from advmask_tf.evaluation.reports import (
     attack_entries,
     eps_step,
     monotone_in_eps,
+    plot_conditioning,
     plot_sweep,
     report_markdown,
     write_scalars,
@@ -49,11 +50,19 @@ from advmask_tf.evaluation.robust import (
     report_to_json,
 )
 from advmask_tf.io_utils import atomic_save, atomic_write_json, atomic_write_text
+from advmask_tf.layers import interpolated, masking_layers
+from advmask_tf.models.conditioning import at_strength, is_conditioned
+from advmask_tf.models.normalization import (
+    CONDITIONED_NORMS,
+    NORMS,
+    conditioned_norm,
+)
 from advmask_tf.models.zoo import build_model
 from advmask_tf.training.adversarial_model import AdversarialModel
 from advmask_tf.training.monitoring import InstanceStateMonitor
-from advmask_tf.training.objectives import OBJECTIVES
+from advmask_tf.training.objectives import OBJECTIVES, make_objective
 from advmask_tf.training.radius import AdaptiveRadius, make_radius_policy
+from advmask_tf.training.rescaling import TRAINABLE
 from advmask_tf.training.weighting import GeometryAwareWeighting, make_weighting
 
 MONITORS = ("val_robust_accuracy", "val_clean_accuracy")
@@ -145,11 +154,42 @@ def attack_settings(config) -> dict:
         "eps", "steps", "step_size", "norm", "random_start", "bn_mode")}
 
 
+def training_strengths(config) -> tuple:
+    """The strengths a conditioned network meets in training."""
+    radius = config.radius
+    if radius.policy == "sampled":
+        if radius.strengths:
+            return tuple(sorted(float(s) for s in radius.strengths))
+        return (float(radius.low), float(radius.high or config.attack.eps))
+    return (0.0, float(config.attack.eps))
+
+
+def norm_options(config) -> dict | None:
+    """`build_model`'s norm_options for the config's (conditioned) norm."""
+    model = config.model
+    if model.norm == "split_batchnorm":
+        return {"route_boundaries": tuple(model.split.route_boundaries),
+                "split_rescaling": bool(model.split.split_rescaling)}
+    if model.norm == "masking":
+        masking = model.masking
+        strengths = tuple(masking.strengths) or training_strengths(config)
+        if masking.encoding == "one_hot" and masking.strengths == ():
+            dim = len(strengths)
+        else:
+            dim = int(masking.encoding_dim)
+        return {"encoding": masking.encoding, "encoding_dim": dim,
+                "strengths": strengths,
+                "max_eps": float(masking.max_eps) or max(strengths),
+                "route_boundaries": tuple(masking.route_boundaries),
+                "seed": int(masking.seed)}
+    return None
+
+
 def build_network(config, data) -> keras.Model:
     options = dict(config.model.get("options", {}))
     return build_model(config.model.name, data.image_shape, data.num_classes,
                        norm=config.model.norm, mean=data.mean, std=data.std,
-                       **options)
+                       norm_options=norm_options(config), **options)
 
 
 def _adaptive_radius_args(config) -> dict:
@@ -168,11 +208,19 @@ def _gairat_args(config) -> dict:
     return weighting
 
 
+def _sampled_radius_args(config) -> dict:
+    radius = config.radius
+    return {"strengths": tuple(radius.strengths), "low": float(radius.low),
+            "high": float(radius.high or config.attack.eps)}
+
+
 def radius_settings(config) -> dict:
     """The config's radius policy as `make_radius_policy` arguments."""
-    if config.radius.policy != "adaptive":
-        return {"policy": config.radius.policy}
-    return {"policy": "adaptive", **_adaptive_radius_args(config)}
+    if config.radius.policy == "adaptive":
+        return {"policy": "adaptive", **_adaptive_radius_args(config)}
+    if config.radius.policy == "sampled":
+        return {"policy": "sampled", **_sampled_radius_args(config)}
+    return {"policy": config.radius.policy}
 
 
 def weighting_settings(config) -> dict:
@@ -195,7 +243,27 @@ def method_label(config) -> str:
         parts.append(f"{config.radius.policy}_radius")
     if config.weighting.name != "uniform":
         parts.append(config.weighting.name)
+    if config.model.norm in CONDITIONED_NORMS:
+        parts.append(config.model.norm)
     return "+".join(parts)
+
+
+def initialise_from(network: keras.Model, path: str) -> None:
+    """Copies the weights of the network saved at `path` into `network`."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"train.init_from={path!r} does not exist; give the .keras file "
+            "of a trained network (a work directory's model.keras).")
+    source = keras.models.load_model(path)
+    mine = [tuple(w.shape) for w in network.weights]
+    theirs = [tuple(w.shape) for w in source.weights]
+    if mine != theirs:
+        raise ValueError(
+            f"train.init_from={path!r} is a different architecture "
+            f"({len(theirs)} weights) from the configured model "
+            f"({len(mine)} weights); use the same model.name, norm and "
+            "options.")
+    network.set_weights(source.get_weights())
 
 
 def build_adversarial_model(config, network, num_examples=None
@@ -205,6 +273,9 @@ def build_adversarial_model(config, network, num_examples=None
     return AdversarialModel(
         network, method=config.method.name, attack=attack,
         val_attack=val_attack, beta=config.method.beta,
+        clean_weight=config.method.clean_weight,
+        adv_weight=config.method.adv_weight,
+        trainable=config.train.trainable,
         track_clean_accuracy=config.method.track_clean_accuracy,
         radius=radius_settings(config), weighting=weighting_settings(config),
         num_examples=num_examples)
@@ -270,9 +341,20 @@ def _check_config(config):
                          f"expected one of {sorted(OBJECTIVES)}.")
     # Every radius and weighting field is checked, also those of parts the
     # run does not use: a typo there would otherwise pass silently.
-    make_radius_policy({"policy": config.radius.policy})
+    make_radius_policy(radius_settings(config))
     make_weighting({"name": config.weighting.name})
     AdaptiveRadius(**_adaptive_radius_args(config))
+    if config.method.name == "mixed":
+        make_objective("mixed", clean_weight=config.method.clean_weight,
+                       adv_weight=config.method.adv_weight)
+    if config.train.trainable not in TRAINABLE:
+        raise ValueError(f"train.trainable must be one of {TRAINABLE}; "
+                         f"received {config.train.trainable!r}.")
+    if config.model.norm not in NORMS:
+        raise ValueError(f"Unknown model.norm {config.model.norm!r}; "
+                         f"expected one of {NORMS}.")
+    if config.model.norm in CONDITIONED_NORMS:
+        conditioned_norm(config.model.norm, norm_options(config), None)
     GeometryAwareWeighting(**_gairat_args(config))
 
 
@@ -281,7 +363,8 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     _check_config(config)
     wd = WorkDir(workdir)
     os.makedirs(wd.root, exist_ok=True)
-    save_or_check_config(config, wd)
+    if os.path.exists(wd.config):  # a resumed run: refuse another config now
+        save_or_check_config(config, wd)
     keras.utils.set_random_seed(int(config.seed))
     strategy = get_strategy(config.distribute)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -295,9 +378,15 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     steps = int(tf.data.experimental.cardinality(data.train))
     with strategy.scope():
         network = build_network(config, data)
+        if config.train.init_from:
+            initialise_from(network, config.train.init_from)
         model = build_adversarial_model(config, network, data.num_train)
         model.compile(optimizer=make_optimizer(config.train, steps))
-        model(tf.zeros((1,) + tuple(data.image_shape)))
+        example = tf.zeros((1,) + tuple(data.image_shape))
+        model({"image": example, "eps": tf.zeros([1])}
+              if model.conditioned else example)
+    # Written once the model builds, so a config that cannot is not stored.
+    save_or_check_config(config, wd)
 
     os.makedirs(os.path.dirname(wd.last_weights), exist_ok=True)
     callbacks = [
@@ -350,7 +439,9 @@ def check_settings(config) -> CheckSettings:
                                                    1000)))
 
 
-def _load_for_evaluation(workdir: str, checkpoint: str, limit):
+def load_for_evaluation(workdir: str, checkpoint: str, limit):
+    """(WorkDir, config, network, test data of `limit` points; None: the
+    config's eval.limit) of a trained work directory."""
     wd = WorkDir(workdir)
     config = load_config(wd)
     path = {"best": wd.best_model, "last": wd.last_model}.get(checkpoint)
@@ -372,12 +463,26 @@ def _load_for_evaluation(workdir: str, checkpoint: str, limit):
     return wd, config, network, data
 
 
+def condition_eps(config, eps: float) -> float:
+    """What a conditioned network is told in an evaluation at eps."""
+    value = float(config.eval.get("condition_eps", -1.0))
+    return float(eps) if value < 0 else value
+
+
 def _evaluate_once(network, data, config, attacks, eps, checks, verbose,
-                   title):
+                   title, condition=None):
+    """One evaluation; a conditioned network is evaluated as the classifier
+    it is at strength `condition` (default: `condition_eps`)."""
+    if is_conditioned(network):
+        if condition is None:
+            condition = condition_eps(config, eps)
+        network = at_strength(network, condition)
     points = {}
     report = evaluate(network, data.test, attacks, verbose=verbose,
                       points=points)
     report["eps"] = float(eps)
+    if condition is not None:
+        report["condition_eps"] = float(condition)
     if checks:
         report["checks"] = sanity_checks(network, data.test, float(eps),
                                          attacks, points,
@@ -396,7 +501,7 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     metrics_last.json, and results.md; with `attacks` (names) or a `tag`
     to eval/<tag>.json and .md. Scalars go to tensorboard/eval.
     """
-    wd, config, network, data = _load_for_evaluation(workdir, checkpoint,
+    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
                                                      limit)
     attack_configs = evaluation_attacks(config, attacks)
     eps = next(iter(attack_configs.values())).eps
@@ -438,7 +543,7 @@ def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
     if not eps_values or eps_values[0] < 0:
         raise ValueError(f"eps sweep values must be >= 0; received "
                          f"{eps_values}.")
-    wd, config, network, data = _load_for_evaluation(workdir, checkpoint,
+    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
                                                      limit)
     sweep = []
     for eps in eps_values:
@@ -469,3 +574,109 @@ def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
     plot_sweep(sweep, base + ".png", f"{method_label(config)} "
                f"({checkpoint})")
     return result
+
+
+def _reference_reports(references) -> dict:
+    """name -> metrics.json report of each reference work directory."""
+    reports = {}
+    for root in references or ():
+        wd = WorkDir(root)
+        if not os.path.exists(wd.metrics):
+            raise FileNotFoundError(
+                f"reference {wd.metrics} does not exist: train and evaluate "
+                f"{wd.root} with advmask-train first.")
+        with open(wd.metrics) as f:
+            reports[os.path.basename(os.path.normpath(root))] = json.load(f)
+    return reports
+
+
+def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
+                          checkpoint: str = "best", limit: int | None = None,
+                          verbose: int = 1, attacks=None, references=(),
+                          checks: bool = False) -> dict:
+    """The trade-off of one conditioned model, dialled at inference time.
+
+    For each conditioning strength c in `conditions` the network is told c
+    and evaluated (clean and attacked at the evaluation eps) as that one
+    classifier; for each t in `mixes` its maskings are interpolated,
+    (1 - t) * rescaling(0) + t * rescaling(eval eps), and it is told the
+    eval eps. Writes eval/conditioning-<checkpoint>.json, .md and .png; the
+    plot adds the clean/robust points of the `references` work directories
+    (their metrics.json, e.g. Madry and TRADES runs). TensorBoard scalars
+    go to tensorboard/eval_condition (step eps * 10000) and eval_mix (step
+    100 t).
+    """
+    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
+                                                     limit)
+    if not is_conditioned(network):
+        raise ValueError(
+            f"{wd.root} holds an unconditioned network (model.norm "
+            f"{config.model.norm!r}); a conditioning sweep needs norm "
+            f"split_batchnorm or masking. Use --eps_sweep instead.")
+    conditions = sorted(float(c) for c in conditions)
+    mixes = sorted(float(t) for t in mixes)
+    if not conditions and not mixes:
+        raise ValueError("Give conditioning strengths and/or mixes t to "
+                         "sweep; received neither.")
+    if any(c < 0 for c in conditions) or any(not 0 <= t <= 1 for t in mixes):
+        raise ValueError(f"conditions must be >= 0 and mixes in [0, 1]; "
+                         f"received {conditions} and {mixes}.")
+    if mixes and not masking_layers(network):
+        raise ValueError(f"{wd.root}: mixes need a masking network (norm "
+                         f"'masking'); this one is {config.model.norm!r}.")
+    attack_configs = evaluation_attacks(config, attacks)
+    eps = next(iter(attack_configs.values())).eps
+    curves = {"condition": [], "mix": []}
+    for kind, values in (("condition", conditions), ("mix", mixes)):
+        for value in values:
+            view = interpolated(network, value) if kind == "mix" else network
+            condition = eps if kind == "mix" else value
+            report = _evaluate_once(view, data, config, attack_configs, eps,
+                                    checks, verbose,
+                                    f"({wd.root}, {kind} {value})",
+                                    condition=condition)
+            report[kind] = value
+            curves[kind].append(report)
+            write_scalars(wd.path("tensorboard", f"eval_{kind}"), report,
+                          step=eps_step(value) if kind == "condition"
+                          else round(100 * value))
+    result = {"checkpoint": checkpoint, "method": method_label(config),
+              "eps": eps, "limit": int(data.num_test), **curves,
+              "references": _reference_reports(references)}
+    base = wd.path("eval", f"conditioning-{checkpoint}")
+    os.makedirs(wd.path("eval"), exist_ok=True)
+    report_to_json(result, base + ".json")
+    atomic_write_text(base + ".md", conditioning_markdown(
+        f"{os.path.basename(wd.root)} ({checkpoint})", result))
+    plot_conditioning(
+        {f"told eps c (attacked at {eps})": [
+            (f"c={r['condition']:g}", r) for r in curves["condition"]],
+         f"mask mix t (told {eps})": [
+            (f"t={r['mix']:g}", r) for r in curves["mix"]]},
+        result["references"], base + ".png",
+        f"{method_label(config)}: one model's trade-off")
+    return result
+
+
+def conditioning_markdown(title: str, result: dict) -> str:
+    """The tables of `evaluate_conditioning`'s result."""
+    first = (result["condition"] or result["mix"])[0]
+    names = list(attack_entries(first))
+    header = ["| " + " | ".join(["setting", *names]) + " |",
+              "| " + " | ".join("---" for _ in range(len(names) + 1)) + " |"]
+    lines = [f"# One model's trade-off: {title}", "",
+             f"Accuracy (%) on {result['limit']} test images; attacks at eps "
+             f"{result['eps']}.", "", *header]
+    for kind, label in (("condition", "told eps {:g}"),
+                        ("mix", "mask mix t = {:g}")):
+        for report in result[kind]:
+            lines.append("| " + " | ".join(
+                [label.format(report[kind])]
+                + [f"{100 * report[n]['accuracy']:.2f}" for n in names])
+                + " |")
+    for name, report in result["references"].items():
+        lines.append("| " + " | ".join(
+            [f"reference: {name}"]
+            + [f"{100 * report[n]['accuracy']:.2f}" if n in report else "-"
+               for n in names]) + " |")
+    return "\n".join(lines) + "\n"

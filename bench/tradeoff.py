@@ -33,6 +33,8 @@ CONFIGS = {
     "gairat": "configs/fashion_mnist_gairat.py",
     "gairat_iaat": "configs/fashion_mnist_gairat_iaat.py",
     "gairat_trades": "configs/fashion_mnist_gairat_trades.py",
+    "robmask": "configs/fashion_mnist_robmask.py",
+    "split_bn": "configs/fashion_mnist_split_bn.py",
 }
 # Every method gets the same budget, whatever its config file's defaults.
 SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",

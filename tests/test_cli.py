@@ -155,10 +155,17 @@ def test_killed_run_resumes_and_loses_at_most_one_epoch(tmp_path):
     ("--config.train.monitor=val_loss", "Unknown train.monitor 'val_loss'"),
     ("--config.radius.policy=shrinking", "'shrinking'"),
     ("--config.weighting.form=cubic", "'cubic'"),
+    ("--config.radius.policy=sampled", "needs `strengths`"),
+    ("--config.train.trainable=partial", "received 'partial'"),
+    ("--config.model.norm=group", "Unknown norm 'group'"),
+    ("--config.model.norm=masking --config.model.masking.encoding=binary",
+     "Unknown encoding 'binary'"),
+    ("--config.method.name=mixed --config.method.adv_weight=-1",
+     "adv_weight must be finite and >= 0; received -1"),
 ])
 def test_bad_config_values_fail_clearly(tmp_path, override, message):
     result = run_cli("advmask-train", f"--config={TINY}",
-                     f"--workdir={tmp_path / 'run'}", override)
+                     f"--workdir={tmp_path / 'run'}", *override.split())
     assert result.returncode != 0
     assert message in result.stderr, result.stderr[-2000:]
 
@@ -195,3 +202,97 @@ def test_eval_of_a_missing_workdir_says_what_to_do(tmp_path):
     result = run_cli("advmask-eval", f"--workdir={tmp_path / 'none'}")
     assert result.returncode != 0
     assert "not a work directory made by advmask-train" in result.stderr
+
+
+def test_robmask_run_then_its_trade_off_curve_end_to_end(tmp_path):
+    """A tiny RobMask run through advmask-train, then advmask-eval sweeps the
+    strength it is told and the mask mix, next to a Madry reference."""
+    madry = str(tmp_path / "madry")
+    assert run_cli("advmask-train", f"--config={TINY}",
+                   f"--workdir={madry}", "--skip_eval").returncode == 0
+    assert run_cli("advmask-eval", f"--workdir={madry}", "--limit=60",
+                   "--nochecks").returncode == 0
+    workdir = str(tmp_path / "robmask")
+    trained = run_cli(
+        "advmask-train", f"--config={TINY}", f"--workdir={workdir}",
+        "--config.method.name=mixed", "--config.radius.policy=sampled",
+        "--config.radius.strengths=(0.0,0.05,0.1)",
+        "--config.model.norm=masking", "--config.model.masking.encoding_dim=4",
+        "--config.eval.check_points=40")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    with open(os.path.join(workdir, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["condition_eps"] == 0.1
+    assert metrics["config"]["method"] == "mixed+sampled_radius+masking"
+    assert "checks" in metrics
+
+    # The exported network takes {"image", "eps"} and loads after importing
+    # the package (which registers its layers), no custom_objects.
+    script = ("import advmask_tf, keras, numpy as np; m = keras.models."
+              f"load_model({os.path.join(workdir, 'model.keras')!r}); "
+              "print(sorted(m.input), m({'image': np.zeros((2, 28, 28, 1)), "
+              "'eps': np.array([0.0, 0.1])}).shape)")
+    loaded = subprocess.run([sys.executable, "-c", script],
+                            capture_output=True, text=True, cwd=str(tmp_path))
+    assert "['eps', 'image'] (2, 10)" in loaded.stdout, loaded.stderr[-2000:]
+
+    swept = run_cli("advmask-eval", f"--workdir={workdir}", "--limit=60",
+                    "--condition_sweep=0,0.1", "--mix_sweep=0,0.5,1",
+                    "--attacks=pgd", f"--reference={madry}")
+    assert swept.returncode == 0, swept.stderr[-3000:]
+    assert "| told eps 0.1 |" in swept.stdout
+    assert "| mask mix t = 0.5 |" in swept.stdout
+    assert "| reference: madry |" in swept.stdout
+    base = os.path.join(workdir, "eval", "conditioning-best")
+    with open(base + ".json") as f:
+        curve = json.load(f)
+    assert [r["condition"] for r in curve["condition"]] == [0.0, 0.1]
+    assert [r["mix"] for r in curve["mix"]] == [0.0, 0.5, 1.0]
+    for report in curve["condition"] + curve["mix"]:
+        assert report["clean"]["total"] == 60
+    # Told 0.1 with the full mask is the same classifier as mix t = 1.
+    assert (curve["condition"][1]["clean"]["correct"]
+            == curve["mix"][2]["clean"]["correct"])
+    assert os.path.getsize(base + ".png") > 1000
+
+    refused = run_cli("advmask-eval", f"--workdir={madry}",
+                      "--condition_sweep=0,0.1")
+    assert refused.returncode != 0
+    assert "unconditioned network" in refused.stderr
+
+
+def test_relearning_only_the_rescaling_keeps_every_other_weight(tmp_path):
+    base = str(tmp_path / "standard")
+    assert run_cli("advmask-train", f"--config={TINY}", f"--workdir={base}",
+                   "--config.method.name=standard",
+                   "--config.train.monitor=val_clean_accuracy",
+                   "--skip_eval").returncode == 0
+    start = os.path.join(base, "model.keras")
+    workdir = str(tmp_path / "relearned")
+    relearned = run_cli(
+        "advmask-train", f"--config={TINY}", f"--workdir={workdir}",
+        f"--config.train.init_from={start}",
+        "--config.train.trainable=rescaling", "--config.train.epochs=1",
+        "--skip_eval")
+    assert relearned.returncode == 0, relearned.stderr[-3000:]
+    before = keras.models.load_model(start)
+    after = keras.models.load_model(os.path.join(workdir, "last.keras"))
+    changed, kept = set(), set()
+    for layer in before.layers:
+        for old, new in zip(layer.weights, after.get_layer(
+                layer.name).weights):
+            same = np.array_equal(old.numpy(), new.numpy())
+            (kept if same else changed).add(
+                f"{type(layer).__name__}.{old.name}")
+    assert changed and all(name.startswith("BatchNormalization.")
+                           and name.split(".")[1] in ("gamma", "beta")
+                           for name in changed), changed
+    assert "BatchNormalization.moving_mean" in kept
+    assert "Conv2D.kernel" in kept
+
+    wrong = run_cli("advmask-train", f"--config={TINY}",
+                    f"--workdir={tmp_path / 'wrong'}",
+                    f"--config.train.init_from={start}",
+                    "--config.model.options.width=4", "--skip_eval")
+    assert wrong.returncode != 0
+    assert "different architecture" in wrong.stderr

@@ -53,8 +53,9 @@ def _craft(policy, attack, epoch, clean_correct=None):
     n = attack.thresholds.shape[0]
     clean_correct = tf.constant([True] * n if clean_correct is None
                                 else clean_correct)
-    return policy.craft(attack, None, tf.zeros((n, 2)), tf.zeros(n, tf.int32),
-                        tf.range(n), None, clean_correct, tf.constant(epoch))
+    return policy.craft(attack, lambda eps: None, tf.zeros((n, 2)),
+                        tf.zeros(n, tf.int32), tf.range(n), None,
+                        clean_correct, tf.constant(epoch))
 
 
 def test_paper_rule_moves_each_radius_by_gamma():
@@ -183,7 +184,7 @@ def test_bad_lambda_schedules_are_refused():
 def test_iaat_objective_trains_on_x_adv_only_where_clean_is_right():
     x = tf.zeros((3, 2, 2, 1))
     x_adv = tf.ones((3, 2, 2, 1))
-    [chosen] = Iaat().passes(x, x_adv, tf.constant([True, False, True]))
+    [(chosen, _)] = Iaat().passes(x, x_adv, tf.constant([True, False, True]))
     np.testing.assert_array_equal(chosen.numpy()[:, 0, 0, 0], [1, 0, 1])
 
 

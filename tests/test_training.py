@@ -129,17 +129,31 @@ def test_adversarial_model_config_round_trip(tmp_path):
     np.testing.assert_allclose(loaded(x), model(x), atol=1e-5)
 
 
-METHODS = [("standard", {}), ("madry", {}), ("trades", {"beta": 3.0})]
+STRENGTHS = (0.0, 0.05, 0.1)
+# (method, AdversarialModel arguments, norm, norm_options)
+METHODS = [
+    ("standard", {}, "sync_batchnorm", None),
+    ("madry", {}, "sync_batchnorm", None),
+    ("trades", {"beta": 3.0}, "sync_batchnorm", None),
+    ("mixed", {"radius": {"policy": "sampled", "strengths": STRENGTHS}},
+     "masking", {"strengths": STRENGTHS, "encoding_dim": 4}),
+    ("mixed", {}, "split_batchnorm", {"route_boundaries": (0.0,)}),
+]
 
 
-def _distributed_run(strategy, method, kwargs, x, y, initial_weights):
+def _net(norm, norm_options):
+    return build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=16,
+                       norm=norm, norm_options=norm_options)
+
+
+def _distributed_run(strategy, method, kwargs, norm, norm_options, x, y,
+                     initial_weights):
     with strategy.scope():
-        net = build_model("small_cnn", (28, 28, 1), 10, width=4,
-                          dense_units=16, norm="sync_batchnorm")
+        net = _net(norm, norm_options)
         net.set_weights(initial_weights)
         model = AdversarialModel(
             net, method=method, attack={"eps": 0.1, "steps": 3},
-            val_attack={"eps": 0.1, "steps": 3},
+            val_attack={"eps": 0.1, "steps": 3}, num_examples=len(y),
             **kwargs)
         model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
     dataset = tf.data.Dataset.from_tensor_slices(
@@ -149,19 +163,17 @@ def _distributed_run(strategy, method, kwargs, x, y, initial_weights):
     return [w.numpy() for w in net.weights], history.history
 
 
-@pytest.mark.parametrize("method, kwargs", METHODS)
-def test_two_replicas_match_one_device(method, kwargs, fashion_mnist,
-                                       float64, two_replicas):
+@pytest.mark.parametrize("method, kwargs, norm, norm_options", METHODS)
+def test_two_replicas_match_one_device(method, kwargs, norm, norm_options,
+                                       fashion_mnist, float64, two_replicas):
     x, y = _real_data(fashion_mnist, 128)
     x = x.astype(np.float64)
     keras.utils.set_random_seed(0)
-    initial = build_model("small_cnn", (28, 28, 1), 10, width=4,
-                          dense_units=16).get_weights()
-    one = _distributed_run(tf.distribute.get_strategy(), method, kwargs, x, y,
-                           initial)
-    two = _distributed_run(
-        two_replicas, method, kwargs,
-        x, y, initial)
+    initial = _net(norm, norm_options).get_weights()
+    one = _distributed_run(tf.distribute.get_strategy(), method, kwargs,
+                           norm, norm_options, x, y, initial)
+    two = _distributed_run(two_replicas, method, kwargs, norm, norm_options,
+                           x, y, initial)
     assert one[0][0].dtype == np.float64
     for a, b in zip(one[0], two[0]):  # weights and moving statistics
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)

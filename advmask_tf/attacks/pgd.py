@@ -32,11 +32,14 @@ class AttackResult:
         kappa: int32 per sample, the number of iterates 0..K-1 (iterate 0 is
             the random start) at which the model still predicted the label,
             GAIRAT's geometry value.
+        eps: float32 per sample, the radius each sample was attacked at (what
+            a conditioned network is told about x_adv).
     """
 
     x_adv: tf.Tensor
     success: tf.Tensor | None
     kappa: tf.Tensor
+    eps: tf.Tensor | None = None
 
     def survived(self, steps: int):
         """True where no iterate (nor the final point) was misclassified.
@@ -250,7 +253,9 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
     if compute_success:
         final = forward(x_adv)
         success = tf.not_equal(tf.argmax(final, -1, output_type=tf.int32), y)
-    return AttackResult(x_adv=x_adv, success=success, kappa=kappa)
+    eps_per_sample = tf.reshape(eps_b, [-1]) * tf.ones_like(y, x.dtype)
+    return AttackResult(x_adv=x_adv, success=success, kappa=kappa,
+                        eps=eps_per_sample)
 
 
 def noise_keys_for(index, salt):

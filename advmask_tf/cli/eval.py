@@ -3,13 +3,19 @@
     advmask-eval --workdir=runs/madry [--checkpoint=last] [--limit=1000] \
         [--attacks=pgd,cw_inf,autoattack] [--eps_sweep=0.05,0.1,0.2] \
         [--nochecks] [--workdir=runs/trades ... --out=runs/compare]
+    advmask-eval --workdir=runs/robmask --condition_sweep=0,0.05,0.1 \
+        [--mix_sweep=0,0.5,1] [--reference=runs/madry --reference=...]
 
 Each work directory gets its report (JSON, markdown, TensorBoard scalars
 under tensorboard/eval) and the gradient-masking sanity checks; a failed
 check is printed loudly. With --eps_sweep it gets accuracy-versus-eps
 curves instead (eval/sweep-<checkpoint>.*). With several --workdir the
 clean-versus-worst-case trade-off of all of them goes to --out as
-tradeoff.json, tradeoff.md and tradeoff.png.
+tradeoff.json, tradeoff.md and tradeoff.png. A conditioned network (norm
+split_batchnorm or masking) is evaluated as the classifier it is when told
+eval.condition_eps; --condition_sweep / --mix_sweep trace the trade-off of the
+one model instead (eval/conditioning-<checkpoint>.*), plotted next to the
+--reference runs.
 """
 
 from __future__ import annotations
@@ -37,16 +43,25 @@ _EPS_SWEEP = flags.DEFINE_list(
 _CHECKS = flags.DEFINE_bool(
     "checks", None, "Run the gradient-masking sanity checks (default: the "
     "config's eval.checks; off for sweeps).")
+_CONDITION_SWEEP = flags.DEFINE_list(
+    "condition_sweep", None, "Conditioned networks: tell the network each "
+    "of these strengths and evaluate it at the eval eps.")
+_MIX_SWEEP = flags.DEFINE_list(
+    "mix_sweep", None, "Masking networks: interpolate the clean and the "
+    "eval-eps masking with each of these t in [0, 1].")
+_REFERENCE = flags.DEFINE_multi_string(
+    "reference", [], "Work directories whose metrics.json points are "
+    "plotted next to a conditioning sweep (e.g. Madry, TRADES).")
 _OUT = flags.DEFINE_string(
     "out", None, "Where the trade-off of several work directories goes "
     "(required with more than one --workdir).")
 
 
-def _floats(values):
+def _floats(values, flag="eps_sweep"):
     try:
         return [float(v) for v in values]
     except ValueError as error:
-        raise app.UsageError(f"--eps_sweep takes numbers; received "
+        raise app.UsageError(f"--{flag} takes numbers; received "
                              f"{values}: {error}") from None
 
 
@@ -64,6 +79,16 @@ def main(argv):
 
     rows = {}
     for workdir in workdirs:
+        if _CONDITION_SWEEP.value or _MIX_SWEEP.value:
+            experiment.evaluate_conditioning(
+                workdir, _floats(_CONDITION_SWEEP.value or [],
+                                 "condition_sweep"),
+                _floats(_MIX_SWEEP.value or [], "mix_sweep"),
+                _CHECKPOINT.value, _LIMIT.value, attacks=_ATTACKS.value,
+                references=_REFERENCE.value, checks=bool(_CHECKS.value))
+            print(open(os.path.join(
+                workdir, "eval", f"conditioning-{_CHECKPOINT.value}.md")).read())
+            continue
         if _EPS_SWEEP.value:
             experiment.evaluate_sweep(
                 workdir, _floats(_EPS_SWEEP.value), _CHECKPOINT.value,

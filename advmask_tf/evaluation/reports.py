@@ -120,6 +120,39 @@ def plot_tradeoff(rows: dict, path: str, robust_key: str = "worst_case"
     _save(fig, path)
 
 
+def plot_conditioning(curves: dict, references: dict, path: str,
+                      title: str = "", robust_key: str = "worst_case"
+                      ) -> None:
+    """The trade-off curves of conditioned models next to reference runs.
+
+    Args:
+        curves: curve name -> list of (label, report), in curve order (say,
+            conditioning eps 0 .. 0.1); each point is annotated by its label.
+        references: run name -> report (plotted as single points).
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    for name, points in curves.items():
+        clean = [100 * r["clean"]["accuracy"] for _, r in points]
+        robust = [100 * r[robust_key]["accuracy"] for _, r in points]
+        ax.plot(clean, robust, marker="o", label=name)
+        for (label, _), x, y in zip(points, clean, robust):
+            ax.annotate(label, (x, y), textcoords="offset points",
+                        xytext=(3, -10), fontsize=7)
+    for name, report in references.items():
+        clean = 100 * report["clean"]["accuracy"]
+        robust = 100 * report[robust_key]["accuracy"]
+        ax.scatter([clean], [robust], marker="s", color="black")
+        ax.annotate(name, (clean, robust), textcoords="offset points",
+                    xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("clean accuracy (%)")
+    ax.set_ylabel(f"robust accuracy, {robust_key} (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    _save(fig, path)
+
+
 def _save(fig, path):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     partial = path + ".partial.png"

@@ -19,7 +19,11 @@ from advmask_tf.evaluation.ensemble import (
     run_on,
 )
 from advmask_tf.io_utils import atomic_write_text
-from advmask_tf.training.adversarial_model import split_inputs
+from advmask_tf.models.conditioning import is_conditioned
+from advmask_tf.training.adversarial_model import (
+    AdversarialModel,
+    split_inputs,
+)
 
 # Evaluation random starts are keyed by (example index, this salt): the same
 # points get the same starts in every evaluation, on any device layout.
@@ -88,7 +92,15 @@ def build_attacks(names, eps: float, pgd_steps: int = 20, cw_steps: int = 20,
 
 
 def _network_of(model):
-    return getattr(model, "network", model)
+    """The image -> logits function to evaluate."""
+    if isinstance(model, AdversarialModel):
+        model = model.network
+    if is_conditioned(model):
+        raise ValueError(
+            f"network {model.name!r} is conditioned on eps: evaluate the "
+            "classifier it is at one strength, "
+            "advmask_tf.models.at_strength(network, eps).")
+    return model
 
 
 def _settings(attack) -> dict:
@@ -109,7 +121,8 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
     `worst_case` is robust under all the attacks at once (per point).
 
     Args:
-        model: a network (pixels -> logits) or an `AdversarialModel`.
+        model: a network (pixels -> logits) or an `AdversarialModel`; a
+            conditioned network as `at_strength(network, eps)`.
         dataset: batches of `(features, label)`; features a dict with
             "image" (and "index", which keys the random starts) or a bare
             image tensor.

@@ -4,16 +4,44 @@
 statistics synchronised across replicas (needed under MirroredStrategy when the
 batch statistics must equal those of the global batch); `auto` picks the
 synchronised one when the current strategy has more than one replica; `none`
-leaves features unnormalised. Split and perturbation-conditioned norms plug in
-here later.
+leaves features unnormalised.
+
+Two norms condition the network on the perturbation strength, which makes
+the model take {"image", "eps"}: `split_batchnorm`
+(`advmask_tf.layers.SplitBatchNormalization`, statistics per route of eps)
+and `masking` (`advmask_tf.layers.PerturbationMasking`, RobMask's rescaling
+from an encoding of eps). Both synchronise their statistics when the
+strategy has more than one replica.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
-NORMS = ("auto", "batchnorm", "sync_batchnorm", "none")
+from advmask_tf.layers import PerturbationMasking, SplitBatchNormalization
+
+PLAIN_NORMS = ("auto", "batchnorm", "sync_batchnorm", "none")
+CONDITIONED_NORMS = ("split_batchnorm", "masking")
+NORMS = PLAIN_NORMS + CONDITIONED_NORMS
+_CONDITIONED_LAYERS = {"split_batchnorm": SplitBatchNormalization,
+                       "masking": PerturbationMasking}
+
+
+@dataclasses.dataclass
+class ConditionedNorm:
+    """A conditioned norm while a model is built: its kind, the layer
+    options and the model's eps input every such layer is called with."""
+
+    kind: str
+    options: dict
+    eps: object
+
+
+def _replicas() -> int:
+    return tf.distribute.get_strategy().num_replicas_in_sync
 
 
 def resolve_norm(norm: str) -> str:
@@ -21,15 +49,36 @@ def resolve_norm(norm: str) -> str:
     if norm not in NORMS:
         raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
     if norm == "auto":
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return "sync_batchnorm" if replicas > 1 else "batchnorm"
+        return "sync_batchnorm" if _replicas() > 1 else "batchnorm"
     return norm
 
 
-def make_norm(norm: str, name: str, momentum: float = 0.9,
-              epsilon: float = 1e-5):
-    """Returns a layer (or an identity function) for the named norm."""
+def conditioned_norm(norm: str, options: dict | None, eps) -> ConditionedNorm:
+    """Checks a conditioned norm's options by building one layer."""
+    options = dict(options or {})
+    options.setdefault("synchronized", _replicas() > 1)
+    try:
+        _CONDITIONED_LAYERS[norm](**options)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Bad norm_options {sorted(options)} for norm {norm!r}: {error}"
+        ) from error
+    return ConditionedNorm(norm, options, eps)
+
+
+def make_norm(norm, name: str, momentum: float = 0.9, epsilon: float = 1e-5):
+    """Returns a function features -> normalised features for the norm.
+
+    `norm` is a name of `PLAIN_NORMS` or a `ConditionedNorm`.
+    """
+    if isinstance(norm, ConditionedNorm):
+        options = {"momentum": momentum, "epsilon": epsilon, **norm.options}
+        layer = _CONDITIONED_LAYERS[norm.kind](name=name, **options)
+        return lambda x: layer(x, norm.eps)
     norm = resolve_norm(norm)
+    if norm in CONDITIONED_NORMS:
+        raise ValueError(f"norm {norm!r} conditions on eps: build the model "
+                         "with `build_model`, which adds the eps input.")
     if norm == "none":
         return lambda x: x
     return keras.layers.BatchNormalization(

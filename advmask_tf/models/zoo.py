@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import keras
 
-from advmask_tf.models.normalization import make_norm
+from advmask_tf.models.normalization import (
+    CONDITIONED_NORMS,
+    NORMS,
+    conditioned_norm,
+    make_norm,
+)
 
 MODELS = ("small_cnn", "resnet18", "preact_resnet18", "wide_resnet")
 
@@ -143,8 +148,12 @@ _BUILDERS = {
 
 
 def build_model(name: str, input_shape, num_classes: int, norm: str = "auto",
-                mean=None, std=None, **kwargs) -> keras.Model:
+                mean=None, std=None, norm_options: dict | None = None,
+                **kwargs) -> keras.Model:
     """Builds a zoo model that maps pixels in [0, 1] to logits.
+
+    With a conditioned norm (`split_batchnorm`, `masking`) the model takes
+    {"image": pixels, "eps": strength per sample}; eps = 0 means clean.
 
     Args:
         name: one of `MODELS`.
@@ -152,6 +161,10 @@ def build_model(name: str, input_shape, num_classes: int, norm: str = "auto",
         num_classes: number of logits.
         norm: see `advmask_tf.models.normalization.NORMS`.
         mean, std: per-channel input statistics; the model normalises with them.
+        norm_options: arguments of the conditioned norm's layer, such as
+            {"route_boundaries": (0.0,)} for `split_batchnorm` or
+            {"encoding": "orthogonal", "encoding_dim": 16, "strengths":
+            (0.0, 0.05, 0.1)} for `masking`.
         **kwargs: model-specific: `width`, `dense_units` (small_cnn), `width`
             (resnets), `depth`, `width`, `dropout` (wide_resnet).
 
@@ -160,12 +173,26 @@ def build_model(name: str, input_shape, num_classes: int, norm: str = "auto",
     >>> model = build_model("small_cnn", (28, 28, 1), 10)
     >>> model.output_shape
     (None, 10)
+    >>> masked = build_model("small_cnn", (28, 28, 1), 10, norm="masking",
+    ...                      norm_options={"strengths": (0.0, 0.1)})
+    >>> sorted(masked.input)
+    ['eps', 'image']
     """
     if name not in _BUILDERS:
         raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2; received {num_classes}.")
+    if norm not in NORMS:
+        raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
     inputs, x = _input_stem(input_shape, mean, std)
+    if norm in CONDITIONED_NORMS:
+        eps = keras.Input(shape=(), name="eps")
+        norm = conditioned_norm(norm, norm_options, eps)
+        inputs = {"image": inputs, "eps": eps}
+    elif norm_options:
+        raise ValueError(
+            f"norm_options {norm_options!r} only apply to the conditioned "
+            f"norms {CONDITIONED_NORMS}; norm is {norm!r}.")
     try:
         logits = _BUILDERS[name](inputs, x, num_classes, norm, **kwargs)
     except TypeError as error:

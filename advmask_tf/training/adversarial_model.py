@@ -9,8 +9,14 @@ import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
+from advmask_tf.models.conditioning import (
+    at_strength,
+    is_conditioned,
+    logits_at,
+)
 from advmask_tf.training.objectives import Objective, global_sum, make_objective
 from advmask_tf.training.radius import make_radius_policy
+from advmask_tf.training.rescaling import TRAINABLE, rescaling_variables
 from advmask_tf.training.weighting import make_weighting
 
 
@@ -68,6 +74,12 @@ class AdversarialModel(keras.Model):
     replica gradients are exactly the single-device gradient. Validation
     reports clean accuracy and PGD robust accuracy at the attack's eps.
 
+    A conditioned network (one taking {"image", "eps"}, such as a zoo model
+    with a `split_batchnorm` or `masking` norm) is told each pass's strength:
+    0 for clean images, each sample's radius for x_adv (also while it is
+    attacked); validation tells it 0 for clean accuracy and the validation
+    eps under attack.
+
     Parts with per-example state (adaptive radius, GAIRAT's weight table)
     need `num_examples` and batches whose features carry the example index.
     Their epoch-dependent behaviour reads `model.epoch`, which `fit` keeps
@@ -80,12 +92,14 @@ class AdversarialModel(keras.Model):
 
     Args:
         network: a Keras model mapping images to logits.
-        method: "standard", "madry" or "trades".
+        method: "standard", "madry", "trades", "iaat" or "mixed" (clean and
+            adversarial CE, weighted: RobMask's objective).
         attack: `PGDConfig` (or its dict) for training; the method sets its
             loss.
         val_attack: `PGDConfig` (or dict) for validation; defaults to PGD-10
             at the training eps with a uniform random start.
         beta: TRADES beta.
+        clean_weight, adv_weight: the "mixed" objective's weights.
         radius: `make_radius_policy` argument: None (fixed), or a dict such
             as {"policy": "adaptive", "rule": "paper", "gamma": 0.024}.
         weighting: `make_weighting` argument: None (uniform), or a dict such
@@ -95,6 +109,9 @@ class AdversarialModel(keras.Model):
         track_clean_accuracy: for objectives without a clean training pass
             (Madry), spend one inference-mode forward pass per step on
             logging clean accuracy.
+        trainable: "all", or "rescaling": train only batch norm's gamma and
+            beta, with batch norm on its moving statistics (the RobMask
+            paper's analysis; `advmask_tf.training.rescaling`).
 
     Example:
 
@@ -113,13 +130,27 @@ class AdversarialModel(keras.Model):
     def __init__(self, network: keras.Model, method: str = "madry",
                  attack=None, val_attack=None, beta: float = 6.0,
                  track_clean_accuracy: bool = True, radius=None,
-                 weighting=None, num_examples: int | None = None, **kwargs):
+                 weighting=None, num_examples: int | None = None,
+                 clean_weight: float = 1.0, adv_weight: float = 1.0,
+                 trainable: str = "all", **kwargs):
         super().__init__(**kwargs)
         self.network = network
         self.method = method
         self.beta = beta
-        self.objective: Objective = make_objective(
-            method, **({"beta": beta} if method == "trades" else {}))
+        self.clean_weight = clean_weight
+        self.adv_weight = adv_weight
+        objective_options = {
+            "trades": {"beta": beta},
+            "mixed": {"clean_weight": clean_weight, "adv_weight": adv_weight},
+        }.get(method, {})
+        self.objective: Objective = make_objective(method, **objective_options)
+        self.conditioned = is_conditioned(network)
+        if trainable not in TRAINABLE:
+            raise ValueError(f"trainable must be one of {TRAINABLE}; "
+                             f"received {trainable!r}.")
+        self.trainable_part = trainable
+        if trainable == "rescaling":
+            rescaling_variables(network)  # fails early without batch norm
         attack = attack if attack is not None else {"eps": 0.1}
         if isinstance(attack, dict):
             attack = dict(attack)
@@ -165,6 +196,13 @@ class AdversarialModel(keras.Model):
 
     def call(self, inputs, training=False):
         image, _ = split_inputs(inputs)
+        if self.conditioned:
+            if "eps" not in inputs:
+                raise ValueError(
+                    f"network {self.network.name!r} is conditioned: its "
+                    "inputs need an 'eps' entry (0 for clean); received keys "
+                    f"{sorted(inputs)}.")
+            return logits_at(self.network, image, inputs["eps"], training)
         return self.network(image, training=training)
 
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
@@ -202,9 +240,13 @@ class AdversarialModel(keras.Model):
         keys = None
         if index is not None:
             keys = noise_keys_for(index, self.optimizer.iterations + 1)
-        return self.radius.craft(self.attack, self.network, image, label,
+        return self.radius.craft(self.attack, self.network_at, image, label,
                                  index, keys, clean_correct,
                                  tf.convert_to_tensor(self.epoch))
+
+    def network_at(self, eps):
+        """The network as image -> logits at strength eps."""
+        return at_strength(self.network, eps)
 
     def _needs_inference_logits(self):
         return (self.objective.needs_clean_prediction
@@ -218,20 +260,24 @@ class AdversarialModel(keras.Model):
         y = tf.cast(y, tf.int32)
         inference_logits = clean_correct = None
         if self._needs_inference_logits():
-            inference_logits = self.network(image, training=False)
+            inference_logits = logits_at(self.network, image, 0.0)
             clean_correct = tf.equal(
                 tf.argmax(inference_logits, -1, output_type=tf.int32), y)
         with after(inference_logits):
             attack = self.craft(image, y, index, clean_correct)
-        x_adv = None if attack is None else attack.x_adv
+        x_adv = eps = None
+        if attack is not None:
+            x_adv, eps = attack.x_adv, attack.eps
         instance_weights = None
         if attack is not None:
             instance_weights = self.weighting.weights(
                 attack.kappa, self.attack.steps, index,
                 tf.convert_to_tensor(self.epoch))
-        inputs = self.objective.passes(image, x_adv, clean_correct)
+        inputs = self.objective.passes(image, x_adv, clean_correct, eps)
         with tf.GradientTape(persistent=len(inputs) > 1) as tape:
-            logits = [self.network(x, training=True) for x in inputs]
+            logits = [logits_at(self.network, x, strength,
+                                training=self.trainable_part == "all")
+                      for x, strength in inputs]
             per_sample, clean_logits, adv_logits = self.objective.loss(
                 logits, y)
             if instance_weights is not None:
@@ -249,7 +295,7 @@ class AdversarialModel(keras.Model):
             total = loss + regularisation
         gradients = self._gradients(tape, total, loss, regularisation, logits)
         self.optimizer.apply_gradients(
-            zip(gradients, self.network.trainable_variables))
+            zip(gradients, self._trained_variables()))
 
         self.loss_tracker.update_state(global_sum(total))
         if clean_logits is None:
@@ -265,6 +311,11 @@ class AdversarialModel(keras.Model):
             logged.append("adv_accuracy")
         return self._results(logged)
 
+    def _trained_variables(self):
+        if self.trainable_part == "rescaling":
+            return rescaling_variables(self.network)
+        return self.network.trainable_variables
+
     def _gradients(self, tape, total, loss, regularisation, logits):
         """d(total)/d(weights), back-propagating one forward pass at a time.
 
@@ -274,7 +325,7 @@ class AdversarialModel(keras.Model):
         in a different order on each replica and pair the wrong tensors;
         walking them one by one, in program order, cannot.
         """
-        variables = self.network.trainable_variables
+        variables = self._trained_variables()
         if len(logits) == 1:
             return tape.gradient(total, variables)
         logit_grads = tape.gradient(loss, logits)
@@ -293,13 +344,14 @@ class AdversarialModel(keras.Model):
         features, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         image, index = split_inputs(features)
         y = tf.cast(y, tf.int32)
-        logits = self.network(image, training=False)
+        logits = logits_at(self.network, image, 0.0)
         self.loss_tracker.update_state(cross_entropy(logits, y))
         self.clean_accuracy.update_state(y, logits)
         keys = None if index is None else noise_keys_for(index, 0)
         with after(logits):
-            attack = self.val_attack.run(self.network, image, y,
-                                         noise_keys=keys)
+            attack = self.val_attack.run(
+                self.network_at(self.val_attack.eps), image, y,
+                noise_keys=keys)
         clean_correct = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y)
         self.robust_accuracy.update_state(
             robust_mask(attack, self.val_attack)
@@ -317,10 +369,13 @@ class AdversarialModel(keras.Model):
             "attack": dict(vars(self.attack)),
             "val_attack": dict(vars(self.val_attack)),
             "beta": self.beta,
+            "clean_weight": self.clean_weight,
+            "adv_weight": self.adv_weight,
             "track_clean_accuracy": self.track_clean_accuracy,
             "radius": self.radius.get_config(),
             "weighting": self.weighting.get_config(),
             "num_examples": self.num_examples,
+            "trainable": self.trainable_part,
             "name": self.name,
         }
 

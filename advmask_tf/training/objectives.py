@@ -17,7 +17,9 @@ class Objective:
     """Base class. Subclasses set `name`, `attack_loss`, `passes` and `loss`.
 
     An objective names the inputs its network runs on in training mode
-    (`passes`) and turns those passes' logits into per-sample losses. The
+    (`passes`: pairs of images and the strength a conditioned network is
+    told, 0 for clean images and the attack's per-sample eps for x_adv) and
+    turns those passes' logits into per-sample losses. The
     model runs the passes in order and back-propagates them one at a time,
     which keeps synchronised batch norm's collectives in the same order on
     every replica.
@@ -33,8 +35,9 @@ class Objective:
     #: prediction's correctness.
     needs_clean_prediction = False
 
-    def passes(self, x, x_adv, clean_correct=None):
-        """The inputs of the training-mode forward passes, in order."""
+    def passes(self, x, x_adv, clean_correct=None, eps=None):
+        """[(image, strength)] of the training-mode forward passes, in
+        order; eps is x_adv's per-sample radius."""
         raise NotImplementedError
 
     def loss(self, logits, y):
@@ -51,8 +54,8 @@ class Standard(Objective):
     name = "standard"
     has_clean_pass = True
 
-    def passes(self, x, x_adv, clean_correct=None):
-        return [x]
+    def passes(self, x, x_adv, clean_correct=None, eps=None):
+        return [(x, clean_strength(x))]
 
     def loss(self, logits, y):
         return cross_entropy(logits[0], y), logits[0], None
@@ -64,8 +67,8 @@ class Madry(Objective):
     name = "madry"
     attack_loss = "ce"
 
-    def passes(self, x, x_adv, clean_correct=None):
-        return [x_adv]
+    def passes(self, x, x_adv, clean_correct=None, eps=None):
+        return [(x_adv, adv_strength(x_adv, eps))]
 
     def loss(self, logits, y):
         return cross_entropy(logits[0], y), None, logits[0]
@@ -87,8 +90,8 @@ class Trades(Objective):
             raise ValueError(f"TRADES beta must be >= 0; received {beta!r}.")
         self.beta = float(beta)
 
-    def passes(self, x, x_adv, clean_correct=None):
-        return [x, x_adv]
+    def passes(self, x, x_adv, clean_correct=None, eps=None):
+        return [(x, clean_strength(x)), (x_adv, adv_strength(x_adv, eps))]
 
     def loss(self, logits, y):
         clean, adv = logits
@@ -112,18 +115,71 @@ class Iaat(Objective):
     attack_loss = "ce"
     needs_clean_prediction = True
 
-    def passes(self, x, x_adv, clean_correct=None):
+    def passes(self, x, x_adv, clean_correct=None, eps=None):
         if clean_correct is None:
             raise ValueError("The IAAT objective needs clean_correct.")
         choose_adv = tf.reshape(clean_correct,
                                 [-1] + [1] * (x.shape.rank - 1))
-        return [tf.where(choose_adv, x_adv, x)]
+        strength = tf.where(clean_correct, adv_strength(x_adv, eps),
+                            clean_strength(x))
+        return [(tf.where(choose_adv, x_adv, x), strength)]
 
     def loss(self, logits, y):
         return cross_entropy(logits[0], y), None, logits[0]
 
 
-OBJECTIVES = {cls.name: cls for cls in (Standard, Madry, Trades, Iaat)}
+class Mixed(Objective):
+    """clean_weight * CE(f(x, 0), y) + adv_weight * CE(f(x_adv, eps), y).
+
+    RobMask's objective (and AdvProp's): separate clean and adversarial
+    passes; a conditioned network is told 0 on the clean pass and each
+    sample's attack radius on the adversarial one.
+    """
+
+    name = "mixed"
+    attack_loss = "ce"
+    has_clean_pass = True
+
+    def __init__(self, clean_weight: float = 1.0, adv_weight: float = 1.0):
+        for label, value in (("clean_weight", clean_weight),
+                             ("adv_weight", adv_weight)):
+            if not 0.0 <= float(value) < float("inf"):
+                raise ValueError(f"method.{label} must be finite and >= 0; "
+                                 f"received {value!r}.")
+        if not clean_weight + adv_weight > 0:
+            raise ValueError("method.clean_weight + method.adv_weight must be "
+                             "> 0; both are 0.")
+        self.clean_weight = float(clean_weight)
+        self.adv_weight = float(adv_weight)
+
+    def passes(self, x, x_adv, clean_correct=None, eps=None):
+        return [(x, clean_strength(x)), (x_adv, adv_strength(x_adv, eps))]
+
+    def loss(self, logits, y):
+        clean, adv = logits
+        per_sample = (self.clean_weight * cross_entropy(clean, y)
+                      + self.adv_weight * cross_entropy(adv, y))
+        return per_sample, clean, adv
+
+    def get_config(self):
+        return {"clean_weight": self.clean_weight,
+                "adv_weight": self.adv_weight}
+
+
+def clean_strength(x):
+    """Zeros (B,): what a conditioned network is told about clean images."""
+    return tf.zeros(tf.shape(x)[:1], tf.float32)
+
+
+def adv_strength(x_adv, eps):
+    """(B,) radius of x_adv (0 when the attack reported none)."""
+    if eps is None:
+        return clean_strength(x_adv)
+    return tf.cast(eps, tf.float32) * tf.ones(tf.shape(x_adv)[:1], tf.float32)
+
+
+OBJECTIVES = {cls.name: cls
+              for cls in (Standard, Madry, Trades, Iaat, Mixed)}
 
 
 def make_objective(name: str, **kwargs) -> Objective:

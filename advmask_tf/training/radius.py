@@ -1,12 +1,15 @@
 """Radius policies: which eps each training sample is attacked at.
 
 `FixedRadius` attacks every sample at the attack's eps (Madry, TRADES).
+`SampledRadius` draws each sample's eps from a set or a range (RobMask).
 `AdaptiveRadius` is IAAT (Balaji, Goldstein, Hoffman 2019): a radius per
 training example, kept in a table indexed by the example index, moved after
 every visit by whether the attack at that radius succeeded.
 
 A policy's `craft` runs the attack for a batch and updates its own state;
-`AdversarialModel` calls it once per training step.
+`AdversarialModel` calls it once per training step. `network_at(eps)` gives
+the network to attack at per-sample radii eps: the network itself, or for a
+conditioned network the network told eps.
 """
 
 from __future__ import annotations
@@ -40,11 +43,11 @@ class FixedRadius:
     def build(self, model, num_examples):
         del model, num_examples
 
-    def craft(self, attack, network, image, label, index, noise_keys,
+    def craft(self, attack, network_at, image, label, index, noise_keys,
               clean_correct, epoch):
         del index, clean_correct, epoch
-        return attack.run(network, image, label, noise_keys=noise_keys,
-                          compute_success=False)
+        return attack.run(network_at(attack.eps), image, label,
+                          noise_keys=noise_keys, compute_success=False)
 
     def get_config(self):
         return {"policy": self.policy}
@@ -130,7 +133,7 @@ class AdaptiveRadius:
         eps = tf.maximum(eps, 0.0)
         return tf.minimum(eps, self.max_eps) if self.max_eps else eps
 
-    def craft(self, attack, network, image, label, index, noise_keys,
+    def craft(self, attack, network_at, image, label, index, noise_keys,
               clean_correct, epoch):
         require_index(index, "The adaptive (IAAT) radius")
         previous = gather_rows(self.table, index)
@@ -138,7 +141,7 @@ class AdaptiveRadius:
         eps = tf.where(warmup, self.warmup_eps, previous)
 
         def attack_at(radius):
-            return attack.run(network, image, label, eps=radius,
+            return attack.run(network_at(radius), image, label, eps=radius,
                               step_size=self.step_size(radius),
                               noise_keys=noise_keys)
 
@@ -174,7 +177,84 @@ class AdaptiveRadius:
                 "min_step": self.min_step}
 
 
-POLICIES = {"fixed": FixedRadius, "adaptive": AdaptiveRadius}
+class SampledRadius:
+    """Each sample's eps drawn afresh every step (RobMask's strengths).
+
+    From `strengths` (uniformly over the set) when given, else uniformly
+    from [low, high]. The step is eps_i * attack.step_size / attack.eps, the
+    attack's own step-to-radius ratio. With example indices (noise keys)
+    the draw of sample i is a function of (index, step), the same on any
+    device layout.
+
+    >>> SampledRadius(strengths=(0.0, 0.1)).get_config()["strengths"]
+    [0.0, 0.1]
+    """
+
+    policy = "sampled"
+    needs_clean_prediction = False
+    table = None
+    # Separates the strength draw's keys from the random start's.
+    KEY_OFFSET = 1 << 40
+
+    def __init__(self, strengths=(), low: float = 0.0, high: float = 0.0):
+        strengths = tuple(sorted(float(s) for s in strengths))
+        bounds = strengths or (float(low), float(high))
+        if any(not 0.0 <= b < float("inf") for b in bounds):
+            raise ValueError(
+                "radius strengths / low / high must be finite and >= 0; "
+                f"received strengths={strengths}, low={low!r}, "
+                f"high={high!r}.")
+        if not strengths and not float(high) > float(low):
+            raise ValueError(
+                "a sampled radius needs `strengths` (a set, such as [0, "
+                "0.05, 0.1]) or a range with high > low; received "
+                f"strengths={strengths}, low={low!r}, high={high!r}.")
+        self.strengths = strengths
+        self.low = float(low)
+        self.high = float(high)
+
+    @property
+    def max_eps(self) -> float:
+        return self.strengths[-1] if self.strengths else self.high
+
+    def build(self, model, num_examples):
+        del model, num_examples
+
+    def uniforms(self, batch_size, noise_keys):
+        """U[0, 1) per sample, keyed by noise_keys when given."""
+        if noise_keys is None:
+            return tf.random.uniform([batch_size])
+        keys = tf.cast(noise_keys, tf.int64) + tf.constant(
+            [0, self.KEY_OFFSET], tf.int64)
+        return tf.map_fn(lambda key: tf.random.stateless_uniform([], key),
+                         keys, fn_output_signature=tf.float32)
+
+    def draw(self, batch_size, noise_keys=None):
+        """(B,) strengths for a batch."""
+        u = self.uniforms(batch_size, noise_keys)
+        if self.strengths:
+            count = len(self.strengths)
+            choice = tf.minimum(tf.cast(u * count, tf.int32), count - 1)
+            return tf.gather(tf.constant(self.strengths), choice)
+        return self.low + u * (self.high - self.low)
+
+    def craft(self, attack, network_at, image, label, index, noise_keys,
+              clean_correct, epoch):
+        del index, clean_correct, epoch
+        eps = self.draw(tf.shape(image)[0], noise_keys)
+        ratio = attack.step_size / attack.eps if attack.eps else 0.25
+        step = eps * ratio
+        return attack.run(network_at(eps), image, label, eps=eps,
+                          step_size=step, noise_keys=noise_keys,
+                          compute_success=False)
+
+    def get_config(self):
+        return {"policy": self.policy, "strengths": list(self.strengths),
+                "low": self.low, "high": self.high}
+
+
+POLICIES = {"fixed": FixedRadius, "adaptive": AdaptiveRadius,
+            "sampled": SampledRadius}
 
 
 def make_radius_policy(spec=None):

@@ -1,0 +1,258 @@
+"""RobMask on Fashion-MNIST: one model's trade-off, and the rescaling analysis.
+
+Needs the trade-off runs of `bench/tradeoff.py` (standard, madry, trades,
+robmask, split_bn in --workdir). Writes two sections of docs/RESULTS.md:
+
+1. "robmask-curve": the RobMask network told each strength c (and, with its
+   maskings interpolated, each mix t), evaluated at eps 0.1 with PGD-20 and
+   CW-inf on the first --limit test images (`advmask-eval
+   --condition_sweep --mix_sweep`), next to standard, Madry and TRADES on the
+   same images; the plot goes to docs/robmask_curve.png.
+2. "rescaling": the paper's analysis. Start from the trained standard and
+   Madry networks; re-learn only batch norm's rescaling (gamma, beta) under
+   the other objective for --relearn_epochs epochs (`advmask-train
+   --config.train.init_from=... --config.train.trainable=rescaling`); then
+   evaluate (1 - t) * own rescaling + t * re-learned rescaling for each t.
+
+Every step keeps its result in its work directory (runs/rescaling/...), so an
+interrupted benchmark resumes.
+
+    .venv/bin/python bench/robmask.py [--workdir=runs/tradeoff] \
+        [--limit 2000] [--relearn_epochs 1] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
+          "--config.attack.eps=0.1", "--config.train.verbose=2"]
+STRENGTHS = "0,0.025,0.05,0.075,0.1"
+MIXES = "0,0.25,0.5,0.75,1"
+TS = (0.0, 0.25, 0.5, 0.75, 1.0)
+# base run -> (config of the re-learning objective, what it re-learns)
+RELEARN = {"madry": ("configs/fashion_mnist_standard.py", "clean"),
+           "standard": ("configs/fashion_mnist_madry.py", "adversarial")}
+
+
+def run(command):
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+
+
+def conditioning_curve(workdir, references, limit):
+    path = os.path.join(workdir, "eval", "conditioning-best.json")
+    model = os.path.join(workdir, "model.keras")
+    if not (os.path.exists(path)
+            and os.path.getmtime(path) >= os.path.getmtime(model)):
+        run([sys.executable, os.path.join(REPO, "bin", "advmask-eval"),
+             f"--workdir={workdir}", f"--condition_sweep={STRENGTHS}",
+             f"--mix_sweep={MIXES}", f"--limit={limit}", "--attacks=pgd,cw_inf",
+             *[f"--reference={r}" for r in references]])
+    with open(path) as f:
+        return json.load(f)
+
+
+def evaluate_on_subset(workdir, limit, cache):
+    """PGD-20 / CW-inf of a work directory's best network on `limit` points
+    (advmask-eval, tagged so it does not overwrite metrics.json)."""
+    path = os.path.join(workdir, "eval", f"{cache}.json")
+    if not os.path.exists(path):
+        sys.path.insert(0, REPO)
+        from advmask_tf.experiment import evaluate_workdir
+
+        evaluate_workdir(workdir, limit=limit, verbose=2, checks=False,
+                         tag=cache)
+    with open(path) as f:
+        return json.load(f)
+
+
+def relearned_run(base_workdir, root, base, epochs):
+    """Trains (or resumes) the re-learning of `base`'s rescaling."""
+    config, _ = RELEARN[base]
+    workdir = os.path.join(root, f"{base}_relearned")
+    start = os.path.join(base_workdir, "model.keras")
+    run([sys.executable, os.path.join(REPO, "bin", "advmask-train"),
+         f"--config={os.path.join(REPO, config)}", f"--workdir={workdir}",
+         f"--config.train.init_from={start}",
+         "--config.train.trainable=rescaling",
+         f"--config.train.epochs={epochs}", "--skip_eval", *SHARED])
+    return workdir
+
+
+def mix_curve(base_workdir, relearned_workdir, limit, cache_path):
+    """Clean / PGD-20 / CW-inf of (1 - t) * base + t * re-learned rescaling."""
+    if os.path.exists(cache_path) and os.path.getmtime(cache_path) >= \
+            os.path.getmtime(os.path.join(relearned_workdir, "last.keras")):
+        with open(cache_path) as f:
+            return json.load(f)
+    sys.path.insert(0, REPO)
+    import keras
+
+    from advmask_tf.evaluation.robust import evaluate
+    from advmask_tf.experiment import evaluation_attacks, load_for_evaluation
+    from advmask_tf.io_utils import atomic_write_json
+    from advmask_tf.training.rescaling import mixed_rescaling
+
+    _, config, base, data = load_for_evaluation(base_workdir, "best", limit)
+    # The re-learned network is the last epoch's: its validation metric
+    # measures the objective it was re-learned under, not the base's.
+    relearned = keras.models.load_model(
+        os.path.join(relearned_workdir, "last.keras"))
+    attacks = evaluation_attacks(config, "pgd,cw_inf")
+    curve = []
+    for t in TS:
+        report = evaluate(mixed_rescaling(base, relearned, t), data.test,
+                          attacks)
+        curve.append({"t": t, **{k: report[k]["accuracy"] for k in (
+            "clean", "pgd20", "cw_inf", "worst_case")}})
+        print(f"t={t}: {curve[-1]}", flush=True)
+    atomic_write_json(cache_path, curve)
+    return curve
+
+
+def pct(value):
+    return f"{100 * value:.2f}"
+
+
+def cells(report):
+    """Clean, PGD-20, CW-inf, worst-case cells of an evaluation report."""
+    return " | ".join(pct(report[k]["accuracy"]) for k in (
+        "clean", "pgd20", "cw_inf", "worst_case"))
+
+
+def header(title, args):
+    """A RESULTS section's title, command and machine lines."""
+    return [f"## {title}", "",
+            f"Command: `.venv/bin/python bench/robmask.py --limit "
+            f"{args.limit} --relearn_epochs {args.relearn_epochs} --write`",
+            "", f"Machine: {machine_line()}.", ""]
+
+
+def curve_section(args, curve, references):
+    lines = ["| network | told eps c | mask mix t | clean | PGD-20 | CW-inf "
+             "| worst of the two |", "| --- | --- | --- | --- | --- | --- "
+             "| --- |"]
+    for report in curve["condition"]:
+        lines.append(f"| RobMask | {report['condition']:g} | 1 | "
+                     f"{cells(report)} |")
+    for report in curve["mix"]:
+        lines.append(f"| RobMask | 0.1 | {report['mix']:g} | "
+                     f"{cells(report)} |")
+    for name, report in references.items():
+        lines.append(f"| {name} | - | - | {cells(report)} |")
+    return "\n".join([
+        *header("RobMask: one model's trade-off on Fashion-MNIST", args),
+        f"Accuracy (%) on the first {args.limit} test images at eps 0.1 "
+        "(PGD-20 and CW-inf, step eps/4, uniform start; robust only if right "
+        "clean and at every iterate). RobMask: the `robmask` run of the "
+        "trade-off table (small CNN, 5 epochs, same data and optimiser; "
+        "strengths drawn per sample from {0, 0.025, 0.05, 0.075, 0.1}, "
+        "PGD-10 at the drawn strength with step 0.25 x strength, loss CE "
+        "clean (told 0) + CE adversarial (told the strength); masking "
+        "layers in place of every batch norm, orthogonal encoding of "
+        "dimension 16, statistics shared over strengths). \"told eps c\": "
+        "the network is told c for clean and attacked images alike, so each "
+        "row is one classifier. \"mask mix t\": told 0.1, with every "
+        "masking's rescaling (1 - t) rescaling(0) + t rescaling(0.1). The "
+        "standard, Madry and TRADES rows are the trade-off table's networks "
+        "evaluated on the same images. Plot: docs/robmask_curve.png.",
+        "",
+        *lines,
+    ])
+
+
+def rescaling_section(args, curves):
+    lines = ["| start from | re-learned rescaling | t | clean | PGD-20 | "
+             "CW-inf | worst of the two |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for base, curve in curves.items():
+        for point in curve:
+            lines.append(f"| {base} | {RELEARN[base][1]} | {point['t']:g} | "
+                         f"{pct(point['clean'])} | {pct(point['pgd20'])} | "
+                         f"{pct(point['cw_inf'])} | "
+                         f"{pct(point['worst_case'])} |")
+    return "\n".join([
+        *header("Batch norm's rescaling as the trade-off (the RobMask "
+                "paper's analysis)", args),
+        "Start from the trained standard and Madry networks of the "
+        "trade-off table. Re-learn only batch norm's rescaling (gamma and "
+        "beta of every batch norm layer), convolutions and "
+        "normalisation statistics frozen, for "
+        f"{args.relearn_epochs} epoch(s) of the other objective (Madry "
+        "PGD-10 AT for the standard network, clean training for the Madry "
+        "network; same data, Adam 1e-3 with cosine decay). Then evaluate "
+        "the network with (1 - t) x its own rescaling + t x the re-learned "
+        f"one, on the first {args.limit} test images at eps 0.1.",
+        "",
+        *lines,
+    ])
+
+
+def machine_line():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from results_doc import machine_line as line
+
+    return line()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", default=os.path.join(REPO, "runs",
+                                                          "tradeoff"))
+    parser.add_argument("--rescaling_workdir",
+                        default=os.path.join(REPO, "runs", "rescaling"))
+    parser.add_argument("--limit", type=int, default=2000)
+    parser.add_argument("--relearn_epochs", type=int, default=1)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    needed = ["standard", "madry", "trades", "robmask"]
+    missing = [m for m in needed if not os.path.exists(
+        os.path.join(args.workdir, m, "model.keras"))]
+    if missing:
+        parser.error(f"{missing} not trained in {args.workdir}: run "
+                     "bench/tradeoff.py --methods "
+                     f"{','.join(needed)} first.")
+    references = {m: evaluate_on_subset(os.path.join(args.workdir, m),
+                                        args.limit, f"subset-{args.limit}")
+                  for m in ("standard", "madry", "trades")}
+    curve = conditioning_curve(os.path.join(args.workdir, "robmask"),
+                               [], args.limit)
+    plot_curve(curve, references, os.path.join(REPO, "docs",
+                                               "robmask_curve.png"))
+    curves = {}
+    for base in RELEARN:
+        relearned = relearned_run(os.path.join(args.workdir, base),
+                                  args.rescaling_workdir, base,
+                                  args.relearn_epochs)
+        curves[base] = mix_curve(
+            os.path.join(args.workdir, base), relearned, args.limit,
+            os.path.join(relearned, f"mix-{args.limit}.json"))
+
+    sys.path.insert(0, REPO)
+    from results_doc import publish
+
+    publish("robmask-curve", curve_section(args, curve, references),
+            args.write)
+    publish("rescaling", rescaling_section(args, curves), args.write)
+
+
+def plot_curve(curve, references, path):
+    sys.path.insert(0, REPO)
+    from advmask_tf.evaluation.reports import plot_conditioning
+
+    plot_conditioning(
+        {"RobMask told eps c": [(f"c={r['condition']:g}", r)
+                                for r in curve["condition"]],
+         "RobMask mask mix t (told 0.1)": [(f"t={r['mix']:g}", r)
+                                           for r in curve["mix"]]},
+        references, path, "RobMask on Fashion-MNIST, eps 0.1")
+
+
+if __name__ == "__main__":
+    main()
