@@ -188,6 +188,9 @@ class AdversarialModel(keras.Model):
         self.adv_accuracy = keras.metrics.SparseCategoricalAccuracy(
             name="adv_accuracy")
         self.robust_accuracy = keras.metrics.Mean(name="robust_accuracy")
+        # A built network needs no symbolic build from `fit`'s first batch,
+        # which would call a conditioned network without its "eps" input.
+        self.built = self.network.built
 
     @property
     def metrics(self):

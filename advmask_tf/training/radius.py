@@ -242,7 +242,10 @@ class SampledRadius:
               clean_correct, epoch):
         del index, clean_correct, epoch
         eps = self.draw(tf.shape(image)[0], noise_keys)
-        ratio = attack.step_size / attack.eps if attack.eps else 0.25
+        # The configured step as a fraction of the configured eps (PGDConfig's
+        # default step is eps/4), applied to each sample's own eps.
+        ratio = (attack.step_size / attack.eps
+                 if attack.step_size is not None and attack.eps else 0.25)
         step = eps * ratio
         return attack.run(network_at(eps), image, label, eps=eps,
                           step_size=step, noise_keys=noise_keys,
