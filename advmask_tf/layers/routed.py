@@ -170,7 +170,7 @@ class SplitBatchNormalization(RoutedNormalization):
     >>> x = tf.random.normal((4, 8, 8, 3)); eps = tf.constant([0., 0., .1, .1])
     >>> layer(x, eps, training=True).shape
     TensorShape([4, 8, 8, 3])
-    >>> layer.moving_mean.shape  # (routes, channels)
+    >>> tuple(layer.moving_mean.shape)  # (routes, channels)
     (2, 3)
     """
 
