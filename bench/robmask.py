@@ -5,9 +5,10 @@ robmask, split_bn in --workdir). Writes two sections of docs/RESULTS.md:
 
 1. "robmask-curve": the RobMask network told each strength c (and, with its
    maskings interpolated, each mix t), evaluated at eps 0.1 with PGD-20 and
-   CW-inf on the first --limit test images (`advmask-eval
-   --condition_sweep --mix_sweep`), next to standard, Madry and TRADES on the
-   same images; the plot goes to docs/robmask_curve.png.
+   CW-inf on the first --limit test images (0, the default: all of them;
+   `advmask-eval --condition_sweep --mix_sweep`), and the split-BN network
+   told 0 and 0.1, next to standard, Madry and TRADES on the same images;
+   the plot goes to docs/robmask_curve.png.
 2. "rescaling": the paper's analysis. Start from the trained standard and
    Madry networks; re-learn only batch norm's rescaling (gamma, beta) under
    the other objective for --relearn_epochs epochs (`advmask-train
@@ -18,7 +19,7 @@ Every step keeps its result in its work directory (runs/rescaling/...), so an
 interrupted benchmark resumes.
 
     .venv/bin/python bench/robmask.py [--workdir=runs/tradeoff] \
-        [--limit 2000] [--relearn_epochs 1] [--write]
+        [--limit 0] [--relearn_epochs 1] [--write]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
 STRENGTHS = "0,0.025,0.05,0.075,0.1"
 MIXES = "0,0.25,0.5,0.75,1"
 TS = (0.0, 0.25, 0.5, 0.75, 1.0)
+TEST_SET_SIZE = 10000  # Fashion-MNIST's; --limit 0 evaluates all of it
 # base run -> (config of the re-learning objective, what it re-learns)
 RELEARN = {"madry": ("configs/fashion_mnist_standard.py", "clean"),
            "standard": ("configs/fashion_mnist_madry.py", "adversarial")}
@@ -45,29 +47,39 @@ def run(command):
     subprocess.run(command, check=True)
 
 
-def conditioning_curve(workdir, references, limit):
+def conditioning_curve(workdir, limit, strengths, mixes=""):
+    """`advmask-eval --condition_sweep` of a conditioned run (cached in its
+    eval/ while newer than its model and over the same points)."""
     path = os.path.join(workdir, "eval", "conditioning-best.json")
     model = os.path.join(workdir, "model.keras")
-    if not (os.path.exists(path)
-            and os.path.getmtime(path) >= os.path.getmtime(model)):
-        run([sys.executable, os.path.join(REPO, "bin", "advmask-eval"),
-             f"--workdir={workdir}", f"--condition_sweep={STRENGTHS}",
-             f"--mix_sweep={MIXES}", f"--limit={limit}", "--attacks=pgd,cw_inf",
-             *[f"--reference={r}" for r in references]])
+    if os.path.exists(path) and os.path.getmtime(path) >= os.path.getmtime(
+            model):
+        with open(path) as f:
+            curve = json.load(f)
+        if curve.get("limit") == (limit or TEST_SET_SIZE):
+            return curve
+    run([sys.executable, os.path.join(REPO, "bin", "advmask-eval"),
+         f"--workdir={workdir}", f"--condition_sweep={strengths}",
+         *([f"--mix_sweep={mixes}"] if mixes else []), f"--limit={limit}",
+         "--attacks=pgd,cw_inf"])
     with open(path) as f:
         return json.load(f)
 
 
-def evaluate_on_subset(workdir, limit, cache):
-    """PGD-20 / CW-inf of a work directory's best network on `limit` points
-    (advmask-eval, tagged so it does not overwrite metrics.json)."""
-    path = os.path.join(workdir, "eval", f"{cache}.json")
+def reference_report(workdir, limit):
+    """PGD-20 / CW-inf of a work directory's best network on the first
+    `limit` test points (0: its full-test-set metrics.json; else
+    advmask-eval, tagged so it does not overwrite metrics.json)."""
+    if limit == 0:
+        with open(os.path.join(workdir, "metrics.json")) as f:
+            return json.load(f)
+    path = os.path.join(workdir, "eval", f"subset-{limit}.json")
     if not os.path.exists(path):
         sys.path.insert(0, REPO)
         from advmask_tf.experiment import evaluate_workdir
 
         evaluate_workdir(workdir, limit=limit, verbose=2, checks=False,
-                         tag=cache)
+                         tag=f"subset-{limit}")
     with open(path) as f:
         return json.load(f)
 
@@ -134,34 +146,49 @@ def header(title, args):
             "", f"Machine: {machine_line()}.", ""]
 
 
-def curve_section(args, curve, references):
+def images(limit):
+    return ("the full test set (10000 images)" if limit == 0
+            else f"the first {limit} test images")
+
+
+def curve_section(args, robmask, split, references):
     lines = ["| network | told eps c | mask mix t | clean | PGD-20 | CW-inf "
              "| worst of the two |", "| --- | --- | --- | --- | --- | --- "
              "| --- |"]
-    for report in curve["condition"]:
+    for report in robmask["condition"]:
         lines.append(f"| RobMask | {report['condition']:g} | 1 | "
                      f"{cells(report)} |")
-    for report in curve["mix"]:
+    for report in robmask["mix"]:
         lines.append(f"| RobMask | 0.1 | {report['mix']:g} | "
+                     f"{cells(report)} |")
+    for report in split["condition"]:
+        lines.append(f"| split BN | {report['condition']:g} | - | "
                      f"{cells(report)} |")
     for name, report in references.items():
         lines.append(f"| {name} | - | - | {cells(report)} |")
     return "\n".join([
-        *header("RobMask: one model's trade-off on Fashion-MNIST", args),
-        f"Accuracy (%) on the first {args.limit} test images at eps 0.1 "
-        "(PGD-20 and CW-inf, step eps/4, uniform start; robust only if right "
-        "clean and at every iterate). RobMask: the `robmask` run of the "
-        "trade-off table (small CNN, 5 epochs, same data and optimiser; "
-        "strengths drawn per sample from {0, 0.025, 0.05, 0.075, 0.1}, "
-        "PGD-10 at the drawn strength with step 0.25 x strength, loss CE "
-        "clean (told 0) + CE adversarial (told the strength); masking "
-        "layers in place of every batch norm, orthogonal encoding of "
-        "dimension 16, statistics shared over strengths). \"told eps c\": "
-        "the network is told c for clean and attacked images alike, so each "
-        "row is one classifier. \"mask mix t\": told 0.1, with every "
-        "masking's rescaling (1 - t) rescaling(0) + t rescaling(0.1). The "
-        "standard, Madry and TRADES rows are the trade-off table's networks "
-        "evaluated on the same images. Plot: docs/robmask_curve.png.",
+        *header("RobMask and split batch norm: one model's trade-off on "
+                "Fashion-MNIST", args),
+        f"Accuracy (%) on {images(args.limit)} at eps 0.1 (PGD-20 and "
+        "CW-inf, step eps/4, uniform start; robust only if right clean and "
+        "at every iterate), of each run's best network (validation PGD-10 "
+        "accuracy, told 0.1). RobMask: the `robmask` run of "
+        "`bench/tradeoff.py` (configs/fashion_mnist_robmask.py: small CNN, "
+        "5 epochs, the trade-off table's data and optimiser; strengths "
+        "drawn per sample from {0, 0.025, 0.05, 0.075, 0.1}, PGD-10 at the "
+        "drawn strength with step 0.25 x strength, loss CE clean (told 0) "
+        "+ CE adversarial (told the strength); a masking layer in place of "
+        "every batch norm, orthogonal encoding of dimension 16, statistics "
+        "shared over strengths). Split BN: the `split_bn` run "
+        "(configs/fashion_mnist_split_bn.py: the same training with eps "
+        "fixed at 0.1, one batch norm route for clean and one for "
+        "adversarial inputs, each with its own statistics and rescaling). "
+        "\"told eps c\": the network is told c for clean and attacked images "
+        "alike, so each row is one classifier. \"mask mix t\": told 0.1, "
+        "with every masking's rescaling (1 - t) rescaling(0) + t "
+        "rescaling(0.1). The standard, Madry and TRADES rows are the "
+        "trade-off table's networks on the same images. Plot: "
+        "docs/robmask_curve.png.",
         "",
         *lines,
     ])
@@ -188,7 +215,7 @@ def rescaling_section(args, curves):
         "PGD-10 AT for the standard network, clean training for the Madry "
         "network; same data, Adam 1e-3 with cosine decay). Then evaluate "
         "the network with (1 - t) x its own rescaling + t x the re-learned "
-        f"one, on the first {args.limit} test images at eps 0.1.",
+        f"one, on {images(args.limit)} at eps 0.1.",
         "",
         *lines,
     ])
@@ -207,24 +234,28 @@ def main():
                                                           "tradeoff"))
     parser.add_argument("--rescaling_workdir",
                         default=os.path.join(REPO, "runs", "rescaling"))
-    parser.add_argument("--limit", type=int, default=2000)
+    parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--relearn_epochs", type=int, default=1)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    needed = ["standard", "madry", "trades", "robmask"]
+    needed = ["standard", "madry", "trades", "robmask", "split_bn"]
     missing = [m for m in needed if not os.path.exists(
         os.path.join(args.workdir, m, "model.keras"))]
     if missing:
         parser.error(f"{missing} not trained in {args.workdir}: run "
                      "bench/tradeoff.py --methods "
                      f"{','.join(needed)} first.")
-    references = {m: evaluate_on_subset(os.path.join(args.workdir, m),
-                                        args.limit, f"subset-{args.limit}")
-                  for m in ("standard", "madry", "trades")}
-    curve = conditioning_curve(os.path.join(args.workdir, "robmask"),
-                               [], args.limit)
-    plot_curve(curve, references, os.path.join(REPO, "docs",
-                                               "robmask_curve.png"))
+    references = {name: reference_report(os.path.join(args.workdir, run_),
+                                          args.limit)
+                  for name, run_ in (("standard", "standard"),
+                                     ("Madry", "madry"),
+                                     ("TRADES", "trades"))}
+    robmask = conditioning_curve(os.path.join(args.workdir, "robmask"),
+                                 args.limit, STRENGTHS, MIXES)
+    split = conditioning_curve(os.path.join(args.workdir, "split_bn"),
+                               args.limit, "0,0.1")
+    plot_curve(robmask, split, references,
+               os.path.join(REPO, "docs", "robmask_curve.png"))
     curves = {}
     for base in RELEARN:
         relearned = relearned_run(os.path.join(args.workdir, base),
@@ -237,21 +268,23 @@ def main():
     sys.path.insert(0, REPO)
     from results_doc import publish
 
-    publish("robmask-curve", curve_section(args, curve, references),
+    publish("robmask-curve", curve_section(args, robmask, split, references),
             args.write)
     publish("rescaling", rescaling_section(args, curves), args.write)
 
 
-def plot_curve(curve, references, path):
+def plot_curve(robmask, split, references, path):
     sys.path.insert(0, REPO)
     from advmask_tf.evaluation.reports import plot_conditioning
 
     plot_conditioning(
         {"RobMask told eps c": [(f"c={r['condition']:g}", r)
-                                for r in curve["condition"]],
+                                for r in robmask["condition"]],
          "RobMask mask mix t (told 0.1)": [(f"t={r['mix']:g}", r)
-                                           for r in curve["mix"]]},
-        references, path, "RobMask on Fashion-MNIST, eps 0.1")
+                                           for r in robmask["mix"]],
+         "split BN told eps c": [(f"c={r['condition']:g}", r)
+                                 for r in split["condition"]]},
+        references, path, "RobMask and split BN on Fashion-MNIST, eps 0.1")
 
 
 if __name__ == "__main__":
