@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -70,6 +71,10 @@ def main():
     parser.add_argument("--extra", default="",
                         help="NAME=WORKDIR pairs, comma-separated")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--section", default="autoattack",
+                        help="the docs/RESULTS.md section to write")
+    parser.add_argument(
+        "--title", default="AutoAttack-style worst case of the trade-off runs")
     args = parser.parse_args()
     runs = [(m, os.path.join(args.workdir, m), "best")
             for m in args.methods.split(",")]
@@ -90,14 +95,16 @@ def main():
         lines.append(row(name, evaluation(workdir, checkpoint, args.limit)))
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from results_doc import machine_line, publish
+    from results_doc import machine_line, publish, section_options
 
     text = "\n".join([
-        "## AutoAttack-style worst case of the trade-off runs",
+        f"## {args.title}",
         "",
         f"Command: `.venv/bin/python bench/autoattack_rows.py --limit "
-        f"{args.limit} --methods {args.methods} --last {args.last}"
-        + (f" --extra \"{args.extra}\"" if args.extra else "") + " --write`",
+        f"{args.limit} --methods {args.methods} --last "
+        f"{shlex.quote(args.last)}"
+        + (f" --extra \"{args.extra}\"" if args.extra else "")
+        + section_options(args, parser) + " --write`",
         "",
         f"Machine: {machine_line()}.",
         "",
@@ -116,7 +123,7 @@ def main():
         "",
         *lines,
     ])
-    publish("autoattack", text, args.write)
+    publish(args.section, text, args.write)
 
 
 if __name__ == "__main__":

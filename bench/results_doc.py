@@ -6,6 +6,7 @@ import datetime
 import os
 import platform
 import re
+import shlex
 
 RESULTS = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "docs", "RESULTS.md")
@@ -28,6 +29,14 @@ def machine_line() -> str:
     return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} "
             f"{platform.release()}; TensorFlow {tf.__version__}, Keras "
             f"{keras.__version__}; measured {datetime.date.today()}")
+
+
+def section_options(args, parser) -> str:
+    """The --section/--title options of a command line, when not defaults."""
+    return "".join(
+        f" --{name} {shlex.quote(getattr(args, name))}"
+        for name in ("section", "title")
+        if getattr(args, name) != parser.get_default(name))
 
 
 def update_section(name: str, markdown: str, path: str = RESULTS) -> None:
