@@ -26,6 +26,35 @@ def test_models_build_and_round_trip_through_keras_files(name, tmp_path):
                                net.predict(x, verbose=0), atol=1e-5)
 
 
+@pytest.mark.parametrize("norm, options", [
+    ("split_batchnorm", {"route_boundaries": (0.0,)}),
+    ("masking", {"encoding": "sinusoidal", "encoding_dim": 4,
+                 "max_eps": 0.1}),
+])
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_model_takes_the_conditioned_norms(name, norm, options,
+                                                 tmp_path):
+    import advmask_tf  # noqa: F401  (registers the conditioned layers)
+    from advmask_tf.layers import masking_layers
+
+    shape = (28, 28, 1) if name == "small_cnn" else (32, 32, 3)
+    net = build_model(name, shape, 7, norm=norm, norm_options=options,
+                      **SMALL[name])
+    x = np.random.RandomState(0).rand(4, *shape).astype(np.float32)
+    clean = {"image": x, "eps": np.zeros(4, np.float32)}
+    attacked = {"image": x, "eps": np.full(4, 0.1, np.float32)}
+    net(attacked, training=True)  # the adversarial route's statistics move
+    for layer in masking_layers(net):  # the masking's initial W is 0
+        layer.scale_kernel.assign(
+            np.random.RandomState(1).randn(*layer.scale_kernel.shape))
+    assert not np.allclose(net(clean).numpy(), net(attacked).numpy())
+    path = str(tmp_path / f"{name}-{norm}.keras")
+    net.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded(attacked).numpy(),
+                               net(attacked).numpy(), atol=1e-5)
+
+
 def test_full_size_parameter_counts_match_the_references():
     # ResNet-18 (CIFAR) has 11.17M parameters; WRN-34-10 46.2M.
     assert abs(build_model("resnet18", (32, 32, 3), 10).count_params()
