@@ -19,7 +19,7 @@ Every step keeps its result in its work directory (runs/rescaling/...), so an
 interrupted benchmark resumes.
 
     .venv/bin/python bench/robmask.py [--workdir=runs/tradeoff] \
-        [--limit 0] [--relearn_epochs 1] [--write]
+        [--limit 0] [--relearn_epochs 1] [--relearn_limit 2000] [--write]
 """
 
 from __future__ import annotations
@@ -147,7 +147,8 @@ def header(title, args):
     """A RESULTS section's title, command and machine lines."""
     return [f"## {title}", "",
             f"Command: `.venv/bin/python bench/robmask.py --limit "
-            f"{args.limit} --relearn_epochs {args.relearn_epochs} --write`",
+            f"{args.limit} --relearn_epochs {args.relearn_epochs} "
+            f"--relearn_limit {args.relearn_limit} --write`",
             "", f"Machine: {machine_line()}.", ""]
 
 
@@ -221,7 +222,7 @@ def rescaling_section(args, curves):
         "network; same data, Adam with cosine decay from the learning rate "
         "in the table). Then evaluate "
         "the network with (1 - t) x its own rescaling + t x the re-learned "
-        f"one, on {images(args.limit)} at eps 0.1.",
+        f"one, on {images(args.relearn_limit)} at eps 0.1.",
         "",
         *lines,
     ])
@@ -242,6 +243,8 @@ def main():
                         default=os.path.join(REPO, "runs", "rescaling"))
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--relearn_epochs", type=int, default=1)
+    parser.add_argument("--relearn_limit", type=int, default=2000,
+                        help="test images for the rescaling mixes (0: all)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     needed = ["standard", "madry", "trades", "robmask", "split_bn"]
@@ -268,8 +271,8 @@ def main():
                                   args.rescaling_workdir, base, config, lr,
                                   args.relearn_epochs)
         curves.append(mix_curve(
-            os.path.join(args.workdir, base), relearned, args.limit,
-            os.path.join(relearned, f"mix-{args.limit}.json")))
+            os.path.join(args.workdir, base), relearned, args.relearn_limit,
+            os.path.join(relearned, f"mix-{args.relearn_limit}.json")))
 
     sys.path.insert(0, REPO)
     from results_doc import publish
