@@ -37,6 +37,9 @@ CONFIGS = {
     "robmask": "configs/fashion_mnist_robmask.py",
     "split_bn": "configs/fashion_mnist_split_bn.py",
 }
+CONDITIONED_AUTOATTACK = (
+    " (RobMask and split BN: \"AutoAttack-style worst case of RobMask and "
+    "split BN\")")
 CONDITIONED_NOTE = (
     "RobMask: eps drawn per sample from {0, 0.025, 0.05, 0.075, 0.1}, "
     "clean CE (told 0) + adversarial CE (told the drawn eps), masking layers "
@@ -154,7 +157,9 @@ def main():
         "iterate. PGD-20 and CW-inf are upper bounds on robust accuracy; "
         "the AutoAttack-style worst case of the same networks (first 200 "
         "test images) is in the section \"AutoAttack-style worst case of "
-        "the trade-off runs\" below.",
+        "the trade-off runs\""
+        + (CONDITIONED_AUTOATTACK if set(methods) & {"robmask", "split_bn"}
+           else "") + " below.",
         "",
         *lines,
     ])
