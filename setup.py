@@ -30,5 +30,6 @@ setup(
     entry_points={"console_scripts": [
         "advmask-train=advmask_tf.cli.train:run",
         "advmask-eval=advmask_tf.cli.eval:run",
+        "advmask-analyze=advmask_tf.cli.analyze:run",
     ]},
 )

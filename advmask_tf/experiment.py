@@ -12,6 +12,7 @@ A work directory holds everything a run made:
     metrics.json           test-set evaluation of model.keras
     results.md             the same as tables (with the sanity checks)
     eval/                  advmask-eval reports: other attacks, eps sweeps
+    analysis/              advmask-analyze results (spectra, margins, ...)
 
 Re-running the same command resumes: training continues from the last
 finished epoch, and finished steps are not redone.

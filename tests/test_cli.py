@@ -261,6 +261,36 @@ def test_robmask_run_then_its_trade_off_curve_end_to_end(tmp_path):
     assert refused.returncode != 0
     assert "unconditioned network" in refused.stderr
 
+    # advmask-analyze compares the plain network with the conditioned one
+    # told 0 and 0.1; a second run re-uses the cached analyses.
+    out = tmp_path / "analysis"
+    analyze = ("advmask-analyze", f"--workdir={madry}", f"--workdir={workdir}",
+               "--limit=40", "--bisections=3", "--attack_steps=3",
+               f"--out={out}")
+    analyzed = run_cli(*analyze)
+    assert analyzed.returncode == 0, analyzed.stderr[-3000:]
+    assert analyzed.stdout.count("Analysing") == 3
+    assert "| robmask@0.1 |" in analyzed.stdout
+    with open(out / "analysis.json") as f:
+        summaries = json.load(f)
+    assert set(summaries) == {"madry", "robmask@0", "robmask@0.1"}
+    assert summaries["madry"]["points"] == 40
+    for name in ("analysis.md", "spectra.png", "margins.png",
+                 "confidence.png", "boundary.png", "smoothness.png"):
+        assert os.path.getsize(out / name) > 100, name
+    assert os.path.exists(os.path.join(workdir, "analysis",
+                                       "best-40-told0.1.npz"))
+    assert os.listdir(os.path.join(workdir, "tensorboard", "analysis"))
+    again = run_cli(*analyze)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Analysing" not in again.stdout
+    with open(out / "analysis.json") as f:
+        assert json.load(f) == summaries
+    unnamed = run_cli("advmask-analyze", f"--workdir={madry}",
+                      f"--workdir={workdir}")
+    assert unnamed.returncode != 0
+    assert "Several --workdir need --out" in unnamed.stderr
+
 
 def test_relearning_only_the_rescaling_keeps_every_other_weight(tmp_path):
     base = str(tmp_path / "standard")

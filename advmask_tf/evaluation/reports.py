@@ -3,10 +3,10 @@ trade-off scatter, and TensorBoard scalars."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
+
+from advmask_tf.plotting import pyplot, save_figure
 
 # Report keys that are not attack results.
 META_KEYS = ("attacks", "checks", "checkpoint", "config", "eps", "limit")
@@ -77,18 +77,9 @@ def report_markdown(title: str, report: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_sweep(sweep: list[dict], path: str, title: str = "") -> None:
     """Accuracy versus eps, one line per attack (PNG)."""
-    plt = _pyplot()
+    plt = pyplot()
     eps = [point["eps"] for point in sweep]
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in attack_entries(sweep[0]["report"]):
@@ -100,13 +91,13 @@ def plot_sweep(sweep: list[dict], path: str, title: str = "") -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_tradeoff(rows: dict, path: str, robust_key: str = "worst_case"
                   ) -> None:
     """Clean versus robust accuracy, one labelled point per run (PNG)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for name, report in rows.items():
         clean = 100 * report["clean"]["accuracy"]
@@ -117,7 +108,7 @@ def plot_tradeoff(rows: dict, path: str, robust_key: str = "worst_case"
     ax.set_xlabel("clean accuracy (%)")
     ax.set_ylabel(f"robust accuracy, {robust_key} (%)")
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_conditioning(curves: dict, references: dict, path: str,
@@ -130,7 +121,7 @@ def plot_conditioning(curves: dict, references: dict, path: str,
             conditioning eps 0 .. 0.1); each point is annotated by its label.
         references: run name -> report (plotted as single points).
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
     for name, points in curves.items():
         clean = [100 * r["clean"]["accuracy"] for _, r in points]
@@ -150,15 +141,7 @@ def plot_conditioning(curves: dict, references: dict, path: str,
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title)
-    _save(fig, path)
-
-
-def _save(fig, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = path + ".partial.png"
-    fig.savefig(partial, dpi=120, bbox_inches="tight")
-    _pyplot().close(fig)
-    os.replace(partial, path)
+    save_figure(fig, path)
 
 
 def write_scalars(log_dir: str, report: dict, step: int = 0) -> None:

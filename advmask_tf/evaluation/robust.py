@@ -109,6 +109,15 @@ def _settings(attack) -> dict:
     return settings
 
 
+def progress_bar(dataset) -> keras.utils.Progbar:
+    """A per-batch progress bar over `dataset` (one line per update when
+    the output is not a terminal, as in log files)."""
+    batches = int(tf.data.experimental.cardinality(dataset))
+    return keras.utils.Progbar(batches if batches > 0 else None,
+                               unit_name="batch",
+                               verbose=1 if sys.stdout.isatty() else 2)
+
+
 def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
              verbose: int = 0, points: dict | None = None) -> dict:
     """Clean and robust accuracy of `model` on `dataset`, with counts.
@@ -173,12 +182,7 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
             for stage in fn:
                 masks[f"{name}/{stage}"] = []
     total = 0
-    progress = None
-    if verbose:
-        batches = int(tf.data.experimental.cardinality(dataset))
-        progress = keras.utils.Progbar(
-            batches if batches > 0 else None, unit_name="batch",
-            verbose=1 if sys.stdout.isatty() else 2)
+    progress = progress_bar(dataset) if verbose else None
     for step, batch in enumerate(dataset):
         features, label = batch[0], batch[1]
         image, index = split_inputs(features)
