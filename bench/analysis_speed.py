@@ -11,7 +11,8 @@ independent of the number of points). Prints seconds and the ratio (b)/(a);
 the default bisection costs about 9 PGD-20 runs, so a ratio near 10 means
 the analysis adds little beyond its attacks.
 
-    .venv/bin/python bench/analysis_speed.py [--points 200] [--rounds 2] [--write]
+    .venv/bin/python bench/analysis_speed.py [--points 200] \
+        [--resnet_points 20] [--rounds 2] [--write]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=200)
-    parser.add_argument("--resnet_points", type=int, default=50)
+    parser.add_argument("--resnet_points", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()

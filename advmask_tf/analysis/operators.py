@@ -10,7 +10,9 @@ scale is arbitrary, and the folded kernel is the map the network applies.
 Norms that are not folded (pre-activation blocks, the input stem) become
 diagonal operators of their own.
 
-Only the scale matters for spectra; the shifts (biases) do not.
+Only the scale matters for spectra; the shifts (biases) do not. Layers are
+read from `model.layers`, so a model nested inside another counts as one
+opaque layer: build the network flat (as the zoo does) to analyse it.
 """
 
 from __future__ import annotations

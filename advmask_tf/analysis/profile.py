@@ -29,6 +29,7 @@ from advmask_tf.training.adversarial_model import split_inputs
 
 ANALYSIS_SALT = 7_000_001  # keys the random starts apart from evaluation's
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+SUMMARY_FORMAT = 2  # bump when the summary's layout changes (drops caches)
 
 
 @dataclasses.dataclass
@@ -103,10 +104,12 @@ def summarize(points: dict, spectra: dict, layers: list,
                             / max(random, 1e-30)}
     distance = points["distance"]
     return {
+        "format": SUMMARY_FORMAT,
         "points": int(len(correct)),
         "accuracy": float(correct.mean()),
         "spectra": spectra,
         "smoothness": smoothness,
+        "smoothness_order": list(layers),
         "margin": _stats(margins),
         "normalized_margin": _stats(margins / product),
         "confidence": {**_stats(points["confidence"]),

@@ -31,7 +31,7 @@ def summary_markdown(results: dict) -> str:
     lines = [
         f"Points analysed: {first['points']}. Boundary distance: smallest "
         f"Linf eps at which PGD-{first['settings']['attack_steps']} breaks a "
-        f"point (bisection on [0, {first['settings']['max_eps']}], "
+        f"point (bisection on [0, {first['settings']['max_eps']:g}], "
         f"{first['settings']['bisections']} halvings; 0 when misclassified "
         "clean). Smoothness: ||f_l(x + d) - f_l(x)|| / ||d|| at the logits, "
         f"d a random corner of the eps-{eps:g} ball or PGD at eps {eps:g}.",
@@ -43,7 +43,7 @@ def summary_markdown(results: dict) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label, r in results.items():
-        logits = list(r["smoothness"].values())[-1]
+        logits = r["smoothness"][r["smoothness_order"][-1]]
         lines.append(
             f"| {label} | {100 * r['accuracy']:.1f}% | "
             f"{_fmt(r['spectra']['product'])} | "
@@ -53,15 +53,15 @@ def summary_markdown(results: dict) -> str:
             f"{_fmt(r['boundary']['median_distance'])} | "
             f"{100 * r['boundary']['fraction_within_eps']:.1f}% | "
             f"{_fmt(logits['random'])} | {_fmt(logits['adversarial'])} |")
-    layer_names = list(first["spectra"]["layers"])
-    same_layers = all(list(r["spectra"]["layers"]) == layer_names
+    layer_names = first["spectra"]["order"]
+    same_layers = all(r["spectra"]["order"] == layer_names
                       for r in results.values())
     if same_layers:
-        lines += ["", "Top singular value of each layer's operator (norms "
-                  "folded into the layer before them; convolutions: power "
-                  "iteration on the padded operator) and, in brackets, the "
-                  "stable rank of its circular spectrum "
-                  "(sum sigma^2 / sigma_max^2):", "",
+        lines += ["", "Singular values of each layer's operator (norms "
+                  "folded into the layer before them): top value "
+                  "(convolutions: power iteration on the padded operator) / "
+                  "median of the circular spectrum, and in brackets its "
+                  "stable rank (sum sigma^2 / sigma_max^2):", "",
                   "| layer | " + " | ".join(labels) + " |",
                   "| --- |" + " --- |" * len(labels)]
         for name in layer_names:
@@ -70,12 +70,13 @@ def summary_markdown(results: dict) -> str:
                 entry = r["spectra"]["layers"][name]
                 rank = entry.get("stable_rank")
                 cells.append(_fmt(entry["top"]) + (
-                    f" ({rank:.1f})" if rank is not None else ""))
+                    f" / {_fmt(entry['median'])} ({rank:.1f})"
+                    if rank is not None else ""))
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines += ["", "Feature smoothness per layer, random / adversarial "
                   "delta:", "", "| layer | " + " | ".join(labels) + " |",
                   "| --- |" + " --- |" * len(labels)]
-        for name in first["smoothness"]:
+        for name in first["smoothness_order"]:
             cells = [f"{_fmt(r['smoothness'][name]['random'])} / "
                      f"{_fmt(r['smoothness'][name]['adversarial'])}"
                      for r in results.values()]
@@ -86,8 +87,9 @@ def summary_markdown(results: dict) -> str:
 def plot_spectra(results: dict, path: str) -> None:
     """One panel per layer: each model's circular spectrum, descending."""
     plt = pyplot()
-    names = [name for name, entry in next(iter(results.values()))[
-        "spectra"]["layers"].items() if entry.get("quantiles")]
+    spectra = next(iter(results.values()))["spectra"]
+    names = [name for name in spectra["order"]
+             if spectra["layers"][name].get("quantiles")]
     columns = min(4, max(1, len(names)))
     rows = max(1, -(-len(names) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns,
@@ -154,7 +156,7 @@ def plot_smoothness(results: dict, path: str) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for index, (label, r) in enumerate(results.items()):
-        names = list(r["smoothness"])
+        names = r["smoothness_order"]
         color = f"C{index}"
         ax.plot(range(len(names)),
                 [r["smoothness"][n]["adversarial"] for n in names],
@@ -163,7 +165,7 @@ def plot_smoothness(results: dict, path: str) -> None:
                 [r["smoothness"][n]["random"] for n in names],
                 marker="x", linestyle="--", color=color,
                 label=f"{label}, random")
-    names = list(next(iter(results.values()))["smoothness"])
+    names = next(iter(results.values()))["smoothness_order"]
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
     ax.set_yscale("log")
@@ -210,10 +212,12 @@ def write_tensorboard(log_dir: str, summary: dict, points: dict) -> None:
                              step=0)
         finite = points["distance"][np.isfinite(points["distance"])]
         tf.summary.histogram("analysis/boundary_distance", finite, step=0)
-        for step, entry in enumerate(summary["spectra"]["layers"].values()):
-            tf.summary.scalar("analysis/top_singular_value", entry["top"],
-                              step=step)
-        for step, entry in enumerate(summary["smoothness"].values()):
+        spectra = summary["spectra"]
+        for step, name in enumerate(spectra["order"]):
+            tf.summary.scalar("analysis/top_singular_value",
+                              spectra["layers"][name]["top"], step=step)
+        for step, name in enumerate(summary["smoothness_order"]):
+            entry = summary["smoothness"][name]
             tf.summary.scalar("analysis/smoothness_random", entry["random"],
                               step=step)
             tf.summary.scalar("analysis/smoothness_adversarial",

@@ -14,7 +14,11 @@ import os
 
 import numpy as np
 
-from advmask_tf.analysis.profile import AnalysisSettings, profile_network
+from advmask_tf.analysis.profile import (
+    SUMMARY_FORMAT,
+    AnalysisSettings,
+    profile_network,
+)
 from advmask_tf.analysis.report import (
     summary_markdown,
     write_plots,
@@ -36,7 +40,8 @@ def _cached(json_path: str, npz_path: str, model_path: str,
         return None
     with open(json_path) as f:
         summary = json.load(f)
-    if summary.get("settings") != dataclasses.asdict(settings):
+    if (summary.get("settings") != dataclasses.asdict(settings)
+            or summary.get("format") != SUMMARY_FORMAT):
         return None
     with np.load(npz_path) as stored:
         points = {key: stored[key] for key in stored.files}

@@ -141,12 +141,14 @@ def spectrum_summary(values: np.ndarray | None, top: float,
 
 
 def layer_spectra(operators, iterations: int = 100) -> dict:
-    """{operator name: spectrum_summary} for a list of `LinearOperator`,
-    plus "product": the product of the operators' top singular values."""
+    """{"layers": {operator name: spectrum_summary}, "order": the names in
+    network order (JSON objects may be re-sorted), "product": the product
+    of the operators' top singular values} for a list of `LinearOperator`."""
     layers, product = {}, 1.0
     for op in operators:
         top = operator_norm(op, iterations)
         layers[op.name] = {"kind": op.kind,
                            **spectrum_summary(operator_spectrum(op), top)}
         product *= top
-    return {"layers": layers, "product": float(product)}
+    return {"layers": layers, "order": list(layers),
+            "product": float(product)}
