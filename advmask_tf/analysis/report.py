@@ -171,7 +171,7 @@ def plot_smoothness(results: dict, path: str) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("||f(x + d) - f(x)|| / ||d||")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save_figure(fig, path)
 
 
