@@ -31,5 +31,6 @@ setup(
         "advmask-train=advmask_tf.cli.train:run",
         "advmask-eval=advmask_tf.cli.eval:run",
         "advmask-analyze=advmask_tf.cli.analyze:run",
+        "advmask-tune=advmask_tf.cli.tune:run",
     ]},
 )

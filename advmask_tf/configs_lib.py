@@ -149,6 +149,29 @@ def base_config() -> ml_collections.ConfigDict:
         "check_points": 500,
         "check_square_queries": 1000,
     })
+    # advmask-tune: what a KerasTuner search varies (() keeps the base
+    # value) and what it maximises on the validation split.
+    config.tune = ml_collections.ConfigDict({
+        "tuner": "random",            # random | bayesian
+        "max_trials": 8,
+        "seed": 0,
+        # Method parts, each a tuple of choices.
+        "methods": (),                # e.g. ("madry", "trades", "mixed")
+        "radius_policies": (),        # e.g. ("fixed", "adaptive")
+        "weightings": (),             # e.g. ("uniform", "gairat")
+        # Hyper-parameters: eps choices, (low, high) ranges otherwise.
+        "eps": (),
+        "learning_rate": (),          # log scale
+        "beta": (),                   # TRADES, log scale
+        "gamma": (),                  # adaptive radii
+        "lam": (),                    # GAIRAT weights
+        "adv_weight": (),             # mixed
+        # robust | clean | weighted | clean_with_robust_floor
+        "objective": "weighted",
+        "robust_weight": 0.5,         # weighted
+        "robust_floor": 0.0,          # clean_with_robust_floor
+        "validation_limit": 0,        # validation points per trial; 0: all
+    })
     return config
 
 

@@ -330,7 +330,8 @@ def is_finished(config, workdir: str) -> bool:
             and os.path.getmtime(wd.metrics) >= os.path.getmtime(wd.best_model))
 
 
-def _check_config(config):
+def check_config(config):
+    """Raises ValueError naming the first config field a run cannot use."""
     if int(config.train.epochs) < 1:
         raise ValueError(
             f"train.epochs must be >= 1; received {config.train.epochs}.")
@@ -361,7 +362,7 @@ def _check_config(config):
 
 def train(config: ml_collections.ConfigDict, workdir: str):
     """Trains (or resumes training) and exports the best and last networks."""
-    _check_config(config)
+    check_config(config)
     wd = WorkDir(workdir)
     os.makedirs(wd.root, exist_ok=True)
     if os.path.exists(wd.config):  # a resumed run: refuse another config now
@@ -470,10 +471,12 @@ def condition_eps(config, eps: float) -> float:
     return float(eps) if value < 0 else value
 
 
-def _evaluate_once(network, data, config, attacks, eps, checks, verbose,
-                   title, condition=None):
-    """One evaluation; a conditioned network is evaluated as the classifier
-    it is at strength `condition` (default: `condition_eps`)."""
+def evaluate_network(network, data, config, attacks, eps, checks, verbose,
+                     title, condition=None):
+    """One evaluation of `network` on `data.test` with `attacks`; a
+    conditioned network is evaluated as the classifier it is at strength
+    `condition` (default: `condition_eps`). With `checks`, the sanity
+    checks run too and a failure is printed under `title`."""
     if is_conditioned(network):
         if condition is None:
             condition = condition_eps(config, eps)
@@ -508,7 +511,7 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     eps = next(iter(attack_configs.values())).eps
     if checks is None:
         checks = bool(config.eval.get("checks", True))
-    report = _evaluate_once(network, data, config, attack_configs, eps,
+    report = evaluate_network(network, data, config, attack_configs, eps,
                             checks, verbose, f"({wd.root}, {checkpoint})")
     report["checkpoint"] = checkpoint
     report["limit"] = int(report["clean"]["total"])
@@ -549,7 +552,7 @@ def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
     sweep = []
     for eps in eps_values:
         attack_configs = evaluation_attacks(config, attacks, eps=eps)
-        report = _evaluate_once(network, data, config, attack_configs, eps,
+        report = evaluate_network(network, data, config, attack_configs, eps,
                                 checks, verbose, f"(eps {eps})")
         sweep.append({"eps": eps, "report": report})
         write_scalars(wd.path("tensorboard", "eval_sweep"), report,
@@ -632,7 +635,7 @@ def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
         for value in values:
             view = interpolated(network, value) if kind == "mix" else network
             condition = eps if kind == "mix" else value
-            report = _evaluate_once(view, data, config, attack_configs, eps,
+            report = evaluate_network(view, data, config, attack_configs, eps,
                                     checks, verbose,
                                     f"({wd.root}, {kind} {value})",
                                     condition=condition)

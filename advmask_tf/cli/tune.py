@@ -1,0 +1,52 @@
+"""advmask-tune: search the robustness/accuracy trade-off with KerasTuner.
+
+    advmask-tune --config=configs/fashion_mnist_tune.py --workdir=runs/tune \
+        [--config.tune.max_trials=12 --config.tune.objective=robust ...]
+
+`config.tune` says what varies (methods, radius policies, weightings, eps,
+learning rate, beta, gamma, lambda, adv_weight) and what is maximised on the
+validation split (robust, clean, weighted, clean_with_robust_floor). Each
+trial is an advmask-train run under <workdir>/search/trial_<id>/run; the
+search keeps its state in <workdir>, so re-running the command resumes it
+(the interrupted trial first). Reports: <workdir>/trials.json, trials.md
+(every trial, the Pareto front of clean and robust accuracy marked) and
+pareto.png.
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "An ml_collections config file (e.g. "
+    "configs/fashion_mnist_tune.py).")
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Where the search lives; re-running resumes it.",
+    required=True)
+flags.mark_flag_as_required("config")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from advmask_tf.tuning import search
+
+    try:
+        result = search(_CONFIG.value, _WORKDIR.value)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    print(open(f"{_WORKDIR.value}/trials.md").read())
+    if result["best"] is not None:
+        print(f"Best trial {result['best']['trial']}: "
+              f"{result['best']['hyperparameters']} (score "
+              f"{result['best']['score']:.4f}); Pareto front: "
+              f"{', '.join(result['front'])}")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,66 @@
+"""The clean/robust Pareto front of a set of trials."""
+
+from __future__ import annotations
+
+from advmask_tf.plotting import pyplot, save_figure
+
+
+def pareto_front(points: dict) -> list:
+    """Names of the non-dominated points, by clean accuracy descending.
+
+    A point dominates another when it is at least as good in both clean and
+    robust accuracy and better in one.
+
+    Args:
+        points: name -> (clean, robust).
+
+    >>> pareto_front({"a": (0.9, 0.1), "b": (0.8, 0.5), "c": (0.7, 0.4),
+    ...               "d": (0.9, 0.05)})
+    ['a', 'b']
+    """
+    front = []
+    for name, (clean, robust) in points.items():
+        dominated = any(
+            c >= clean and r >= robust and (c > clean or r > robust)
+            for other, (c, r) in points.items() if other != name)
+        if not dominated:
+            front.append(name)
+    return sorted(front, key=lambda n: (-points[n][0], -points[n][1]))
+
+
+def trials_markdown(rows: list, front: list) -> str:
+    """A table of trials (dicts with trial, clean, robust, score,
+    hyperparameters), front members marked."""
+    lines = ["| trial | on the front | clean (%) | robust (%) | score | "
+             "hyper-parameters |", "| --- | --- | --- | --- | --- | --- |"]
+    for row in sorted(rows, key=lambda r: -r["score"]):
+        values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float)
+                           else f"{k}={v}"
+                           for k, v in sorted(row["hyperparameters"].items()))
+        lines.append(
+            f"| {row['trial']} | {'yes' if row['trial'] in front else ''} | "
+            f"{100 * row['clean']:.2f} | {100 * row['robust']:.2f} | "
+            f"{row['score']:.4f} | {values} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_front(rows: list, front: list, path: str, title: str = "") -> None:
+    """Clean against robust accuracy of every trial, the front joined."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter([100 * r["clean"] for r in rows],
+               [100 * r["robust"] for r in rows], color="grey",
+               label="trials")
+    by_name = {r["trial"]: r for r in rows}
+    ax.plot([100 * by_name[n]["clean"] for n in front],
+            [100 * by_name[n]["robust"] for n in front], marker="o",
+            color="C3", label="Pareto front")
+    for row in rows:
+        ax.annotate(row["trial"], (100 * row["clean"], 100 * row["robust"]),
+                    textcoords="offset points", xytext=(3, 3), fontsize=7)
+    ax.set_xlabel("validation clean accuracy (%)")
+    ax.set_ylabel("validation robust accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    save_figure(fig, path)

@@ -1,0 +1,144 @@
+"""Searching the robustness/accuracy trade-off with KerasTuner.
+
+Each trial trains its config with `experiment.train` in its own work
+directory (so a killed trial resumes from its last epoch), then evaluates
+its selected network with the project's evaluation (the config's attacks,
+PGD-20 and CW-inf by default) on the validation split. The tuner keeps its
+state in the search's work directory: re-running the same command resumes
+the search, re-running the interrupted trial first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import keras_tuner
+import ml_collections
+
+from advmask_tf.io_utils import atomic_write_json, atomic_write_text
+from advmask_tf.tuning.objectives import check_objective, score
+from advmask_tf.tuning.pareto import pareto_front, plot_front, trials_markdown
+from advmask_tf.tuning.space import AdversarialHyperModel
+
+ORACLES = ("random", "bayesian")
+
+
+class AdversarialTuner(keras_tuner.Tuner):
+    """A KerasTuner `Tuner` whose trials are advmask-train runs.
+
+    `run_trial` returns {"score", "val_clean", "val_robust"}; the oracle
+    maximises "score" (see `advmask_tf.tuning.objectives.score`).
+    """
+
+    def __init__(self, hypermodel: AdversarialHyperModel, oracle, **kwargs):
+        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+
+    def run_trial(self, trial, *args, **kwargs):
+        from advmask_tf import experiment
+
+        config = self.hypermodel.trial_config(trial.hyperparameters)
+        tune = config.tune
+        workdir = os.path.join(self.get_trial_dir(trial.trial_id), "run")
+        model, data = experiment.train(config, workdir)
+        if data.validation is None:
+            raise ValueError("A search needs a validation split: set "
+                             "data.validation_size > 0.")
+        report = validation_report(config, model.network, data,
+                                   int(tune.validation_limit))
+        clean = report["clean"]["accuracy"]
+        robust = report["worst_case"]["accuracy"]
+        metrics = {"val_clean": clean, "val_robust": robust,
+                   "score": score(tune.objective, clean, robust,
+                                  float(tune.robust_weight),
+                                  float(tune.robust_floor))}
+        atomic_write_json(os.path.join(workdir, "validation.json"),
+                          {**metrics, "report": _plain(report)})
+        return metrics
+
+
+def _plain(report):
+    return json.loads(json.dumps(report, default=float))
+
+
+def validation_report(config, network, data, limit: int = 0) -> dict:
+    """The config's evaluation of `network` on the validation split (its
+    first `limit` points; 0: all), no sanity checks."""
+    from advmask_tf import experiment
+
+    dataset = data.validation
+    if limit:
+        batch = int(config.train.batch_size)
+        dataset = dataset.unbatch().take(limit).batch(batch)
+    attacks = experiment.evaluation_attacks(config)
+    eps = next(iter(attacks.values())).eps
+    return experiment.evaluate_network(
+        network, dataclasses.replace(data, test=dataset), config, attacks,
+        eps, checks=False, verbose=0, title="validation")
+
+
+def make_tuner(config: ml_collections.ConfigDict, workdir: str,
+               overwrite: bool = False) -> AdversarialTuner:
+    """The tuner of `config.tune`, stored under `workdir`."""
+    tune = config.tune
+    check_objective(tune.objective, float(tune.robust_weight),
+                    float(tune.robust_floor))
+    if tune.tuner not in ORACLES:
+        raise ValueError(f"Unknown tune.tuner {tune.tuner!r}; expected one "
+                         f"of {ORACLES}.")
+    if int(tune.max_trials) < 1:
+        raise ValueError(f"tune.max_trials must be >= 1; received "
+                         f"{tune.max_trials}.")
+    objective = keras_tuner.Objective("score", direction="max")
+    oracle_class = (keras_tuner.oracles.RandomSearchOracle
+                    if tune.tuner == "random"
+                    else keras_tuner.oracles.BayesianOptimizationOracle)
+    oracle = oracle_class(objective=objective,
+                          max_trials=int(tune.max_trials),
+                          seed=int(tune.seed))
+    hypermodel = AdversarialHyperModel(config)
+    hypermodel.check()
+    return AdversarialTuner(hypermodel, oracle,
+                            directory=workdir, project_name="search",
+                            overwrite=overwrite)
+
+
+def trial_rows(tuner: AdversarialTuner) -> list:
+    """One dict per completed trial: trial, clean, robust, score,
+    hyperparameters."""
+    rows = []
+    for trial in tuner.oracle.trials.values():
+        if trial.status != keras_tuner.engine.trial.TrialStatus.COMPLETED:
+            continue
+        metrics = trial.metrics
+        rows.append({
+            "trial": trial.trial_id,
+            "clean": float(metrics.get_last_value("val_clean")),
+            "robust": float(metrics.get_last_value("val_robust")),
+            "score": float(metrics.get_last_value("score")),
+            "hyperparameters": dict(trial.hyperparameters.values),
+        })
+    return rows
+
+
+def search(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    """Runs (or resumes) the search and writes its reports to `workdir`:
+    trials.json, trials.md (all trials, the front marked) and pareto.png.
+    Returns {"trials": rows, "front": names, "best": row}."""
+    tuner = make_tuner(config, workdir)
+    tuner.search()
+    rows = trial_rows(tuner)
+    front = pareto_front({r["trial"]: (r["clean"], r["robust"])
+                          for r in rows})
+    best = max(rows, key=lambda r: r["score"]) if rows else None
+    result = {"objective": config.tune.objective, "trials": rows,
+              "front": front, "best": best}
+    atomic_write_json(os.path.join(workdir, "trials.json"), result)
+    atomic_write_text(os.path.join(workdir, "trials.md"),
+                      f"# Search: objective {config.tune.objective}\n\n"
+                      + trials_markdown(rows, front))
+    if rows:
+        plot_front(rows, front, os.path.join(workdir, "pareto.png"),
+                   f"{len(rows)} trials, objective {config.tune.objective}")
+    return result
