@@ -25,17 +25,38 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name not in STRATEGIES:
         raise ValueError(
             f"Unknown distribute {name!r}; expected one of {STRATEGIES}.")
+    if name == "multi_worker":
+        # Before anything lists devices: that starts the runtime, and the
+        # collective ops must be configured before it starts.
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError(
+                "distribute='multi_worker' needs the TF_CONFIG environment "
+                "variable (cluster and task of this worker).")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         name = "mirrored" if len(gpus) > 1 else "none"
     if name == "none":
         return tf.distribute.get_strategy()
-    if name == "mirrored":
-        devices = [d.name for d in gpus] or [
-            d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices=devices)
-    if "TF_CONFIG" not in os.environ:
-        raise ValueError(
-            "distribute='multi_worker' needs the TF_CONFIG environment "
-            "variable (cluster and task of this worker).")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    devices = [d.name for d in gpus] or [
+        d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def worker_role(strategy: tf.distribute.Strategy | None = None) -> tuple:
+    """(is_chief, name) of this process: under MultiWorkerMirroredStrategy
+    the chief is the "chief" task, or worker 0 when the cluster has none;
+    every other strategy runs in one process, which is the chief.
+
+    >>> worker_role(get_strategy("none"))
+    (True, 'chief')
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return True, "chief"
+    resolver = strategy.cluster_resolver
+    task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    chief = task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and not has_chief)
+    return chief, f"{task_type}{task_id}"

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from advmask_tf.configs_lib import base_config
 from advmask_tf.data.pipeline import build_data
-from advmask_tf.distribute import get_strategy
+from advmask_tf.distribute import get_strategy, worker_role
 from advmask_tf.evaluation.checks import (
     CheckSettings,
     sanity_checks,
@@ -362,19 +362,20 @@ def check_config(config):
 
 def train(config: ml_collections.ConfigDict, workdir: str):
     """Trains (or resumes training) and exports the best and last networks."""
+    # First: MultiWorkerMirroredStrategy must exist before any TF op runs.
+    strategy = get_strategy(config.distribute)
     check_config(config)
     wd = WorkDir(workdir)
     os.makedirs(wd.root, exist_ok=True)
     if os.path.exists(wd.config):  # a resumed run: refuse another config now
         save_or_check_config(config, wd)
     keras.utils.set_random_seed(int(config.seed))
-    strategy = get_strategy(config.distribute)
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        raise ValueError(
-            "distribute='multi_worker' is not supported by advmask-train yet: "
-            "every worker would write the same work directory (chief-only "
-            "checkpoints are not implemented). Use 'mirrored' or 'none', or "
-            "call AdversarialModel.fit under the strategy yourself.")
+    chief, role = worker_role(strategy)
+    if not chief:
+        # Every worker trains; only the chief writes the work directory.
+        # The others keep a private backup (for resuming) and nothing else.
+        wd = WorkDir(wd.path("workers", role))
+        os.makedirs(wd.root, exist_ok=True)
     data = build_data(config.data, int(config.train.batch_size),
                       int(config.seed))
     steps = int(tf.data.experimental.cardinality(data.train))
@@ -394,9 +395,14 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     callbacks = [
         keras.callbacks.BackupAndRestore(wd.backup, double_checkpoint=True,
                                          delete_checkpoint=False),
-        keras.callbacks.ModelCheckpoint(wd.last_weights,
-                                        save_weights_only=True),
     ]
+    if not chief:
+        model.fit(data.train, validation_data=data.validation,
+                  epochs=int(config.train.epochs), callbacks=callbacks,
+                  verbose=0, shuffle=False)
+        return model, data
+    callbacks.append(keras.callbacks.ModelCheckpoint(
+        wd.last_weights, save_weights_only=True))
     if data.validation is not None:
         monitor = config.train.get("monitor", MONITORS[0])
         callbacks.append(keras.callbacks.ModelCheckpoint(

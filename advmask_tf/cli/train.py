@@ -35,7 +35,11 @@ def main(argv):
         with open(experiment.WorkDir(_WORKDIR.value).metrics) as f:
             print_report(title + " (finished earlier)", json.load(f))
         return
+    from advmask_tf.distribute import worker_role
+
     experiment.train(_CONFIG.value, _WORKDIR.value)
+    if not worker_role()[0]:
+        return  # a multi-worker run: the chief evaluates and reports
     if not _SKIP_EVAL.value:
         print_report(title, experiment.evaluate_workdir(_WORKDIR.value))
 

@@ -31,6 +31,12 @@ class EpochCounter(keras.callbacks.Callback):
         self.model.epoch.assign(epoch)
 
 
+def _one_replica(value):
+    if isinstance(value, tf.distribute.DistributedValues):
+        return value.values[0]
+    return value
+
+
 def split_inputs(features):
     """Returns (image, index) from a batch's features (dict or bare image)."""
     if isinstance(features, dict):
@@ -231,6 +237,28 @@ class AdversarialModel(keras.Model):
             callbacks.append(EpochCounter())
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy Keras builds metrics and optimizer from a batch it
+        # takes from a new iterator over the training data. That shifts a
+        # reshuffling dataset by one shuffle (so a distributed run would see
+        # other batches than a single-device one), and under
+        # MultiWorkerMirroredStrategy its strategy.reduce fails on dict
+        # batches (keras-team/keras issue 20329). A built AdversarialModel
+        # has no compiled loss or metrics, so no batch is needed; otherwise
+        # one replica's local values of a batch give the shapes.
+        if self._distribute_strategy is None:
+            return None
+        if all(layer.built for layer in self._flatten_layers()):
+            with self.distribute_strategy.scope():
+                return self._symbolic_build(data_batch=None)
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(_one_replica,
+                                                   next(batches))
+                break
+        with self.distribute_strategy.scope():
+            return self._symbolic_build(data_batch=data_batch)
+
     def craft(self, image, label, index=None, clean_correct=None):
         """The training attack's result for a batch (None for standard).
 
@@ -363,7 +391,14 @@ class AdversarialModel(keras.Model):
 
     def _results(self, names):
         by_name = {m.name: m for m in self.metrics}
-        return {name: by_name[name].result() for name in names}
+        results = {name: by_name[name].result() for name in names}
+        if isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces each worker's logs with reduce(MEAN, axis=0),
+            # which needs a batch axis that scalars lack.
+            results = {name: tf.reshape(value, [1])
+                       for name, value in results.items()}
+        return results
 
     def get_config(self):
         return {
