@@ -7,10 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import REPO
 
 from advmask_tf.distribute import get_strategy, worker_role
@@ -122,3 +124,55 @@ def test_multi_worker_without_tf_config_fails_clearly(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="needs the TF_CONFIG"):
         get_strategy("multi_worker")
+
+
+PRESETS = sorted(name for name in os.listdir(os.path.join(REPO, "configs"))
+                 if name.startswith("fashion_mnist_")
+                 and name != "fashion_mnist_tune.py")
+
+
+# What build_network reads of a DataBundle, for Fashion-MNIST.
+FASHION_SHAPES = SimpleNamespace(image_shape=(28, 28, 1), num_classes=10,
+                                 mean=(0.286,), std=(0.353,))
+
+
+def _preset_run(strategy, config, x, y, initial):
+    from advmask_tf import experiment
+
+    with strategy.scope():
+        net = experiment.build_network(config, FASHION_SHAPES)
+        net.set_weights(initial)
+        model = experiment.build_adversarial_model(config, net, len(y))
+        model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
+    dataset = tf.data.Dataset.from_tensor_slices(
+        ({"image": x, "index": np.arange(len(y))}, y)).batch(32)
+    model.fit(dataset, epochs=1, verbose=0, shuffle=False)
+    return [w.numpy() for w in net.weights]
+
+
+@pytest.mark.parametrize("preset_name", PRESETS)
+def test_every_preset_trains_alike_on_two_replicas(preset_name, fashion_mnist,
+                                                   float64, two_replicas):
+    """Each configs/ preset, made small (its parts and settings unchanged,
+    the burn-in and warm-up phases shortened so its state tables act in
+    the one epoch), on 64 real images: 2 logical devices = 1 device."""
+    from advmask_tf import experiment
+    from advmask_tf.configs_lib import preset
+
+    config = preset(os.path.join(REPO, "configs", "x.py"), preset_name)
+    config.model.options.width = 4
+    config.model.options.dense_units = 16
+    config.attack.steps = 2
+    config.radius.warmup_epochs = 0
+    config.weighting.burn_in_epochs = 0
+    x = (fashion_mnist.x_train[:64] / 255.0).astype(np.float64)
+    y = fashion_mnist.y_train[:64]
+    keras.utils.set_random_seed(0)
+    initial = experiment.build_network(config, FASHION_SHAPES).get_weights()
+    one = _preset_run(tf.distribute.get_strategy(), config, x, y, initial)
+    two = _preset_run(two_replicas, config, x, y, initial)
+    changed = False
+    for a, b, start in zip(one, two, initial):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
+        changed |= not np.allclose(a, start)
+    assert changed
