@@ -135,9 +135,14 @@ METHODS = [
     ("standard", {}, "sync_batchnorm", None),
     ("madry", {}, "sync_batchnorm", None),
     ("trades", {"beta": 3.0}, "sync_batchnorm", None),
-    ("mixed", {"radius": {"policy": "sampled", "strengths": STRENGTHS}},
-     "masking", {"strengths": STRENGTHS, "encoding_dim": 4}),
-    ("mixed", {}, "split_batchnorm", {"route_boundaries": (0.0,)}),
+    # The conditioned norms over 2 epochs with validation: slow, and the
+    # one-epoch preset tests (tests/test_distribute.py) cover their weights.
+    pytest.param("mixed", {"radius": {"policy": "sampled",
+                                      "strengths": STRENGTHS}},
+                 "masking", {"strengths": STRENGTHS, "encoding_dim": 4},
+                 marks=pytest.mark.slow),
+    pytest.param("mixed", {}, "split_batchnorm", {"route_boundaries": (0.0,)},
+                 marks=pytest.mark.slow),
 ]
 
 
