@@ -9,6 +9,7 @@ than one CPU device is configured (how the tests run two replicas here);
 
 from __future__ import annotations
 
+import json
 import os
 
 import tensorflow as tf
@@ -43,10 +44,29 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
+def is_chief_process(distribute: str) -> bool:
+    """Whether this process is the chief of a run with `distribute`.
+
+    Under `multi_worker` the chief is the "chief" task of TF_CONFIG, or
+    worker 0 when the cluster has none; read from TF_CONFIG, so it can be
+    asked before (or without) starting the TF runtime. Any other strategy
+    runs in one process, the chief.
+
+    >>> is_chief_process("none")
+    True
+    """
+    if distribute != "multi_worker":
+        return True
+    config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    task = config.get("task", {})
+    task_type, index = task.get("type"), int(task.get("index", 0))
+    return task_type == "chief" or (
+        task_type == "worker" and index == 0
+        and "chief" not in config.get("cluster", {}))
+
+
 def worker_role(strategy: tf.distribute.Strategy | None = None) -> tuple:
-    """(is_chief, name) of this process: under MultiWorkerMirroredStrategy
-    the chief is the "chief" task, or worker 0 when the cluster has none;
-    every other strategy runs in one process, which is the chief.
+    """(is_chief, name) of this process under `strategy`.
 
     >>> worker_role(get_strategy("none"))
     (True, 'chief')
@@ -55,8 +75,5 @@ def worker_role(strategy: tf.distribute.Strategy | None = None) -> tuple:
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return True, "chief"
     resolver = strategy.cluster_resolver
-    task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    chief = task_type == "chief" or (
-        task_type == "worker" and task_id == 0 and not has_chief)
-    return chief, f"{task_type}{task_id}"
+    name = f"{resolver.task_type}{int(resolver.task_id or 0)}"
+    return is_chief_process("multi_worker"), name

@@ -518,7 +518,7 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     if checks is None:
         checks = bool(config.eval.get("checks", True))
     report = evaluate_network(network, data, config, attack_configs, eps,
-                            checks, verbose, f"({wd.root}, {checkpoint})")
+                              checks, verbose, f"({wd.root}, {checkpoint})")
     report["checkpoint"] = checkpoint
     report["limit"] = int(report["clean"]["total"])
     report["config"] = {"method": method_label(config),
@@ -558,8 +558,8 @@ def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
     sweep = []
     for eps in eps_values:
         attack_configs = evaluation_attacks(config, attacks, eps=eps)
-        report = evaluate_network(network, data, config, attack_configs, eps,
-                                checks, verbose, f"(eps {eps})")
+        report = evaluate_network(network, data, config, attack_configs,
+                                  eps, checks, verbose, f"(eps {eps})")
         sweep.append({"eps": eps, "report": report})
         write_scalars(wd.path("tensorboard", "eval_sweep"), report,
                       step=eps_step(eps))
@@ -641,10 +641,10 @@ def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
         for value in values:
             view = interpolated(network, value) if kind == "mix" else network
             condition = eps if kind == "mix" else value
-            report = evaluate_network(view, data, config, attack_configs, eps,
-                                    checks, verbose,
-                                    f"({wd.root}, {kind} {value})",
-                                    condition=condition)
+            report = evaluate_network(view, data, config, attack_configs,
+                                      eps, checks, verbose,
+                                      f"({wd.root}, {kind} {value})",
+                                      condition=condition)
             report[kind] = value
             curves[kind].append(report)
             write_scalars(wd.path("tensorboard", f"eval_{kind}"), report,

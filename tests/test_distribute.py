@@ -32,8 +32,9 @@ def free_ports(count):
 
 def train_command(workdir, distribute):
     return [sys.executable, os.path.join(REPO, "bin", "advmask-train"),
-            f"--config={TINY}", f"--workdir={workdir}", "--skip_eval",
-            "--config.train.epochs=1", f"--config.distribute={distribute}"]
+            f"--config={TINY}", f"--workdir={workdir}",
+            "--config.train.epochs=1", "--config.eval.checks=False",
+            f"--config.distribute={distribute}"]
 
 
 def start_workers(tmp_path, tag):
@@ -72,10 +73,15 @@ def test_two_workers_on_loopback_train_like_one_process(tmp_path):
     assert single.returncode == 0, single.stderr[-3000:]
 
     chief, other = tmp_path / "worker0", tmp_path / "worker1"
-    # The chief wrote the work directory; worker 1 only its own backup.
-    for name in ("config.json", "history.csv", "model.keras", "last.keras"):
+    # The chief wrote the work directory and evaluated; worker 1 kept only
+    # its own backup.
+    for name in ("config.json", "history.csv", "model.keras", "last.keras",
+                 "metrics.json"):
         assert (chief / name).exists(), name
+    assert "| clean |" in outputs[0][0]
+    assert "| clean |" not in outputs[1][0]
     assert not (other / "model.keras").exists()
+    assert not (other / "metrics.json").exists()
     assert not (other / "history.csv").exists()
     assert (other / "workers" / "worker1" / "backup").exists()
 
@@ -104,8 +110,9 @@ def test_two_workers_on_loopback_train_like_one_process(tmp_path):
         assert float(logs[0][key]) == pytest.approx(float(logs[1][key]),
                                                     abs=0.02), key
 
-    # The same two commands again resume from the backups: nothing to
-    # train, the same network exported.
+    # The same two commands again resume from the backups (all workers
+    # take part, so none waits for another): nothing to train, the same
+    # network exported.
     again = finish(start_workers(tmp_path, "worker"))
     for index, (_, stderr) in enumerate(again):
         assert "Traceback" not in stderr, f"worker {index}: {stderr[-3000:]}"

@@ -26,22 +26,24 @@ def main(argv):
     import json
 
     from advmask_tf import experiment
+    from advmask_tf.distribute import is_chief_process
 
-    title = f"Test-set evaluation of {_WORKDIR.value}/model.keras"
-    if experiment.is_finished(_CONFIG.value, _WORKDIR.value):
+    config, workdir = _CONFIG.value, _WORKDIR.value
+    title = f"Test-set evaluation of {workdir}/model.keras"
+    multi_worker = config.distribute == "multi_worker"
+    # Every worker of a multi-worker run must take part in training, also
+    # when resuming a finished run (the others would wait for it forever).
+    if not multi_worker and experiment.is_finished(config, workdir):
         # Check the config anyway: the same workdir with another config fails.
-        experiment.save_or_check_config(
-            _CONFIG.value, experiment.WorkDir(_WORKDIR.value))
-        with open(experiment.WorkDir(_WORKDIR.value).metrics) as f:
+        experiment.save_or_check_config(config, experiment.WorkDir(workdir))
+        with open(experiment.WorkDir(workdir).metrics) as f:
             print_report(title + " (finished earlier)", json.load(f))
         return
-    from advmask_tf.distribute import worker_role
-
-    experiment.train(_CONFIG.value, _WORKDIR.value)
-    if not worker_role()[0]:
-        return  # a multi-worker run: the chief evaluates and reports
+    experiment.train(config, workdir)
+    if not is_chief_process(config.distribute):
+        return  # the chief evaluates and reports
     if not _SKIP_EVAL.value:
-        print_report(title, experiment.evaluate_workdir(_WORKDIR.value))
+        print_report(title, experiment.evaluate_workdir(workdir))
 
 
 def run():
