@@ -58,6 +58,8 @@ def main():
                         os.path.join(REPO, "docs", "figures",
                                      "search_pareto.png"))
     best = result["best"]
+    chosen = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in sorted(best["hyperparameters"].items()))
     text = "\n".join([
         "## A KerasTuner search on Fashion-MNIST (advmask-tune)",
         "",
@@ -73,7 +75,7 @@ def main():
         "eps 0.1 (robust = worst of the two). Searched: method (Madry or "
         "TRADES), learning rate in [3e-4, 3e-3] (log), TRADES' beta in "
         "[1, 10] (log); objective: 0.5 x clean + 0.5 x robust. Best trial: "
-        f"{best['trial']} ({best['hyperparameters']}). The Pareto front of "
+        f"{best['trial']} ({chosen}). The Pareto front of "
         "clean and robust accuracy is marked; plot: "
         "[search_pareto.png](figures/search_pareto.png). Validation figures, "
         "not test-set ones: they select, they do not report.",
