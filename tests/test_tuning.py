@@ -75,6 +75,25 @@ def test_method_specific_values_only_where_they_apply():
         assert config.eval.eps == 0.1
 
 
+def test_the_oracle_knows_and_samples_the_conditional_values(tmp_path):
+    config = base_config()
+    config.data.train_limit, config.data.validation_size = 1200, 200
+    config.tune.methods = ("madry", "trades")
+    config.tune.beta = (1.0, 10.0)
+    config.tune.max_trials = 40
+    tuner = make_tuner(config, str(tmp_path))
+    assert {hp.name for hp in tuner.oracle.hyperparameters.space} == {
+        "method", "beta"}
+    betas = []
+    for _ in range(12):
+        trial = tuner.oracle.create_trial("probe")
+        values = trial.hyperparameters.values
+        assert ("beta" in values) == (values["method"] == "trades")
+        betas += [values["beta"]] if "beta" in values else []
+        tuner.oracle.ongoing_trials.clear()
+    assert len(set(betas)) >= 2 and all(1.0 <= b <= 10.0 for b in betas)
+
+
 @pytest.mark.parametrize("field,value,message", [
     ("methods", ("madry", "fgsm"), "choice {'methods': 'fgsm'}.*method.name"),
     ("beta", (5.0, 1.0), r"tune.beta must be \(\) or \(low, high\)"),

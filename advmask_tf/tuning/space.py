@@ -130,14 +130,18 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
             sampling = "log" if log else "linear"
             if parent is None:
                 value = hp.Float(name, *bounds, sampling=sampling)
-            elif chosen[parent[0]] != parent[1]:
-                continue  # e.g. beta when the method is not trades
             elif searched[parent[0]]:
+                # Declared in its scope whether active or not: that is how
+                # KerasTuner's oracle learns the conditional hyper-parameter
+                # (inactive, it returns None).
                 with hp.conditional_scope(parent[0], [parent[1]]):
                     value = hp.Float(name, *bounds, sampling=sampling)
-            else:
+            elif chosen[parent[0]] == parent[1]:
                 value = hp.Float(name, *bounds, sampling=sampling)
-            config[section][key] = float(value)
+            else:
+                continue  # e.g. beta when the method is fixed to madry
+            if value is not None:
+                config[section][key] = float(value)
         return config
 
     def build(self, hp):
