@@ -21,6 +21,8 @@ import os
 
 from absl import app, flags
 
+from advmask_tf.cli.common import float_list
+
 _WORKDIR = flags.DEFINE_multi_string(
     "workdir", None, "A work directory made by advmask-train; repeat to "
     "compare several.", required=True)
@@ -49,11 +51,7 @@ _CONDITION_EPS = flags.DEFINE_list(
 def _conditions():
     if not _CONDITION_EPS.value:
         return None
-    try:
-        return [float(v) for v in _CONDITION_EPS.value]
-    except ValueError as error:
-        raise app.UsageError(f"--condition_eps takes numbers; received "
-                             f"{_CONDITION_EPS.value}: {error}") from None
+    return float_list(_CONDITION_EPS.value, "condition_eps")
 
 
 def main(argv):

@@ -24,7 +24,7 @@ import os
 
 from absl import app, flags
 
-from advmask_tf.cli.common import print_report
+from advmask_tf.cli.common import float_list, print_report
 
 _WORKDIR = flags.DEFINE_multi_string(
     "workdir", None, "A work directory made by advmask-train; repeat the "
@@ -57,14 +57,6 @@ _OUT = flags.DEFINE_string(
     "(required with more than one --workdir).")
 
 
-def _floats(values, flag="eps_sweep"):
-    try:
-        return [float(v) for v in values]
-    except ValueError as error:
-        raise app.UsageError(f"--{flag} takes numbers; received "
-                             f"{values}: {error}") from None
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -81,9 +73,9 @@ def main(argv):
     for workdir in workdirs:
         if _CONDITION_SWEEP.value or _MIX_SWEEP.value:
             experiment.evaluate_conditioning(
-                workdir, _floats(_CONDITION_SWEEP.value or [],
-                                 "condition_sweep"),
-                _floats(_MIX_SWEEP.value or [], "mix_sweep"),
+                workdir,
+                float_list(_CONDITION_SWEEP.value or [], "condition_sweep"),
+                float_list(_MIX_SWEEP.value or [], "mix_sweep"),
                 _CHECKPOINT.value, _LIMIT.value, attacks=_ATTACKS.value,
                 references=_REFERENCE.value, checks=bool(_CHECKS.value))
             print(open(os.path.join(
@@ -91,8 +83,8 @@ def main(argv):
             continue
         if _EPS_SWEEP.value:
             experiment.evaluate_sweep(
-                workdir, _floats(_EPS_SWEEP.value), _CHECKPOINT.value,
-                _LIMIT.value, attacks=_ATTACKS.value,
+                workdir, float_list(_EPS_SWEEP.value, "eps_sweep"),
+                _CHECKPOINT.value, _LIMIT.value, attacks=_ATTACKS.value,
                 checks=bool(_CHECKS.value))
             print(open(os.path.join(workdir, "eval",
                                     f"sweep-{_CHECKPOINT.value}.md")).read())
