@@ -360,6 +360,28 @@ def check_config(config):
     GeometryAwareWeighting(**_gairat_args(config))
 
 
+def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
+    """What the chief writes while training: last and best weights,
+    history, TensorBoard and the per-example state."""
+    os.makedirs(os.path.dirname(wd.last_weights), exist_ok=True)
+    callbacks = [keras.callbacks.ModelCheckpoint(wd.last_weights,
+                                                 save_weights_only=True)]
+    if data.validation is not None:
+        monitor = config.train.get("monitor", MONITORS[0])
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            wd.best_weights, monitor=monitor, mode="max", save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=_best_so_far(wd.history, monitor)))
+    return callbacks + [
+        keras.callbacks.CSVLogger(wd.history, append=True),
+        keras.callbacks.TensorBoard(wd.tensorboard),
+        InstanceStateMonitor(wd.tensorboard, export_dir=wd.root,
+                             images=data.train_images,
+                             labels=data.train_labels,
+                             class_names=data.class_names),
+    ]
+
+
 def train(config: ml_collections.ConfigDict, workdir: str):
     """Trains (or resumes training) and exports the best and last networks."""
     # First: MultiWorkerMirroredStrategy must exist before any TF op runs.
@@ -391,36 +413,18 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     # Written once the model builds, so a config that cannot is not stored.
     save_or_check_config(config, wd)
 
-    os.makedirs(os.path.dirname(wd.last_weights), exist_ok=True)
     callbacks = [
         keras.callbacks.BackupAndRestore(wd.backup, double_checkpoint=True,
                                          delete_checkpoint=False),
     ]
-    if not chief:
-        model.fit(data.train, validation_data=data.validation,
-                  epochs=int(config.train.epochs), callbacks=callbacks,
-                  verbose=0, shuffle=False)
-        return model, data
-    callbacks.append(keras.callbacks.ModelCheckpoint(
-        wd.last_weights, save_weights_only=True))
-    if data.validation is not None:
-        monitor = config.train.get("monitor", MONITORS[0])
-        callbacks.append(keras.callbacks.ModelCheckpoint(
-            wd.best_weights, monitor=monitor, mode="max", save_best_only=True,
-            save_weights_only=True,
-            initial_value_threshold=_best_so_far(wd.history, monitor)))
-    callbacks += [
-        keras.callbacks.CSVLogger(wd.history, append=True),
-        keras.callbacks.TensorBoard(wd.tensorboard),
-        InstanceStateMonitor(wd.tensorboard, export_dir=wd.root,
-                             images=data.train_images,
-                             labels=data.train_labels,
-                             class_names=data.class_names),
-    ]
+    if chief:
+        callbacks += _work_directory_callbacks(config, wd, data)
     model.fit(data.train, validation_data=data.validation,
               epochs=int(config.train.epochs), callbacks=callbacks,
-              verbose=int(config.train.verbose), shuffle=False)
-
+              verbose=int(config.train.verbose) if chief else 0,
+              shuffle=False)
+    if not chief:
+        return model, data
     atomic_save(model.network.save, wd.last_model)
     if os.path.exists(wd.best_weights):
         model.load_weights(wd.best_weights)

@@ -14,6 +14,7 @@ docs/figures/search_pareto.png. The search resumes when re-run.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -21,6 +22,27 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tune_config():
+    """configs/fashion_mnist_tune.py's config (what the text describes)."""
+    path = os.path.join(REPO, "configs", "fashion_mnist_tune.py")
+    spec = importlib.util.spec_from_file_location("fashion_mnist_tune", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
+
+
+def searched(tune) -> str:
+    """'method (madry or trades), learning_rate in [0.0003, 0.003], ...'"""
+    parts = []
+    if tune.methods:
+        parts.append(f"method ({' or '.join(tune.methods)})")
+    for name in ("learning_rate", "beta", "gamma", "lam", "adv_weight"):
+        if tune[name]:
+            low, high = tune[name]
+            parts.append(f"{name} in [{low:g}, {high:g}]")
+    return ", ".join(parts)
 
 
 def main():
@@ -46,7 +68,13 @@ def main():
     subprocess.run(command, check=True)
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, REPO)
     from results_doc import machine_line, publish
+
+    tune = tune_config().tune
+    weight = float(tune.robust_weight)
+    objective = (f"{1 - weight:g} x clean + {weight:g} x robust"
+                 if tune.objective == "weighted" else tune.objective)
 
     with open(os.path.join(args.workdir, "trials.md")) as f:
         table = f.read().split("\n", 2)[2]
@@ -72,11 +100,10 @@ def main():
         f"trials, each a {args.epochs}-epoch run of the small CNN on "
         f"{args.train_limit - validation} training images, judged on "
         f"{validation} held-out validation images with PGD-20 and CW-inf at "
-        "eps 0.1 (robust = worst of the two). Searched: method (Madry or "
-        "TRADES), learning rate in [3e-4, 3e-3] (log), TRADES' beta in "
-        "[1, 10] (log); objective: 0.5 x clean + 0.5 x robust. Best trial: "
-        f"{best['trial']} ({chosen}). The Pareto front of "
-        "clean and robust accuracy is marked; plot: "
+        "eps 0.1 (robust = worst of the two). Searched: "
+        f"{searched(tune)} (learning_rate and beta on a log scale); "
+        f"objective: {objective}. Best trial: {best['trial']} ({chosen}). "
+        "The Pareto front of clean and robust accuracy is marked; plot: "
         "[search_pareto.png](figures/search_pareto.png). Validation figures, "
         "not test-set ones: they select, they do not report.",
         "",

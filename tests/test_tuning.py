@@ -106,6 +106,14 @@ def test_bad_search_settings_fail_clearly(tmp_path, field, value, message):
         make_tuner(config, str(tmp_path))
 
 
+def test_a_search_without_a_validation_split_fails_before_training(tmp_path):
+    config = base_config()
+    config.data.validation_size = 0
+    with pytest.raises(ValueError, match="data.validation_size must be > 0"):
+        make_tuner(config, str(tmp_path))
+    assert not os.listdir(tmp_path)
+
+
 def run_tune(workdir, *extra):
     return [sys.executable, os.path.join(REPO, "bin", "advmask-tune"),
             f"--config={os.path.join(REPO, 'configs', 'tiny.py')}",

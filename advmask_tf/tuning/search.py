@@ -42,9 +42,6 @@ class AdversarialTuner(keras_tuner.Tuner):
         tune = config.tune
         workdir = os.path.join(self.get_trial_dir(trial.trial_id), "run")
         model, data = experiment.train(config, workdir)
-        if data.validation is None:
-            raise ValueError("A search needs a validation split: set "
-                             "data.validation_size > 0.")
         report = validation_report(config, model.network, data,
                                    int(tune.validation_limit))
         clean = report["clean"]["accuracy"]
@@ -87,6 +84,10 @@ def make_tuner(config: ml_collections.ConfigDict, workdir: str,
     if tune.tuner not in ORACLES:
         raise ValueError(f"Unknown tune.tuner {tune.tuner!r}; expected one "
                          f"of {ORACLES}.")
+    if int(config.data.validation_size) < 1:
+        raise ValueError(f"A search judges its trials on the validation "
+                         f"split: data.validation_size must be > 0; "
+                         f"received {config.data.validation_size}.")
     if int(tune.max_trials) < 1:
         raise ValueError(f"tune.max_trials must be >= 1; received "
                          f"{tune.max_trials}.")

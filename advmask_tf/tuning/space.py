@@ -21,17 +21,14 @@ import itertools
 import keras_tuner
 import ml_collections
 
-# config.tune field -> (hyper-parameter name, config field, the choice that
-# activates it (parent name, values) or None, log scale)
+# config.tune field (also the hyper-parameter's name) -> (config field, the
+# choice that activates it (parent name, value) or None, log scale)
 RANGES = {
-    "learning_rate": ("learning_rate", ("train", "learning_rate"), None,
-                      True),
-    "beta": ("beta", ("method", "beta"), ("method", "trades"), True),
-    "gamma": ("gamma", ("radius", "gamma"), ("radius_policy", "adaptive"),
-              False),
-    "lam": ("lam", ("weighting", "lam"), ("weighting", "gairat"), False),
-    "adv_weight": ("adv_weight", ("method", "adv_weight"), ("method",
-                                                            "mixed"), False),
+    "learning_rate": (("train", "learning_rate"), None, True),
+    "beta": (("method", "beta"), ("method", "trades"), True),
+    "gamma": (("radius", "gamma"), ("radius_policy", "adaptive"), False),
+    "lam": (("weighting", "lam"), ("weighting", "gairat"), False),
+    "adv_weight": (("method", "adv_weight"), ("method", "mixed"), False),
 }
 # config.tune field -> (hyper-parameter name, config field)
 CHOICES = {
@@ -73,9 +70,6 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
         self.base = base
         self.ranges = {name: _range(name, base.tune[name])
                        for name in RANGES}
-        for field in CHOICES:
-            if not isinstance(tuple(base.tune[field]), tuple):
-                raise ValueError(f"tune.{field} must be a tuple.")
         self._data = None
 
     def _chosen(self, hp, field):
@@ -123,8 +117,8 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
             config.eval.eps = float(self.base.attack.eps)
         searched = {name: bool(tuple(self.base.tune[field]))
                     for field, (name, _) in CHOICES.items()}
-        for field, (name, (section, key), parent, log) in RANGES.items():
-            bounds = self.ranges[field]
+        for name, ((section, key), parent, log) in RANGES.items():
+            bounds = self.ranges[name]
             if bounds is None:
                 continue
             sampling = "log" if log else "linear"
