@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from conftest import REPO
 
-from advmask_tf.distribute import get_strategy, worker_role
+from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
 
 TINY = os.path.join(REPO, "configs", "tiny.py")
 
@@ -125,6 +125,20 @@ def test_two_workers_on_loopback_train_like_one_process(tmp_path):
 
 def test_one_process_is_the_chief():
     assert worker_role(get_strategy("none")) == (True, "chief")
+
+
+@pytest.mark.parametrize("cluster,task,chief", [
+    ({"worker": ["a", "b"]}, {"type": "worker", "index": 0}, True),
+    ({"worker": ["a", "b"]}, {"type": "worker", "index": 1}, False),
+    ({"chief": ["c"], "worker": ["a"]}, {"type": "chief", "index": 0}, True),
+    ({"chief": ["c"], "worker": ["a"]}, {"type": "worker", "index": 0},
+     False),
+])
+def test_the_chief_is_read_from_tf_config(monkeypatch, cluster, task, chief):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster,
+                                                "task": task}))
+    assert is_chief_process("multi_worker") is chief
+    assert is_chief_process("mirrored") is True
 
 
 def test_multi_worker_without_tf_config_fails_clearly(monkeypatch):
