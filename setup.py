@@ -26,7 +26,7 @@ setup(
         "matplotlib>=3.7",
         "numpy>=1.24",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
     entry_points={"console_scripts": [
         "advmask-train=advmask_tf.cli.train:run",
         "advmask-eval=advmask_tf.cli.eval:run",

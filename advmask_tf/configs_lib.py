@@ -62,7 +62,8 @@ def base_config() -> ml_collections.ConfigDict:
     })
     config.method = ml_collections.ConfigDict({
         # standard | madry | trades | iaat | mixed (RobMask: weighted clean
-        # and adversarial CE)
+        # and adversarial CE), or any objective registered in
+        # advmask_tf.training.objectives.OBJECTIVES
         "name": "madry",
         "beta": 6.0,                  # TRADES
         "clean_weight": 1.0,          # mixed
@@ -102,7 +103,9 @@ def base_config() -> ml_collections.ConfigDict:
         "steps": 10,
         "step_size": 0.025,
         "norm": "linf",
-        "random_start": "uniform",   # trades uses "normal" (x + 0.001 N(0,1))
+        # auto: the objective's (TRADES: "normal", x + 0.001 N(0, 1); the
+        # others "uniform"); or uniform | normal | none.
+        "random_start": "auto",
         "bn_mode": "inference",
     })
     config.val_attack = ml_collections.ConfigDict({"steps": 10})

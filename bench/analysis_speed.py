@@ -20,10 +20,22 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import keras
+import numpy as np
+import tensorflow as tf
+from benchlib import RUNS, machine_line, publish
+
+from advmask_tf.analysis import (
+    AnalysisSettings,
+    layer_spectra,
+    linear_operators,
+    profile_network,
+)
+from advmask_tf.attacks import PGDConfig
+from advmask_tf.data import load_fashion_mnist
+from advmask_tf.models import build_model
 
 
 def main():
@@ -33,25 +45,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    sys.path.insert(0, REPO)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import keras
-    import numpy as np
-    import tensorflow as tf
-    from results_doc import machine_line, publish
-
-    from advmask_tf.analysis import (
-        AnalysisSettings,
-        layer_spectra,
-        linear_operators,
-        profile_network,
-    )
-    from advmask_tf.attacks import PGDConfig
-    from advmask_tf.data import load_fashion_mnist
-    from advmask_tf.models import build_model
-
     data = load_fashion_mnist()
-    trained = os.path.join(REPO, "runs", "tradeoff", "madry", "model.keras")
+    trained = os.path.join(RUNS, "tradeoff", "madry", "model.keras")
     small = (keras.models.load_model(trained) if os.path.exists(trained)
              else build_model("small_cnn", (28, 28, 1), 10))
     fashion = (data.x_test[:args.points].astype(np.float32) / 255.0,

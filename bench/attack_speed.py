@@ -16,28 +16,25 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import keras
+import numpy as np
+import tensorflow as tf
+from benchlib import RUNS, machine_line, publish
+
+from advmask_tf.attacks import APGDConfig, PGDConfig, SquareConfig
+from advmask_tf.data import load_fashion_mnist
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=os.path.join(
-        REPO, "runs", "tradeoff", "madry", "model.keras"))
+        RUNS, "tradeoff", "madry", "model.keras"))
     parser.add_argument("--points", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    sys.path.insert(0, REPO)
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from advmask_tf.attacks import APGDConfig, PGDConfig, SquareConfig
-    from advmask_tf.data import load_fashion_mnist
-
     data = load_fashion_mnist()
     x = tf.constant(data.x_test[:args.points].astype(np.float32) / 255.0)
     y = tf.constant(data.y_test[:args.points].astype(np.int32))
@@ -106,9 +103,6 @@ def main():
         rows.append(f"| {name} | {kind} | {statistics.median(speeds):.0f} | "
                     f"{statistics.median(ratios):.2f} | "
                     f"{min(ratios):.2f}-{max(ratios):.2f} |")
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from results_doc import machine_line, publish
 
     text = "\n".join([
         "## Evaluation speed per attack",

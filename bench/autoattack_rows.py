@@ -19,36 +19,24 @@ such as the README's main job.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
-import subprocess
-import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (
+    RUNS,
+    eval_report,
+    machine_line,
+    methods,
+    publish,
+    section_options,
+)
+
 ATTACKS = "pgd,cw_inf,autoattack"
-
-
-def evaluation(workdir: str, checkpoint: str, limit: int) -> dict:
-    """Runs advmask-eval once; re-uses its report while it is up to date."""
-    path = os.path.join(workdir, "eval",
-                        f"{checkpoint}-pgd20+cw_inf+autoattack-{limit}.json")
-    model = os.path.join(workdir, "model.keras" if checkpoint == "best"
-                         else "last.keras")
-    if not (os.path.exists(path)
-            and os.path.getmtime(path) >= os.path.getmtime(model)):
-        command = [sys.executable, os.path.join(REPO, "bin", "advmask-eval"),
-                   f"--workdir={workdir}", f"--checkpoint={checkpoint}",
-                   f"--attacks={ATTACKS}", f"--limit={limit}", "--checks"]
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, check=True)
-    with open(path) as f:
-        return json.load(f)
 
 
 def row(name: str, report: dict) -> str:
     def pct(entry):
-        return f"{100 * entry['accuracy']:.1f}"
+        return f"{100 * entry['accuracy']:.1f}"  # 1 decimal on few points
 
     stages = report["autoattack"]["stages"]
     failed = [n for n, c in report["checks"].items()
@@ -62,8 +50,7 @@ def row(name: str, report: dict) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", default=os.path.join(REPO, "runs",
-                                                          "tradeoff"))
+    parser.add_argument("--workdir", default=os.path.join(RUNS, "tradeoff"))
     parser.add_argument("--limit", type=int, default=500)
     parser.add_argument(
         "--methods", default="standard,madry,trades,iaat,gairat,gairat_iaat")
@@ -77,7 +64,7 @@ def main():
         "--title", default="AutoAttack-style worst case of the trade-off runs")
     args = parser.parse_args()
     runs = [(m, os.path.join(args.workdir, m), "best")
-            for m in args.methods.split(",")]
+            for m in methods(args.methods, parser)]
     runs += [(f"{m} (last epoch)", os.path.join(args.workdir, m), "last")
              for m in args.last.split(",") if m]
     for pair in filter(None, args.extra.split(",")):
@@ -92,10 +79,8 @@ def main():
         if not os.path.exists(os.path.join(workdir, "model.keras")):
             parser.error(f"{workdir} has no model.keras: train it first "
                          "(bench/tradeoff.py, or the README's main job).")
-        lines.append(row(name, evaluation(workdir, checkpoint, args.limit)))
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from results_doc import machine_line, publish, section_options
+        lines.append(row(name, eval_report(workdir, checkpoint, ATTACKS,
+                                           args.limit, "--checks")))
 
     text = "\n".join([
         f"## {args.title}",

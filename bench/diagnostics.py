@@ -16,54 +16,42 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
-import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import RUNS, machine_line, methods, publish, publish_figure, tool
+
+from advmask_tf import runs
+
 PLOTS = ("spectra", "smoothness", "margins", "normalized_margins",
          "confidence", "boundary")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", default=os.path.join(REPO, "runs",
-                                                          "tradeoff"))
+    parser.add_argument("--workdir", default=os.path.join(RUNS, "tradeoff"))
     parser.add_argument(
         "--methods", default="standard,madry,trades,iaat,gairat,robmask,"
         "split_bn")
     parser.add_argument("--limit", type=int, default=1000)
-    parser.add_argument("--out", default=os.path.join(REPO, "runs",
-                                                      "diagnostics"))
+    parser.add_argument("--out", default=os.path.join(RUNS, "diagnostics"))
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    workdirs = [os.path.join(args.workdir, m) for m in args.methods.split(",")]
+    workdirs = [os.path.join(args.workdir, m)
+                for m in methods(args.methods, parser)]
     missing = [w for w in workdirs
-               if not os.path.exists(os.path.join(w, "model.keras"))]
+               if not os.path.exists(runs.WorkDir(w).best_model)]
     if missing:
         parser.error(f"no trained network in {missing}: run bench/tradeoff.py "
                      "--methods ... first.")
-    command = [sys.executable, os.path.join(REPO, "bin", "advmask-analyze"),
-               *(f"--workdir={w}" for w in workdirs), f"--out={args.out}",
-               f"--limit={args.limit}", "--condition_eps=0,0.1"]
-    print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True)
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from results_doc import machine_line, publish
+    tool("advmask-analyze", *(f"--workdir={w}" for w in workdirs),
+         f"--out={args.out}", f"--limit={args.limit}", "--condition_eps=0,0.1")
 
     with open(os.path.join(args.out, "analysis.md")) as f:
         tables = f.read().split("\n", 2)[2]  # drop the title line
-    figures = os.path.join(REPO, "docs", "figures")
     links = []
-    if args.write:
-        os.makedirs(figures, exist_ok=True)
     for name in PLOTS:
-        target = f"diagnostics_{name}.png"
-        if args.write:
-            shutil.copyfile(os.path.join(args.out, name + ".png"),
-                            os.path.join(figures, target))
-        links.append(f"[{name.replace('_', ' ')}](figures/{target})")
+        link = publish_figure(os.path.join(args.out, name + ".png"),
+                              f"diagnostics_{name}.png", args.write)
+        links.append(f"[{name.replace('_', ' ')}]({link})")
     text = "\n".join([
         "## Regularisation diagnostics of the trade-off runs (Wen, Li, Jia)",
         "",

@@ -21,11 +21,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -56,7 +54,7 @@ def main():
 
     keras.utils.set_random_seed(0)
     net = build_model("small_cnn", (28, 28, 1), 10, mean=[0.286], std=[0.353])
-    model = AdversarialModel(net, method="madry",
+    model = AdversarialModel(net, objective="madry",
                              attack={"eps": 0.1, "steps": 10,
                                      "step_size": 0.025})
     model.compile(optimizer="adam")

@@ -12,15 +12,15 @@ docs/figures/.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import sys
 
 import numpy as np
+from benchlib import RUNS, machine_line, publish, publish_figure
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIGURE = os.path.join("docs", "figures", "iaat_radii_fashion_mnist.png")
+from advmask_tf import runs
+from advmask_tf.data.sources import FASHION_MNIST_CLASSES
+
+FIGURE = "iaat_radii_fashion_mnist.png"
 
 
 def per_class_rows(radii, labels, class_names):
@@ -36,7 +36,7 @@ def per_class_rows(radii, labels, class_names):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=os.path.join(
-        REPO, "runs", "tradeoff", "iaat"))
+        RUNS, "tradeoff", "iaat"))
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     path = os.path.join(args.workdir, "radii.npz")
@@ -45,17 +45,11 @@ def main():
                      "(bench/tradeoff.py --methods iaat).")
     table = np.load(path)
     radii, labels = table["radius"], table["label"]
-    with open(os.path.join(args.workdir, "config.json")) as f:
-        config = json.load(f)
-
-    sys.path.insert(0, REPO)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from results_doc import machine_line, publish
-
-    from advmask_tf.data.sources import FASHION_MNIST_CLASSES
-
-    names = FASHION_MNIST_CLASSES if config["data"]["source"] == \
+    config = runs.load_config(runs.WorkDir(args.workdir))
+    names = FASHION_MNIST_CLASSES if config.data.source == \
         "fashion_mnist" else ()
+    link = publish_figure(os.path.join(args.workdir, "radii.png"), FIGURE,
+                          args.write)
     lines = ["| class | images | mean radius | median | share at 0 | max |",
              "| --- | --- | --- | --- | --- | --- |"]
     for mean, name, count, median, at_zero, top in per_class_rows(
@@ -78,16 +72,11 @@ def main():
         f"{radius['gamma']}): overall mean {radii.mean():.4f}, median "
         f"{np.median(radii):.4f}, {100 * np.mean(radii <= 1e-6):.1f}% at 0. "
         "Classes sorted by mean radius. The images with the smallest and "
-        f"largest radii are in [{os.path.basename(FIGURE)}](figures/"
-        f"{os.path.basename(FIGURE)}).",
+        f"largest radii are in [{FIGURE}]({link}).",
         "",
         *lines,
     ])
     publish("iaat-radii", text, args.write)
-    if args.write:
-        os.makedirs(os.path.join(REPO, "docs", "figures"), exist_ok=True)
-        shutil.copyfile(os.path.join(args.workdir, "radii.png"),
-                        os.path.join(REPO, FIGURE))
 
 
 if __name__ == "__main__":

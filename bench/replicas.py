@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import tensorflow as tf  # noqa: E402
 
@@ -30,6 +27,7 @@ tf.config.set_logical_device_configuration(
     _CPUS[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras  # noqa: E402
+from benchlib import machine_line, publish  # noqa: E402
 from throughput import EpochTimer  # noqa: E402
 
 from advmask_tf.configs_lib import default_data_config  # noqa: E402
@@ -44,7 +42,7 @@ def fitter(strategy, data, norm):
     with strategy.scope():
         net = build_model("small_cnn", (28, 28, 1), 10, mean=[0.286],
                           std=[0.353], norm=norm)
-        model = AdversarialModel(net, method="madry",
+        model = AdversarialModel(net, objective="madry",
                                  attack={"eps": 0.1, "steps": 10,
                                          "step_size": 0.025},
                                  num_examples=60000)
@@ -66,8 +64,6 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    from results_doc import machine_line, publish
-
     config = default_data_config()
     config.train_limit = args.images + 1000
     config.validation_size = 1000

@@ -25,14 +25,25 @@ interrupted benchmark resumes.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
-          "--config.attack.eps=0.1", "--config.train.verbose=2"]
+import keras
+from benchlib import (
+    REPO,
+    RUNS,
+    machine_line,
+    pct,
+    publish,
+    tool,
+    train_preset,
+)
+
+from advmask_tf import runs
+from advmask_tf.evaluation.reports import plot_conditioning
+from advmask_tf.evaluation.robust import evaluate
+from advmask_tf.io_utils import atomic_write_json
+from advmask_tf.training.rescaling import mixed_rescaling
+
 STRENGTHS = "0,0.025,0.05,0.075,0.1"
 MIXES = "0,0.25,0.5,0.75,1"
 TS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -41,87 +52,63 @@ TEST_SET_SIZE = 10000  # Fashion-MNIST's; --limit 0 evaluates all of it
 # (base run, config of the re-learning objective, what it re-learns,
 #  learning rate): the second standard row checks that a failure to gain
 #  robustness is not a too-small step.
-RELEARN = (("madry", "configs/fashion_mnist_standard.py", "clean", 1e-3),
-           ("standard", "configs/fashion_mnist_madry.py", "adversarial", 1e-3),
-           ("standard", "configs/fashion_mnist_madry.py", "adversarial", 1e-2))
-
-
-def run(command):
-    print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True)
+RELEARN = (("madry", "standard", "clean", 1e-3),
+           ("standard", "madry", "adversarial", 1e-3),
+           ("standard", "madry", "adversarial", 1e-2))
 
 
 def conditioning_curve(workdir, limit, strengths, mixes=""):
     """`advmask-eval --condition_sweep` of a conditioned run (cached in its
     eval/ while newer than its model and over the same points)."""
-    path = os.path.join(workdir, "eval", "conditioning-best.json")
-    model = os.path.join(workdir, "model.keras")
-    if os.path.exists(path) and os.path.getmtime(path) >= os.path.getmtime(
-            model):
-        with open(path) as f:
-            curve = json.load(f)
+    wd = runs.WorkDir(workdir)
+    path = wd.path("eval", "conditioning-best.json")
+    if runs.is_fresh(path, wd.best_model):
+        curve = runs.read_json(path)
         if curve.get("limit") == (limit or TEST_SET_SIZE):
             return curve
-    run([sys.executable, os.path.join(REPO, "bin", "advmask-eval"),
-         f"--workdir={workdir}", f"--condition_sweep={strengths}",
+    tool("advmask-eval", f"--workdir={workdir}",
+         f"--condition_sweep={strengths}",
          *([f"--mix_sweep={mixes}"] if mixes else []), f"--limit={limit}",
-         "--attacks=pgd,cw_inf"])
-    with open(path) as f:
-        return json.load(f)
+         "--attacks=pgd,cw_inf")
+    return runs.read_json(path)
 
 
 def reference_report(workdir, limit):
     """PGD-20 / CW-inf of a work directory's best network on the first
-    `limit` test points (0: its full-test-set metrics.json; else
-    advmask-eval, tagged so it does not overwrite metrics.json)."""
+    `limit` test points (0: its full-test-set metrics.json; else an
+    evaluation tagged so it does not overwrite metrics.json)."""
+    wd = runs.WorkDir(workdir)
     if limit == 0:
-        with open(os.path.join(workdir, "metrics.json")) as f:
-            return json.load(f)
-    path = os.path.join(workdir, "eval", f"subset-{limit}.json")
-    if not os.path.exists(path):
-        sys.path.insert(0, REPO)
-        from advmask_tf.experiment import evaluate_workdir
-
-        evaluate_workdir(workdir, limit=limit, verbose=2, checks=False,
-                         tag=f"subset-{limit}")
-    with open(path) as f:
-        return json.load(f)
+        return runs.read_json(wd.metrics)
+    tag = f"subset-{limit}"
+    if not runs.is_fresh(wd.eval_report(tag), wd.best_model):
+        runs.evaluate_workdir(workdir, limit=limit, verbose=2, checks=False,
+                              tag=tag)
+    return runs.read_json(wd.eval_report(tag))
 
 
 def relearned_run(base_workdir, root, base, config, lr, epochs):
     """Trains (or resumes) the re-learning of `base`'s rescaling."""
     workdir = os.path.join(root, f"{base}_relearned"
                            + ("" if lr == 1e-3 else f"_lr{lr:g}"))
-    start = os.path.join(base_workdir, "model.keras")
-    run([sys.executable, os.path.join(REPO, "bin", "advmask-train"),
-         f"--config={os.path.join(REPO, config)}", f"--workdir={workdir}",
-         f"--config.train.init_from={start}",
-         "--config.train.trainable=rescaling",
-         f"--config.train.learning_rate={lr:g}",
-         f"--config.train.epochs={epochs}", "--skip_eval", *SHARED])
-    return workdir
+    start = runs.WorkDir(base_workdir).best_model
+    return train_preset(config, workdir, f"--config.train.init_from={start}",
+                        "--config.train.trainable=rescaling",
+                        f"--config.train.learning_rate={lr:g}",
+                        f"--config.train.epochs={epochs}", evaluate=False)
 
 
 def mix_curve(base_workdir, relearned_workdir, limit, cache_path):
     """Clean / PGD-20 / CW-inf of (1 - t) * base + t * re-learned rescaling."""
-    if os.path.exists(cache_path) and os.path.getmtime(cache_path) >= \
-            os.path.getmtime(os.path.join(relearned_workdir, "last.keras")):
-        with open(cache_path) as f:
-            return json.load(f)
-    sys.path.insert(0, REPO)
-    import keras
-
-    from advmask_tf.evaluation.robust import evaluate
-    from advmask_tf.experiment import evaluation_attacks, load_for_evaluation
-    from advmask_tf.io_utils import atomic_write_json
-    from advmask_tf.training.rescaling import mixed_rescaling
-
-    _, config, base, data = load_for_evaluation(base_workdir, "best", limit)
+    relearned_path = runs.WorkDir(relearned_workdir).last_model
+    if runs.is_fresh(cache_path, relearned_path):
+        return runs.read_json(cache_path)
+    _, config, base, data = runs.load_for_evaluation(base_workdir, "best",
+                                                     limit)
     # The re-learned network is the last epoch's: its validation metric
     # measures the objective it was re-learned under, not the base's.
-    relearned = keras.models.load_model(
-        os.path.join(relearned_workdir, "last.keras"))
-    attacks = evaluation_attacks(config, "pgd,cw_inf")
+    relearned = keras.models.load_model(relearned_path)
+    attacks = runs.evaluation_attacks(config, "pgd,cw_inf")
     curve = []
     for t in TS:
         report = evaluate(mixed_rescaling(base, relearned, t), data.test,
@@ -133,13 +120,9 @@ def mix_curve(base_workdir, relearned_workdir, limit, cache_path):
     return curve
 
 
-def pct(value):
-    return f"{100 * value:.2f}"
-
-
 def cells(report):
     """Clean, PGD-20, CW-inf, worst-case cells of an evaluation report."""
-    return " | ".join(pct(report[k]["accuracy"]) for k in (
+    return " | ".join(pct(report[k]) for k in (
         "clean", "pgd20", "cw_inf", "worst_case"))
 
 
@@ -228,19 +211,11 @@ def rescaling_section(args, curves):
     ])
 
 
-def machine_line():
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from results_doc import machine_line as line
-
-    return line()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", default=os.path.join(REPO, "runs",
-                                                          "tradeoff"))
+    parser.add_argument("--workdir", default=os.path.join(RUNS, "tradeoff"))
     parser.add_argument("--rescaling_workdir",
-                        default=os.path.join(REPO, "runs", "rescaling"))
+                        default=os.path.join(RUNS, "rescaling"))
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--relearn_epochs", type=int, default=1)
     parser.add_argument("--relearn_limit", type=int, default=2000,
@@ -249,7 +224,7 @@ def main():
     args = parser.parse_args()
     needed = ["standard", "madry", "trades", "robmask", "split_bn"]
     missing = [m for m in needed if not os.path.exists(
-        os.path.join(args.workdir, m, "model.keras"))]
+        runs.WorkDir(os.path.join(args.workdir, m)).best_model)]
     if missing:
         parser.error(f"{missing} not trained in {args.workdir}: run "
                      "bench/tradeoff.py --methods "
@@ -274,18 +249,12 @@ def main():
             os.path.join(args.workdir, base), relearned, args.relearn_limit,
             os.path.join(relearned, f"mix-{args.relearn_limit}.json")))
 
-    sys.path.insert(0, REPO)
-    from results_doc import publish
-
     publish("robmask-curve", curve_section(args, robmask, split, references),
             args.write)
     publish("rescaling", rescaling_section(args, curves), args.write)
 
 
 def plot_curve(robmask, split, references, path):
-    sys.path.insert(0, REPO)
-    from advmask_tf.evaluation.reports import plot_conditioning
-
     plot_conditioning(
         {"RobMask told eps c": [(f"c={r['condition']:g}", r)
                                 for r in robmask["condition"]],

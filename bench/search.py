@@ -14,23 +14,21 @@ docs/figures/search_pareto.png. The search resumes when re-run.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
 import os
-import shutil
-import subprocess
-import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (
+    RUNS,
+    config_path,
+    machine_line,
+    publish,
+    publish_figure,
+    tool,
+)
 
+from advmask_tf import runs
+from advmask_tf.configs_lib import preset
 
-def tune_config():
-    """configs/fashion_mnist_tune.py's config (what the text describes)."""
-    path = os.path.join(REPO, "configs", "fashion_mnist_tune.py")
-    spec = importlib.util.spec_from_file_location("fashion_mnist_tune", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+TUNE_CONFIG = config_path("fashion_mnist_tune.py")
 
 
 def searched(tune) -> str:
@@ -50,41 +48,28 @@ def main():
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--train_limit", type=int, default=12000)
-    parser.add_argument("--workdir", default=os.path.join(REPO, "runs",
-                                                          "search"))
+    parser.add_argument("--workdir", default=os.path.join(RUNS, "search"))
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     validation = args.train_limit // 6
-    command = [
-        sys.executable, os.path.join(REPO, "bin", "advmask-tune"),
-        f"--config={os.path.join(REPO, 'configs', 'fashion_mnist_tune.py')}",
-        f"--workdir={args.workdir}",
-        f"--config.tune.max_trials={args.trials}",
-        f"--config.train.epochs={args.epochs}",
-        f"--config.data.train_limit={args.train_limit}",
-        f"--config.data.validation_size={validation}",
-        f"--config.tune.validation_limit={validation}"]
-    print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True)
+    tool("advmask-tune", f"--config={TUNE_CONFIG}",
+         f"--workdir={args.workdir}",
+         f"--config.tune.max_trials={args.trials}",
+         f"--config.train.epochs={args.epochs}",
+         f"--config.data.train_limit={args.train_limit}",
+         f"--config.data.validation_size={validation}",
+         f"--config.tune.validation_limit={validation}")
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    sys.path.insert(0, REPO)
-    from results_doc import machine_line, publish
-
-    tune = tune_config().tune
+    tune = preset(TUNE_CONFIG, os.path.basename(TUNE_CONFIG)).tune
     weight = float(tune.robust_weight)
     objective = (f"{1 - weight:g} x clean + {weight:g} x robust"
                  if tune.objective == "weighted" else tune.objective)
 
     with open(os.path.join(args.workdir, "trials.md")) as f:
         table = f.read().split("\n", 2)[2]
-    with open(os.path.join(args.workdir, "trials.json")) as f:
-        result = json.load(f)
-    if args.write:
-        os.makedirs(os.path.join(REPO, "docs", "figures"), exist_ok=True)
-        shutil.copyfile(os.path.join(args.workdir, "pareto.png"),
-                        os.path.join(REPO, "docs", "figures",
-                                     "search_pareto.png"))
+    result = runs.read_json(os.path.join(args.workdir, "trials.json"))
+    link = publish_figure(os.path.join(args.workdir, "pareto.png"),
+                          "search_pareto.png", args.write)
     best = result["best"]
     chosen = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in sorted(best["hyperparameters"].items()))
@@ -104,7 +89,7 @@ def main():
         f"{searched(tune)} (learning_rate and beta on a log scale); "
         f"objective: {objective}. Best trial: {best['trial']} ({chosen}). "
         "The Pareto front of clean and robust accuracy is marked; plot: "
-        "[search_pareto.png](figures/search_pareto.png). Validation figures, "
+        f"[search_pareto.png]({link}). Validation figures, "
         "not test-set ones: they select, they do not report.",
         "",
         table.strip(),

@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from benchlib import machine_line, publish  # noqa: E402
 
 from advmask_tf.configs_lib import default_data_config  # noqa: E402
 from advmask_tf.data import build_data  # noqa: E402
@@ -94,7 +93,7 @@ def measure(data, method, rounds, **model_kwargs):
         return build_model("small_cnn", (28, 28, 1), 10, mean=[0.286],
                            std=[0.353])
 
-    model = AdversarialModel(network(), method=method,
+    model = AdversarialModel(network(), objective=method,
                              attack={"eps": EPS, "steps": STEPS,
                                      "step_size": STEP_SIZE}, **model_kwargs)
     model.compile(optimizer="adam")
@@ -151,8 +150,6 @@ def main():
         print(f"{label}: rounds (fit, hand-written img/s) "
               f"{[(round(f), round(r)) for f, r in pairs]}, median ratio "
               f"{row[3]:.3f}", flush=True)
-
-    from results_doc import machine_line, publish
 
     table = ["| case | fit images/s | hand-written images/s | ratio "
              "(median) | ratio (min - max) |",

@@ -18,25 +18,21 @@ the weighting ever ran.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import shlex
-import subprocess
-import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = {
-    "standard": "configs/fashion_mnist_standard.py",
-    "madry": "configs/fashion_mnist_madry.py",
-    "trades": "configs/fashion_mnist_trades.py",
-    "iaat": "configs/fashion_mnist_iaat.py",
-    "gairat": "configs/fashion_mnist_gairat.py",
-    "gairat_iaat": "configs/fashion_mnist_gairat_iaat.py",
-    "gairat_trades": "configs/fashion_mnist_gairat_trades.py",
-    "robmask": "configs/fashion_mnist_robmask.py",
-    "split_bn": "configs/fashion_mnist_split_bn.py",
-}
+from benchlib import (
+    RUNS,
+    machine_line,
+    methods,
+    pct,
+    publish,
+    report,
+    section_options,
+    selected_epoch,
+    train_preset,
+)
+
 CONDITIONED_AUTOATTACK = (
     " (RobMask and split BN: \"AutoAttack-style worst case of RobMask and "
     "split BN\")")
@@ -48,40 +44,9 @@ CONDITIONED_NOTE = (
     "route. Both take the perturbation strength as an input and are told "
     "0.1 here for clean and attacked images alike; bench/robmask.py "
     "evaluates them told 0 and along the curve between. ")
-# Every method gets the same budget, whatever its config file's defaults.
-SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
-          "--config.attack.eps=0.1", "--config.train.verbose=2"]
-
-
-def selected_epoch(workdir):
-    """1-based epoch of the best monitored validation value (first best)."""
-    with open(os.path.join(workdir, "config.json")) as f:
-        monitor = json.load(f)["train"].get("monitor", "val_robust_accuracy")
-    with open(os.path.join(workdir, "history.csv")) as f:
-        values = [float(row[monitor]) for row in csv.DictReader(f)]
-    return values.index(max(values)) + 1
-
-
-def last_epoch_report(workdir, epochs):
-    """Evaluates the run's last network once (re-used while up to date)."""
-    path = os.path.join(workdir, "metrics_last.json")
-    last = os.path.join(workdir, "last.keras")
-    if not (os.path.exists(path)
-            and os.path.getmtime(path) >= os.path.getmtime(last)):
-        command = [sys.executable, os.path.join(REPO, "bin", "advmask-eval"),
-                   f"--workdir={workdir}", "--checkpoint=last"]
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, check=True)
-    with open(path) as f:
-        report = json.load(f)
-    report["epoch"] = epochs
-    return report
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", default=os.path.join(REPO, "runs",
-                                                          "tradeoff"))
+    parser.add_argument("--workdir", default=os.path.join(RUNS, "tradeoff"))
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument(
         "--methods", default="standard,madry,trades,iaat,gairat,gairat_iaat")
@@ -92,42 +57,23 @@ def main():
     parser.add_argument(
         "--title", default="Trade-off on Fashion-MNIST (eps 0.1, small CNN)")
     args = parser.parse_args()
-    methods = args.methods.split(",")
-    unknown = sorted(set(methods) - set(CONFIGS))
-    if unknown:
-        parser.error(f"unknown methods {unknown}; known: {sorted(CONFIGS)}")
+    chosen = methods(args.methods, parser)
 
     reports = {}
-    for method in methods:
-        workdir = os.path.join(args.workdir, method)
-        command = [sys.executable, os.path.join(REPO, "bin", "advmask-train"),
-                   f"--config={os.path.join(REPO, CONFIGS[method])}",
-                   f"--workdir={workdir}",
-                   f"--config.train.epochs={args.epochs}", *SHARED]
-        print("$", " ".join(command), flush=True)
-        subprocess.run(command, check=True)
-        with open(os.path.join(workdir, "metrics.json")) as f:
-            reports[method] = json.load(f)
-        reports[method]["epoch"] = selected_epoch(workdir)
+    for method in chosen:
+        workdir = train_preset(method, os.path.join(args.workdir, method),
+                               f"--config.train.epochs={args.epochs}")
+        reports[method] = {**report(workdir), "epoch": selected_epoch(workdir)}
         if method in args.last.split(","):
-            reports[method + " (last epoch)"] = last_epoch_report(
-                workdir, args.epochs)
-
-    sys.path.insert(0, REPO)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from results_doc import machine_line, publish, section_options
-
-    def cell(report, name):
-        entry = report[name]
-        return f"{100 * entry['accuracy']:.2f}"
+            reports[method + " (last epoch)"] = {
+                **report(workdir, "last"), "epoch": args.epochs}
 
     lines = ["| method | epoch | clean | PGD-20 | CW-inf | worst of the two |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for method, report in reports.items():
-        lines.append(f"| {method} | {report['epoch']} | "
-                     f"{cell(report, 'clean')} | "
-                     f"{cell(report, 'pgd20')} | {cell(report, 'cw_inf')} | "
-                     f"{cell(report, 'worst_case')} |")
+    for method, row in reports.items():
+        lines.append(f"| {method} | {row['epoch']} | {pct(row['clean'])} | "
+                     f"{pct(row['pgd20'])} | {pct(row['cw_inf'])} | "
+                     f"{pct(row['worst_case'])} |")
     total = next(iter(reports.values()))["clean"]["total"]
     text = "\n".join([
         f"## {args.title}",
@@ -149,7 +95,7 @@ def main():
         "epochs, then the paper's rule (gamma 0.024, no cap), per-sample "
         "step max(eps_i / 5, 0.025). GAIRAT: tanh weights, lambda -1, 2 "
         "burn-in epochs of plain AT. "
-        + (CONDITIONED_NOTE if set(methods) & {"robmask", "split_bn"}
+        + (CONDITIONED_NOTE if set(chosen) & {"robmask", "split_bn"}
            else "")
         + "Evaluation: PGD-20 on the CE and "
         "CW-inf (PGD-20 on the margin), step eps/4, uniform random start; a "
@@ -158,7 +104,7 @@ def main():
         "the AutoAttack-style worst case of the same networks (first 200 "
         "test images) is in the section \"AutoAttack-style worst case of "
         "the trade-off runs\""
-        + (CONDITIONED_AUTOATTACK if set(methods) & {"robmask", "split_bn"}
+        + (CONDITIONED_AUTOATTACK if set(chosen) & {"robmask", "split_bn"}
            else "") + " below.",
         "",
         *lines,

@@ -7,5 +7,4 @@ def get_config():
     config = base_config()
     config.method.name = "trades"
     config.method.beta = 6.0
-    config.attack.random_start = "normal"
     return config

@@ -1,4 +1,7 @@
-"""The command line, end to end, as a user runs it (in subprocesses)."""
+"""The command line and the library calls behind each tool
+(`runs.train_or_report`, `runs.evaluate_runs`, `analyze_runs`): in
+subprocesses where the process matters (the launchers, loading a network
+without the package, kills), in this process otherwise."""
 
 import csv
 import json
@@ -13,9 +16,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO
+from conftest import REPO, TINY, configured, tiny
 
-TINY = os.path.join(REPO, "configs", "tiny.py")
+from advmask_tf import runs
+from advmask_tf.analysis.runs import analyze_runs
 
 
 def run_cli(tool, *args, timeout=300):
@@ -58,24 +62,22 @@ def test_train_then_eval_end_to_end(tmp_path):
                             capture_output=True, text=True, cwd=str(tmp_path))
     assert loaded.stdout.strip().endswith("(1, 10)"), loaded.stderr[-2000:]
 
-    evaluated = run_cli("advmask-eval", f"--workdir={workdir}",
-                        "--checkpoint=last", "--limit=100")
-    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    # What advmask-eval runs, in this process.
+    evaluated = runs.evaluate_runs([workdir], "last", limit=100)
     with open(os.path.join(workdir, "metrics_last.json")) as f:
         last = json.load(f)
     assert last["clean"]["total"] == 100
     assert {"deterministic", "large_eps", "more_steps", "black_box",
             "logit_scale"} <= set(last["checks"])
-    assert "| check (on 50 points) |" in evaluated.stdout
+    assert "| check (on 50 points) |" in evaluated
 
     # Stronger attacks, a sweep, and the trade-off of two work directories.
     other = str(tmp_path / "copy")
     shutil.copytree(workdir, other)
-    compared = run_cli("advmask-eval", f"--workdir={workdir}",
-                       f"--workdir={other}", "--limit=40", "--nochecks",
-                       "--attacks=pgd,autoattack", f"--out={tmp_path / 'cmp'}")
-    assert compared.returncode == 0, compared.stderr[-3000:]
-    assert "| autoattack | apgd_t |" in compared.stdout
+    compared = runs.evaluate_runs(
+        [workdir, other], limit=40, checks=False, attacks="pgd,autoattack",
+        out=str(tmp_path / "cmp"))
+    assert "| autoattack | apgd_t |" in compared
     with open(os.path.join(workdir, "eval",
                            "best-pgd3+autoattack-40.json")) as f:
         strong = json.load(f)
@@ -84,9 +86,7 @@ def test_train_then_eval_end_to_end(tmp_path):
                                                    "square"}
     for name in ("tradeoff.json", "tradeoff.md", "tradeoff.png"):
         assert os.path.exists(tmp_path / "cmp" / name), name
-    swept = run_cli("advmask-eval", f"--workdir={workdir}", "--limit=40",
-                    "--eps_sweep=0,0.05,0.3")
-    assert swept.returncode == 0, swept.stderr[-3000:]
+    runs.evaluate_runs([workdir], limit=40, eps_sweep=[0, 0.05, 0.3])
     with open(os.path.join(workdir, "eval", "sweep-best.json")) as f:
         sweep = json.load(f)
     accuracies = [p["report"]["worst_case"]["accuracy"]
@@ -104,10 +104,8 @@ def test_train_then_eval_end_to_end(tmp_path):
     assert "(finished earlier)" in again.stdout
     assert epochs_in(os.path.join(workdir, "history.csv")) == [0, 1]
 
-    changed = run_cli("advmask-train", f"--config={TINY}",
-                      f"--workdir={workdir}", "--config.attack.eps=0.2")
-    assert changed.returncode != 0
-    assert "attack.eps: 0.1 -> 0.2" in changed.stderr
+    with pytest.raises(ValueError, match=r"attack.eps: 0.1 -> 0.2"):
+        runs.train_or_report(tiny({"attack.eps": 0.2}), workdir)
 
 
 def test_killed_run_resumes_and_loses_at_most_one_epoch(tmp_path):
@@ -146,46 +144,56 @@ def test_killed_run_resumes_and_loses_at_most_one_epoch(tmp_path):
     assert keras.models.load_model(os.path.join(workdir, "model.keras"))
 
 
-@pytest.mark.parametrize("override, message", [
-    ("--config.attack.norm=l3", "'l3'"),
-    ("--config.method.name=fast", "'fast'"),
-    ("--config.attack.eps=-0.5", "received -0.5"),
-    ("--config.data.source=imagenet_folder", "'imagenet_folder'"),
-    ("--config.train.epochs=0", "train.epochs must be >= 1; received 0"),
-    ("--config.train.monitor=val_loss", "Unknown train.monitor 'val_loss'"),
-    ("--config.radius.policy=shrinking", "'shrinking'"),
-    ("--config.weighting.form=cubic", "'cubic'"),
-    ("--config.radius.policy=sampled --config.radius.low=0.5",
+BAD_CONFIGS = [
+    ({"attack.norm": "l3"}, "'l3'"),
+    ({"method.name": "fast"}, "Unknown method.name 'fast'"),
+    ({"attack.eps": -0.5}, "received -0.5"),
+    ({"data.source": "imagenet_folder"}, "'imagenet_folder'"),
+    ({"train.epochs": 0}, "train.epochs must be >= 1; received 0"),
+    ({"train.monitor": "val_loss"}, "Unknown train.monitor 'val_loss'"),
+    ({"radius.policy": "shrinking"}, "Unknown radius.policy 'shrinking'"),
+    ({"weighting.form": "cubic"}, "'cubic'"),
+    ({"radius.policy": "sampled", "radius.low": 0.5},
      "a range with high > low; received strengths=(), low=0.5"),
-    ("--config.train.trainable=partial", "received 'partial'"),
-    ("--config.model.norm=group", "Unknown model.norm 'group'"),
-    ("--config.model.norm=masking --config.model.masking.encoding=binary",
+    ({"train.trainable": "partial"}, "received 'partial'"),
+    ({"model.norm": "group"}, "Unknown model.norm 'group'"),
+    ({"model.norm": "masking", "model.masking.encoding": "binary"},
      "Unknown encoding 'binary'"),
-    ("--config.method.name=mixed --config.method.adv_weight=-1",
+    ({"method.name": "mixed", "method.adv_weight": -1.0},
      "adv_weight must be finite and >= 0; received -1"),
-])
-def test_bad_config_values_fail_clearly(tmp_path, override, message):
+    ({"eval.attacks": "pgd,foo"}, "Unknown eval.attacks 'foo'"),
+]
+
+
+@pytest.mark.parametrize("overrides, message", BAD_CONFIGS)
+def test_bad_config_values_fail_clearly(overrides, message):
+    config = tiny(overrides)
+    with pytest.raises(ValueError) as error:
+        runs.check_config(config)
+    assert message in str(error.value)
+
+
+def test_the_command_line_surfaces_a_bad_config_before_any_work(tmp_path):
     result = run_cli("advmask-train", f"--config={TINY}",
-                     f"--workdir={tmp_path / 'run'}", *override.split())
+                     f"--workdir={tmp_path / 'run'}",
+                     "--config.method.name=mixed",
+                     "--config.method.adv_weight=-1")
     assert result.returncode != 0
-    assert message in result.stderr, result.stderr[-2000:]
+    assert "adv_weight must be finite and >= 0; received -1" in result.stderr
+    assert not os.path.exists(tmp_path / "run")  # nothing was created
 
 
 def test_gairat_on_iaat_preset_exports_radii_and_histograms(tmp_path):
     workdir = tmp_path / "run"
-    tiny_sizes = [f"--config.{key}={value}" for key, value in (
-        ("data.train_limit", 600), ("data.validation_size", 100),
-        ("data.test_limit", 100), ("model.options.width", 4),
-        ("model.options.dense_units", 16), ("attack.steps", 2),
-        ("val_attack.steps", 2), ("train.epochs", 2),
-        ("train.batch_size", 100), ("train.verbose", 2),
-        ("radius.warmup_epochs", 1), ("weighting.burn_in_epochs", 1),
-        ("eval.pgd_steps", 2), ("eval.cw_steps", 2))]
-    result = run_cli(
-        "advmask-train",
-        f"--config={os.path.join(REPO, 'configs', 'fashion_mnist_gairat_iaat.py')}",
-        f"--workdir={workdir}", *tiny_sizes)
-    assert result.returncode == 0, result.stderr[-3000:]
+    config = configured("fashion_mnist_gairat_iaat.py", {
+        "data.train_limit": 600, "data.validation_size": 100,
+        "data.test_limit": 100, "model.options.width": 4,
+        "model.options.dense_units": 16, "attack.steps": 2,
+        "val_attack.steps": 2, "train.epochs": 2, "train.batch_size": 100,
+        "train.verbose": 2, "radius.warmup_epochs": 1,
+        "weighting.burn_in_epochs": 1, "eval.pgd_steps": 2,
+        "eval.cw_steps": 2})
+    runs.train_or_report(config, str(workdir))
     radii = np.load(workdir / "radii.npz")
     assert radii["radius"].shape == (500,) and radii["label"].shape == (500,)
     assert not np.allclose(radii["radius"], 0.1)  # epoch 2 adapted them
@@ -200,29 +208,24 @@ def test_gairat_on_iaat_preset_exports_radii_and_histograms(tmp_path):
 
 
 def test_eval_of_a_missing_workdir_says_what_to_do(tmp_path):
-    result = run_cli("advmask-eval", f"--workdir={tmp_path / 'none'}")
-    assert result.returncode != 0
-    assert "not a work directory made by advmask-train" in result.stderr
+    with pytest.raises(FileNotFoundError,
+                       match="not a work directory made by advmask-train"):
+        runs.evaluate_runs([str(tmp_path / "none")])
 
 
-def test_robmask_run_then_its_trade_off_curve_end_to_end(tmp_path):
-    """A tiny RobMask run through advmask-train, then advmask-eval sweeps the
-    strength it is told and the mask mix, next to a Madry reference."""
+def test_robmask_run_then_its_trade_off_curve_end_to_end(tmp_path, capsys):
+    """A tiny RobMask run (what advmask-train runs), then its trade-off
+    swept over the strength it is told and the mask mix (what advmask-eval
+    runs), next to a Madry reference, and analysed (advmask-analyze)."""
     madry = str(tmp_path / "madry")
-    assert run_cli("advmask-train", f"--config={TINY}",
-                   f"--workdir={madry}", "--skip_eval").returncode == 0
-    assert run_cli("advmask-eval", f"--workdir={madry}", "--limit=60",
-                   "--nochecks").returncode == 0
+    runs.train_or_report(tiny(), madry, evaluate=False)
+    runs.evaluate_workdir(madry, limit=60, checks=False, verbose=0)
     workdir = str(tmp_path / "robmask")
-    trained = run_cli(
-        "advmask-train", f"--config={TINY}", f"--workdir={workdir}",
-        "--config.method.name=mixed", "--config.radius.policy=sampled",
-        "--config.radius.strengths=(0.0,0.05,0.1)",
-        "--config.model.norm=masking", "--config.model.masking.encoding_dim=4",
-        "--config.eval.check_points=40")
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    with open(os.path.join(workdir, "metrics.json")) as f:
-        metrics = json.load(f)
+    metrics, _ = runs.train_or_report(tiny({
+        "method.name": "mixed", "radius.policy": "sampled",
+        "radius.strengths": (0.0, 0.05, 0.1), "model.norm": "masking",
+        "model.masking.encoding_dim": 4, "eval.check_points": 40}), workdir)
+    assert metrics == runs.read_json(os.path.join(workdir, "metrics.json"))
     assert metrics["condition_eps"] == 0.1
     assert metrics["config"]["method"] == "mixed+sampled_radius+masking"
     assert "checks" in metrics
@@ -237,13 +240,12 @@ def test_robmask_run_then_its_trade_off_curve_end_to_end(tmp_path):
                             capture_output=True, text=True, cwd=str(tmp_path))
     assert "['eps', 'image'] (2, 10)" in loaded.stdout, loaded.stderr[-2000:]
 
-    swept = run_cli("advmask-eval", f"--workdir={workdir}", "--limit=60",
-                    "--condition_sweep=0,0.1", "--mix_sweep=0,0.5,1",
-                    "--attacks=pgd", f"--reference={madry}")
-    assert swept.returncode == 0, swept.stderr[-3000:]
-    assert "| told eps 0.1 |" in swept.stdout
-    assert "| mask mix t = 0.5 |" in swept.stdout
-    assert "| reference: madry |" in swept.stdout
+    swept = runs.evaluate_runs(
+        [workdir], limit=60, condition_sweep=[0, 0.1], mix_sweep=[0, 0.5, 1],
+        attacks="pgd", references=[madry])
+    assert "| told eps 0.1 |" in swept
+    assert "| mask mix t = 0.5 |" in swept
+    assert "| reference: madry |" in swept
     base = os.path.join(workdir, "eval", "conditioning-best")
     with open(base + ".json") as f:
         curve = json.load(f)
@@ -256,56 +258,51 @@ def test_robmask_run_then_its_trade_off_curve_end_to_end(tmp_path):
             == curve["mix"][2]["clean"]["correct"])
     assert os.path.getsize(base + ".png") > 1000
 
-    refused = run_cli("advmask-eval", f"--workdir={madry}",
-                      "--condition_sweep=0,0.1")
-    assert refused.returncode != 0
-    assert "unconditioned network" in refused.stderr
+    with pytest.raises(ValueError, match="unconditioned network"):
+        runs.evaluate_runs([madry], condition_sweep=[0, 0.1])
 
-    # advmask-analyze compares the plain network with the conditioned one
-    # told 0 and 0.1; a second run re-uses the cached analyses.
-    out = tmp_path / "analysis"
-    analyze = ("advmask-analyze", f"--workdir={madry}", f"--workdir={workdir}",
-               "--limit=40", "--bisections=3", "--attack_steps=3",
-               f"--out={out}")
-    analyzed = run_cli(*analyze)
-    assert analyzed.returncode == 0, analyzed.stderr[-3000:]
-    assert analyzed.stdout.count("Analysing") == 3
-    assert "| robmask@0.1 |" in analyzed.stdout
-    with open(out / "analysis.json") as f:
+    # The plain network compared with the conditioned one told 0 and 0.1; a
+    # second run re-uses the cached analyses.
+    out = str(tmp_path / "analysis")
+    analyze = dict(workdirs=[madry, workdir], out=out, limit=40,
+                   bisections=3, attack_steps=3)
+    capsys.readouterr()
+    analyzed = analyze_runs(**analyze)
+    assert capsys.readouterr().out.count("Analysing") == 3
+    assert "| robmask@0.1 |" in analyzed
+    with open(os.path.join(out, "analysis.json")) as f:
         summaries = json.load(f)
     assert set(summaries) == {"madry", "robmask@0", "robmask@0.1"}
     assert summaries["madry"]["points"] == 40
     for name in ("analysis.md", "spectra.png", "margins.png",
                  "confidence.png", "boundary.png", "smoothness.png"):
-        assert os.path.getsize(out / name) > 100, name
+        assert os.path.getsize(os.path.join(out, name)) > 100, name
     assert os.path.exists(os.path.join(workdir, "analysis",
                                        "best-40-told0.1.npz"))
     assert os.listdir(os.path.join(workdir, "tensorboard", "analysis"))
-    again = run_cli(*analyze)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "Analysing" not in again.stdout
-    with open(out / "analysis.json") as f:
+    analyze_runs(**analyze)
+    assert "Analysing" not in capsys.readouterr().out
+    with open(os.path.join(out, "analysis.json")) as f:
         assert json.load(f) == summaries
-    unnamed = run_cli("advmask-analyze", f"--workdir={madry}",
-                      f"--workdir={workdir}")
-    assert unnamed.returncode != 0
-    assert "Several --workdir need --out" in unnamed.stderr
+    with pytest.raises(ValueError, match="need an output directory"):
+        analyze_runs([madry, workdir])
+
+
+def test_analyze_refuses_several_runs_without_an_output_directory(tmp_path):
+    result = run_cli("advmask-analyze", f"--workdir={tmp_path / 'a'}",
+                     f"--workdir={tmp_path / 'b'}")
+    assert result.returncode != 0
+    assert "Several --workdir need --out" in result.stderr
 
 
 def test_relearning_only_the_rescaling_keeps_every_other_weight(tmp_path):
     base = str(tmp_path / "standard")
-    assert run_cli("advmask-train", f"--config={TINY}", f"--workdir={base}",
-                   "--config.method.name=standard",
-                   "--config.train.monitor=val_clean_accuracy",
-                   "--skip_eval").returncode == 0
+    runs.train(tiny({"method.name": "standard",
+                     "train.monitor": "val_clean_accuracy"}), base)
     start = os.path.join(base, "model.keras")
     workdir = str(tmp_path / "relearned")
-    relearned = run_cli(
-        "advmask-train", f"--config={TINY}", f"--workdir={workdir}",
-        f"--config.train.init_from={start}",
-        "--config.train.trainable=rescaling", "--config.train.epochs=1",
-        "--skip_eval")
-    assert relearned.returncode == 0, relearned.stderr[-3000:]
+    runs.train(tiny({"train.init_from": start, "train.trainable": "rescaling",
+                     "train.epochs": 1}), workdir)
     before = keras.models.load_model(start)
     after = keras.models.load_model(os.path.join(workdir, "last.keras"))
     changed, kept = set(), set()
@@ -321,9 +318,6 @@ def test_relearning_only_the_rescaling_keeps_every_other_weight(tmp_path):
     assert "BatchNormalization.moving_mean" in kept
     assert "Conv2D.kernel" in kept
 
-    wrong = run_cli("advmask-train", f"--config={TINY}",
-                    f"--workdir={tmp_path / 'wrong'}",
-                    f"--config.train.init_from={start}",
-                    "--config.model.options.width=4", "--skip_eval")
-    assert wrong.returncode != 0
-    assert "different architecture" in wrong.stderr
+    with pytest.raises(ValueError, match="different architecture"):
+        runs.train(tiny({"train.init_from": start,
+                         "model.options.width": 4}), str(tmp_path / "wrong"))

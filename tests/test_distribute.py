@@ -12,12 +12,11 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
-from conftest import REPO
+from conftest import REPO, TINY
 
+from advmask_tf import runs
+from advmask_tf.configs_lib import preset
 from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
-
-TINY = os.path.join(REPO, "configs", "tiny.py")
 
 
 def free_ports(count):
@@ -157,43 +156,35 @@ FASHION_SHAPES = SimpleNamespace(image_shape=(28, 28, 1), num_classes=10,
                                  mean=(0.286,), std=(0.353,))
 
 
-def _preset_run(strategy, config, x, y, initial):
-    from advmask_tf import experiment
-
-    with strategy.scope():
-        net = experiment.build_network(config, FASHION_SHAPES)
-        net.set_weights(initial)
-        model = experiment.build_adversarial_model(config, net, len(y))
-        model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
-    dataset = tf.data.Dataset.from_tensor_slices(
-        ({"image": x, "index": np.arange(len(y))}, y)).batch(32)
-    model.fit(dataset, epochs=1, verbose=0, shuffle=False)
-    return [w.numpy() for w in net.weights]
-
-
 @pytest.mark.parametrize("preset_name", PRESETS)
-def test_every_preset_trains_alike_on_two_replicas(preset_name, fashion_mnist,
-                                                   float64, two_replicas):
+def test_every_preset_trains_alike_on_two_replicas(preset_name, fashion_slice,
+                                                   float64, replica_pair):
     """Each configs/ preset, made small (its parts and settings unchanged,
     the burn-in and warm-up phases shortened so its state tables act in
     the one epoch), on 64 real images: 2 logical devices = 1 device."""
-    from advmask_tf import experiment
-    from advmask_tf.configs_lib import preset
-
     config = preset(os.path.join(REPO, "configs", "x.py"), preset_name)
     config.model.options.width = 4
     config.model.options.dense_units = 16
     config.attack.steps = 2
     config.radius.warmup_epochs = 0
     config.weighting.burn_in_epochs = 0
-    x = (fashion_mnist.x_train[:64] / 255.0).astype(np.float64)
-    y = fashion_mnist.y_train[:64]
+    x, y = fashion_slice(64, dtype=np.float64)
     keras.utils.set_random_seed(0)
-    initial = experiment.build_network(config, FASHION_SHAPES).get_weights()
-    one = _preset_run(tf.distribute.get_strategy(), config, x, y, initial)
-    two = _preset_run(two_replicas, config, x, y, initial)
+    initial = runs.build_network(config, FASHION_SHAPES).get_weights()
+
+    def build():
+        return runs.build_adversarial_model(
+            config, runs.build_network(config, FASHION_SHAPES), len(y))
+
+    (one, one_logs), (two, two_logs) = replica_pair(build, initial, x, y)
+    assert set(one_logs) == set(two_logs)
+    for key in one_logs:
+        np.testing.assert_allclose(one_logs[key], two_logs[key], rtol=1e-7,
+                                   atol=1e-9, err_msg=key)
     changed = False
-    for a, b, start in zip(one, two, initial):
-        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
-        changed |= not np.allclose(a, start)
+    for a, b, start in zip(one.network.weights, two.network.weights,
+                           initial):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7,
+                                   atol=1e-9)
+        changed |= not np.allclose(a.numpy(), start)
     assert changed

@@ -17,6 +17,7 @@ from advmask_tf.training import (
     AdversarialModel,
     GeometryAwareWeighting,
     Iaat,
+    StepFacts,
     gairat_weights,
 )
 
@@ -53,9 +54,10 @@ def _craft(policy, attack, epoch, clean_correct=None):
     n = attack.thresholds.shape[0]
     clean_correct = tf.constant([True] * n if clean_correct is None
                                 else clean_correct)
-    return policy.craft(attack, lambda eps: None, tf.zeros((n, 2)),
-                        tf.zeros(n, tf.int32), tf.range(n), None,
-                        clean_correct, tf.constant(epoch))
+    return policy.craft(attack, lambda eps: None, StepFacts(
+        image=tf.zeros((n, 2)), label=tf.zeros(n, tf.int32),
+        index=tf.range(n), clean_correct=clean_correct,
+        epoch=tf.constant(epoch)))
 
 
 def test_paper_rule_moves_each_radius_by_gamma():
@@ -115,7 +117,12 @@ def test_bad_radius_settings_name_the_value():
         AdaptiveRadius(warmup_eps=0.1, max_eps=0.05)
     net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=8)
     with pytest.raises(ValueError, match="number of training examples"):
-        AdversarialModel(net, radius={"policy": "adaptive"})
+        AdversarialModel(net, radius={"name": "adaptive"})
+
+
+def _at_epoch(epoch):
+    """The facts a weighting reads: the epoch (no example index)."""
+    return StepFacts(image=None, label=None, epoch=tf.constant(epoch))
 
 
 def test_gairat_weight_forms_by_hand():
@@ -139,11 +146,11 @@ def test_gairat_weight_forms_by_hand():
 def test_weights_sum_to_the_batch_size_and_favour_small_kappa(form):
     weighting = GeometryAwareWeighting(form=form, lam=0.0, burn_in_epochs=1)
     kappa = tf.constant([0, 1, 3, 10, 10, 7])
-    weights = weighting.weights(kappa, 10, None, tf.constant(1)).numpy()
+    weights = weighting.weights(kappa, 10, _at_epoch(1)).numpy()
     assert weights.sum() == pytest.approx(6.0, rel=1e-6)
     assert np.all(np.diff(weights[[0, 1, 2, 5, 3]]) <= 0)
     assert weights[0] > weights[3]
-    burn_in = weighting.weights(kappa, 10, None, tf.constant(0)).numpy()
+    burn_in = weighting.weights(kappa, 10, _at_epoch(0)).numpy()
     np.testing.assert_array_equal(burn_in, np.ones(6))
 
 
@@ -161,7 +168,7 @@ def test_lambda_schedules_hit_every_value_and_never_nan():
     kappa = tf.constant([0, 5, 10])
     for weighting in (linear, piecewise, GeometryAwareWeighting(lam=-50.0)):
         for epoch in range(8):
-            w = weighting.weights(kappa, 10, None, tf.constant(epoch))
+            w = weighting.weights(kappa, 10, _at_epoch(epoch))
             assert np.all(np.isfinite(w.numpy())), (weighting.schedule, epoch)
 
 
@@ -184,7 +191,9 @@ def test_bad_lambda_schedules_are_refused():
 def test_iaat_objective_trains_on_x_adv_only_where_clean_is_right():
     x = tf.zeros((3, 2, 2, 1))
     x_adv = tf.ones((3, 2, 2, 1))
-    [(chosen, _)] = Iaat().passes(x, x_adv, tf.constant([True, False, True]))
+    facts = StepFacts(image=x, label=tf.zeros(3, tf.int32),
+                      clean_correct=tf.constant([True, False, True]))
+    [(chosen, _)] = Iaat().passes(facts, x_adv, eps=0.1)
     np.testing.assert_array_equal(chosen.numpy()[:, 0, 0, 0], [1, 0, 1])
 
 
@@ -201,7 +210,7 @@ def _real(fashion_mnist, n, dtype=np.float32):
 def _trained_weights(method, x, y, **kwargs):
     keras.utils.set_random_seed(3)
     net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=16)
-    model = AdversarialModel(net, method=method,
+    model = AdversarialModel(net, objective=method,
                              attack={"eps": 0.1, "steps": 3},
                              num_examples=len(y), **kwargs)
     model.compile(optimizer="adam")
@@ -231,8 +240,8 @@ def test_small_iaat_radii_mark_ambiguous_images(fashion_mnist):
     keras.utils.set_random_seed(0)
     net = build_model("small_cnn", (28, 28, 1), 10, mean=[0.286], std=[0.353])
     model = AdversarialModel(
-        net, method="iaat", attack={"eps": 0.1, "steps": 5},
-        radius={"policy": "adaptive", "warmup_epochs": 1, "gamma": 0.03},
+        net, objective="iaat", attack={"eps": 0.1, "steps": 5},
+        radius={"name": "adaptive", "warmup_epochs": 1, "gamma": 0.03},
         num_examples=len(y))
     model.compile(optimizer="adam")
     model.fit(_indexed(x, y, 100), epochs=4, verbose=0, shuffle=False)
@@ -262,8 +271,8 @@ def _iaat_gairat_model(n):
     keras.utils.set_random_seed(0)
     net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=16)
     model = AdversarialModel(
-        net, method="iaat", attack={"eps": 0.1, "steps": 3},
-        radius={"policy": "adaptive", "warmup_epochs": 1},
+        net, objective="iaat", attack={"eps": 0.1, "steps": 3},
+        radius={"name": "adaptive", "warmup_epochs": 1},
         weighting={"name": "gairat", "burn_in_epochs": 1}, num_examples=n)
     model.compile(optimizer="adam")
     model(tf.zeros((1, 28, 28, 1)))  # BackupAndRestore needs a built model
@@ -294,31 +303,26 @@ def test_tables_survive_an_interrupted_run(fashion_mnist, tmp_path):
                                reference.weighting.table.numpy(), atol=1e-5)
 
 
-def _replica_run(strategy, x, y, initial, rule):
-    with strategy.scope():
-        net = build_model("small_cnn", (28, 28, 1), 10, width=4,
-                          dense_units=16, norm="sync_batchnorm")
-        net.set_weights(initial)
-        model = AdversarialModel(
-            net, method="iaat", attack={"eps": 0.1, "steps": 3},
-            radius={"policy": "adaptive", "rule": rule, "warmup_epochs": 0,
-                    "gamma": 0.02},
-            weighting={"name": "gairat", "burn_in_epochs": 0},
-            num_examples=len(y))
-        model.compile(optimizer=keras.optimizers.SGD(0.05))
-    model.fit(_indexed(x, y, 32), epochs=2, verbose=0, shuffle=False)
-    return model
-
-
 @pytest.mark.parametrize("rule", ["paper", "authors_code"])
-def test_two_replicas_update_the_same_tables(rule, fashion_mnist, float64,
-                                             two_replicas):
-    x, y = _real(fashion_mnist, 128, np.float64)
+def test_two_replicas_update_the_same_tables(rule, fashion_slice, float64,
+                                             replica_pair):
+    x, y = fashion_slice(128, dtype=np.float64)
     keras.utils.set_random_seed(0)
     initial = build_model("small_cnn", (28, 28, 1), 10, width=4,
                           dense_units=16).get_weights()
-    one = _replica_run(tf.distribute.get_strategy(), x, y, initial, rule)
-    two = _replica_run(two_replicas, x, y, initial, rule)
+
+    def build():
+        net = build_model("small_cnn", (28, 28, 1), 10, width=4,
+                          dense_units=16, norm="sync_batchnorm")
+        return AdversarialModel(
+            net, objective="iaat", attack={"eps": 0.1, "steps": 3},
+            radius={"name": "adaptive", "rule": rule, "warmup_epochs": 0,
+                    "gamma": 0.02},
+            weighting={"name": "gairat", "burn_in_epochs": 0},
+            num_examples=len(y))
+
+    (one, _), (two, _) = replica_pair(build, initial, x, y, epochs=2,
+                                      momentum=0.0)
     radii = one.radius.table.numpy()
     assert np.ptp(radii) > 0
     np.testing.assert_allclose(two.radius.table.numpy(), radii, atol=1e-7)
@@ -327,7 +331,6 @@ def test_two_replicas_update_the_same_tables(rule, fashion_mnist, float64,
     for a, b in zip(one.network.weights, two.network.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7,
                                    atol=1e-9)
-
 
 @pytest.mark.parametrize("name, method, policy, weighting", [
     ("fashion_mnist_iaat.py", "iaat", "adaptive", "uniform"),

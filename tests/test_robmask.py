@@ -8,7 +8,7 @@ import tensorflow as tf
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
 from advmask_tf.layers import masking_layers
 from advmask_tf.models import at_strength, build_model
-from advmask_tf.training import AdversarialModel
+from advmask_tf.training import AdversarialModel, StepFacts
 from advmask_tf.training.objectives import Mixed
 from advmask_tf.training.radius import SampledRadius
 
@@ -50,7 +50,8 @@ def test_mixed_objective_tells_clean_zero_and_x_adv_its_radius():
     x = tf.zeros((3, 2, 2, 1))
     x_adv = tf.ones((3, 2, 2, 1))
     eps = tf.constant([0.0, 0.05, 0.1])
-    (clean, clean_eps), (adv, adv_eps) = Mixed().passes(x, x_adv, None, eps)
+    facts = StepFacts(image=x, label=tf.zeros(3, tf.int32))
+    (clean, clean_eps), (adv, adv_eps) = Mixed().passes(facts, x_adv, eps)
     assert clean is x and adv is x_adv
     np.testing.assert_array_equal(clean_eps.numpy(), [0, 0, 0])
     np.testing.assert_allclose(adv_eps.numpy(), eps.numpy())
@@ -82,9 +83,9 @@ def test_training_tells_the_network_each_pass_strength_also_under_attack():
     x = RecordStrength()(keras.layers.Flatten()(image), eps)
     net = keras.Model({"image": image, "eps": eps}, keras.layers.Dense(3)(x))
     model = AdversarialModel(
-        net, method="mixed", attack={"eps": 0.1, "steps": 2,
+        net, objective="mixed", attack={"eps": 0.1, "steps": 2,
                                      "step_size": 0.05},
-        radius={"policy": "sampled", "strengths": (0.05, 0.1)},
+        radius={"name": "sampled", "strengths": (0.05, 0.1)},
         track_clean_accuracy=False)
     model.compile(optimizer="sgd", run_eagerly=True)
     RecordStrength.seen.clear()
@@ -119,9 +120,9 @@ def test_robmask_learns_distinct_clean_and_adversarial_maskings(
                                     "encoding_dim": 8},
                       mean=[0.286], std=[0.353], width=8, dense_units=32)
     model = AdversarialModel(
-        net, method="mixed",
+        net, objective="mixed",
         attack={"eps": 0.1, "steps": 5, "step_size": 0.03},
-        radius={"policy": "sampled", "strengths": STRENGTHS},
+        radius={"name": "sampled", "strengths": STRENGTHS},
         num_examples=len(y))
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
     model.fit({"image": x, "index": np.arange(len(y))}, y, batch_size=100,

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from advmask_tf.attacks import PGDConfig
 from advmask_tf.evaluation import evaluate
 from advmask_tf.models import build_model
 from advmask_tf.training import AdversarialModel
@@ -16,7 +17,7 @@ def _real_data(fashion_mnist, n, offset=0):
 def _train(method, x, y, epochs, seed=0, **kwargs):
     keras.utils.set_random_seed(seed)
     net = build_model("small_cnn", (28, 28, 1), 10, mean=[0.286], std=[0.353])
-    model = AdversarialModel(net, method=method,
+    model = AdversarialModel(net, objective=method,
                              attack={"eps": 0.1, "steps": 5,
                                      "step_size": 0.03}, **kwargs)
     model.compile(optimizer="adam")
@@ -24,15 +25,16 @@ def _train(method, x, y, epochs, seed=0, **kwargs):
     return net, history
 
 
-def test_madry_training_raises_robust_accuracy_on_real_data(fashion_mnist):
+def test_madry_training_raises_robust_accuracy_on_real_data(
+        fashion_mnist, trained_standard):
     x, y = _real_data(fashion_mnist, 3000)
     test = tf.data.Dataset.from_tensor_slices(
-        (fashion_mnist.x_test[:1000].astype(np.float32) / 255.0,
-         fashion_mnist.y_test[:1000])).batch(500)
-    standard, _ = _train("standard", x, y, epochs=3)
+        (fashion_mnist.x_test[:500].astype(np.float32) / 255.0,
+         fashion_mnist.y_test[:500])).batch(500)
     madry, history = _train("madry", x, y, epochs=3)
-    s = evaluate(standard, test, eps=0.1)
-    m = evaluate(madry, test, eps=0.1)
+    pgd20 = {"pgd20": PGDConfig(eps=0.1, steps=20)}
+    s = evaluate(trained_standard, test, pgd20)  # standard training
+    m = evaluate(madry, test, pgd20)
     assert s["clean"]["accuracy"] > 0.7 and m["clean"]["accuracy"] > 0.6
     assert m["pgd20"]["accuracy"] > s["pgd20"]["accuracy"] + 0.25, (s, m)
     assert m["pgd20"]["accuracy"] > 0.4
@@ -44,7 +46,7 @@ def test_madry_training_raises_robust_accuracy_on_real_data(fashion_mnist):
 
 def test_trades_trains_and_logs_its_metrics(fashion_mnist):
     x, y = _real_data(fashion_mnist, 600)
-    _, history = _train("trades", x, y, epochs=2, beta=6.0)
+    _, history = _train({"name": "trades", "beta": 6.0}, x, y, epochs=2)
     assert set(history.history) == {"loss", "clean_accuracy", "adv_accuracy"}
     assert history.history["loss"][-1] < history.history["loss"][0]
 
@@ -54,7 +56,7 @@ def test_validation_reports_clean_and_robust_accuracy(fashion_mnist):
     vx, vy = _real_data(fashion_mnist, 200, offset=1000)
     keras.utils.set_random_seed(0)
     net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=8)
-    model = AdversarialModel(net, method="standard",
+    model = AdversarialModel(net, objective="standard",
                              val_attack={"eps": 0.3, "steps": 5})
     model.compile(optimizer="adam")
     history = model.fit(x, y, validation_data=(vx, vy), batch_size=100,
@@ -73,7 +75,7 @@ def _one_step(method, sample_weight=None, x=None, y=None):
     keras.utils.set_random_seed(1)
     net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=8,
                       norm="none")
-    model = AdversarialModel(net, method=method,
+    model = AdversarialModel(net, objective=method,
                              attack={"eps": 0.1, "steps": 2,
                                      "random_start": "none"})
     model.compile(optimizer=keras.optimizers.SGD(0.1))
@@ -107,18 +109,27 @@ def test_compile_rejects_a_loss():
     net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=8)
     with pytest.raises(ValueError, match="loss='mse'"):
         AdversarialModel(net).compile(optimizer="adam", loss="mse")
-    with pytest.raises(ValueError, match="'free_at'"):
-        AdversarialModel(net, method="free_at")
+    with pytest.raises(ValueError, match="Unknown method.name 'free_at'"):
+        AdversarialModel(net, objective="free_at")
     with pytest.raises(ValueError, match="beta must be >= 0"):
-        AdversarialModel(net, method="trades", beta=-1.0)
+        AdversarialModel(net, objective={"name": "trades", "beta": -1.0})
 
 
 def test_adversarial_model_config_round_trip(tmp_path):
     net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=8)
-    model = AdversarialModel(net, method="trades", beta=2.0,
+    model = AdversarialModel(net, objective={"name": "trades", "beta": 2.0},
                              attack={"eps": 0.2, "steps": 3})
     clone = AdversarialModel.from_config(model.get_config())
-    assert clone.method == "trades" and clone.beta == 2.0
+    assert clone.objective.get_config() == {"name": "trades", "beta": 2.0}
+    assert clone.attack.random_start == "normal"  # the objective's start
+    # A config saved before parts became specs still loads.
+    old = model.get_config()
+    old.update(method="trades", beta=2.0, clean_weight=1.0, adv_weight=1.0,
+               radius={"policy": "fixed"})
+    del old["objective"]
+    upgraded = AdversarialModel.from_config(old)
+    assert upgraded.objective.get_config() == {"name": "trades", "beta": 2.0}
+    assert upgraded.radius.name == "fixed"
     assert clone.attack == model.attack and clone.attack.loss == "kl"
     assert clone.val_attack.eps == 0.2
     x = np.random.rand(2, 28, 28, 1).astype(np.float32)
@@ -132,12 +143,12 @@ def test_adversarial_model_config_round_trip(tmp_path):
 STRENGTHS = (0.0, 0.05, 0.1)
 # (method, AdversarialModel arguments, norm, norm_options)
 METHODS = [
-    ("standard", {}, "sync_batchnorm", None),
-    ("madry", {}, "sync_batchnorm", None),
-    ("trades", {"beta": 3.0}, "sync_batchnorm", None),
+    # Standard and Madry: every preset's one-epoch run on two replicas
+    # (tests/test_distribute.py) compares their weights and logs.
+    ({"name": "trades", "beta": 3.0}, {}, "sync_batchnorm", None),
     # The conditioned norms over 2 epochs with validation: slow, and the
     # one-epoch preset tests (tests/test_distribute.py) cover their weights.
-    pytest.param("mixed", {"radius": {"policy": "sampled",
+    pytest.param("mixed", {"radius": {"name": "sampled",
                                       "strengths": STRENGTHS}},
                  "masking", {"strengths": STRENGTHS, "encoding_dim": 4},
                  marks=pytest.mark.slow),
@@ -151,38 +162,27 @@ def _net(norm, norm_options):
                        norm=norm, norm_options=norm_options)
 
 
-def _distributed_run(strategy, method, kwargs, norm, norm_options, x, y,
-                     initial_weights):
-    with strategy.scope():
-        net = _net(norm, norm_options)
-        net.set_weights(initial_weights)
-        model = AdversarialModel(
-            net, method=method, attack={"eps": 0.1, "steps": 3},
-            val_attack={"eps": 0.1, "steps": 3}, num_examples=len(y),
-            **kwargs)
-        model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
-    dataset = tf.data.Dataset.from_tensor_slices(
-        ({"image": x, "index": np.arange(len(y))}, y)).batch(32)
-    history = model.fit(dataset, validation_data=dataset, epochs=2,
-                        verbose=0, shuffle=False)
-    return [w.numpy() for w in net.weights], history.history
-
-
 @pytest.mark.parametrize("method, kwargs, norm, norm_options", METHODS)
 def test_two_replicas_match_one_device(method, kwargs, norm, norm_options,
-                                       fashion_mnist, float64, two_replicas):
-    x, y = _real_data(fashion_mnist, 128)
-    x = x.astype(np.float64)
+                                       fashion_slice, float64, replica_pair):
+    x, y = fashion_slice(128, dtype=np.float64)
     keras.utils.set_random_seed(0)
     initial = _net(norm, norm_options).get_weights()
-    one = _distributed_run(tf.distribute.get_strategy(), method, kwargs,
-                           norm, norm_options, x, y, initial)
-    two = _distributed_run(two_replicas, method, kwargs, norm, norm_options,
-                           x, y, initial)
-    assert one[0][0].dtype == np.float64
-    for a, b in zip(one[0], two[0]):  # weights and moving statistics
-        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
-    assert set(one[1]) == set(two[1])
-    for key in one[1]:
-        np.testing.assert_allclose(one[1][key], two[1][key], rtol=1e-7,
+
+    def build():
+        return AdversarialModel(
+            _net(norm, norm_options), objective=method,
+            attack={"eps": 0.1, "steps": 3},
+            val_attack={"eps": 0.1, "steps": 3}, num_examples=len(y),
+            **kwargs)
+
+    (one, one_logs), (two, two_logs) = replica_pair(
+        build, initial, x, y, epochs=2, validation=True)
+    one_weights = [w.numpy() for w in one.network.weights]
+    assert one_weights[0].dtype == np.float64
+    for a, b in zip(one_weights, two.network.weights):  # and moving stats
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-7, atol=1e-9)
+    assert set(one_logs) == set(two_logs)
+    for key in one_logs:
+        np.testing.assert_allclose(one_logs[key], two_logs[key], rtol=1e-7,
                                    atol=1e-9, err_msg=key)

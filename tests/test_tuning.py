@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
+from advmask_tf import runs
 from advmask_tf.configs_lib import base_config
 from advmask_tf.tuning import AdversarialHyperModel, pareto_front, score
 from advmask_tf.tuning.search import make_tuner
@@ -66,7 +67,8 @@ def test_method_specific_values_only_where_they_apply():
         config = hypermodel.trial_config(hp)
         assert config.method.name == method
         assert ("beta" in hp.values) == (method == "trades")
-        assert config.attack.random_start == (
+        # Each method's own random start (what the trial's run stores).
+        assert runs.resolved(config)["attack"]["random_start"] == (
             "normal" if method == "trades" else "uniform")
         assert 1e-4 <= config.train.learning_rate <= 1e-2
         # The attack step keeps its ratio to eps; evaluation stays at 0.1.

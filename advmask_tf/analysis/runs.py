@@ -9,7 +9,6 @@ what is new or was interrupted.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import numpy as np
@@ -25,6 +24,14 @@ from advmask_tf.analysis.report import (
     write_tensorboard,
 )
 from advmask_tf.io_utils import atomic_save, atomic_write_json, atomic_write_text
+from advmask_tf.models import is_conditioned
+from advmask_tf.runs import (
+    WorkDir,
+    is_fresh,
+    load_config,
+    load_for_evaluation,
+    read_json,
+)
 
 
 def _tag(checkpoint: str, points: int, condition) -> str:
@@ -34,12 +41,9 @@ def _tag(checkpoint: str, points: int, condition) -> str:
 
 def _cached(json_path: str, npz_path: str, model_path: str,
             settings: AnalysisSettings):
-    if not (os.path.exists(json_path) and os.path.exists(npz_path)):
+    if not (is_fresh(json_path, model_path) and os.path.exists(npz_path)):
         return None
-    if os.path.getmtime(json_path) < os.path.getmtime(model_path):
-        return None
-    with open(json_path) as f:
-        summary = json.load(f)
+    summary = read_json(json_path)
     if (summary.get("settings") != dataclasses.asdict(settings)
             or summary.get("format") != SUMMARY_FORMAT):
         return None
@@ -65,13 +69,10 @@ def analyze_workdir(workdir: str, settings: AnalysisSettings,
         label -> (summary, points); the label is the work directory's name,
         with "@<strength>" for a conditioned network.
     """
-    from advmask_tf import experiment
-    from advmask_tf.models import is_conditioned
-
-    wd, config, network, data = experiment.load_for_evaluation(
-        workdir, checkpoint, limit)
-    model_path = wd.best_model if checkpoint == "best" else wd.last_model
-    name = os.path.basename(os.path.normpath(workdir))
+    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
+                                                    limit)
+    model_path = wd.model(checkpoint)
+    name = wd.name()
     if is_conditioned(network):
         conditions = list(conditions) if conditions else [
             0.0, float(config.attack.eps)]
@@ -126,3 +127,27 @@ def compare(workdirs, out: str, settings: AnalysisSettings,
                       + summary_markdown(summaries))
     write_plots(summaries, points, out)
     return summaries
+
+
+def analyze_runs(workdirs, out: str | None = None, checkpoint: str = "best",
+                 limit: int = 1000, eps: float | None = None,
+                 max_eps: float | None = None, bisections: int = 8,
+                 attack_steps: int = 20, conditions=None) -> str:
+    """What advmask-analyze does: `compare` the work directories into `out`
+    (default: <workdir>/analysis for one) at `eps` (default: the first
+    run's training eps; the bisection runs to `max_eps`, default 3 eps).
+    Returns the markdown of the comparison."""
+    workdirs = list(workdirs)
+    if out is None:
+        if len(workdirs) > 1:
+            raise ValueError("Several work directories need an output "
+                             "directory (--out) for the comparison.")
+        out = os.path.join(workdirs[0], "analysis")
+    if eps is None:
+        eps = float(load_config(WorkDir(workdirs[0])).attack.eps)
+    settings = AnalysisSettings(eps=eps, max_eps=max_eps or 3 * eps,
+                                bisections=bisections,
+                                attack_steps=attack_steps)
+    compare(workdirs, out, settings, checkpoint, limit, conditions)
+    with open(os.path.join(out, "analysis.md")) as f:
+        return f.read() + f"\nPlots and JSON in {out}/"

@@ -1,10 +1,12 @@
 """Attacks in pixel space: batched, per-sample eps, tf.function-safe.
 
-Every attack config (`PGDConfig`, `APGDConfig`, `SquareConfig`) has
-`fooled(model, x, y, eps=None, noise_keys=None) -> bool per sample`.
+Every attack config (`PGDConfig`, `APGDConfig`, `SquareConfig`,
+`AutoAttackConfig`) has `fooled(model, x, y, eps=None, noise_keys=None) ->
+bool per sample`; `ATTACKS` holds them by name (`build_attacks`).
 """
 
 from advmask_tf.attacks.apgd import APGDConfig, apgd, checkpoints
+from advmask_tf.attacks.autoattack import AutoAttackConfig
 from advmask_tf.attacks.losses import (
     ATTACK_LOSSES,
     attack_loss,
@@ -23,10 +25,17 @@ from advmask_tf.attacks.pgd import (
     pgd,
     project,
 )
+from advmask_tf.attacks.registry import (
+    ATTACKS,
+    AttackBudgets,
+    build_attacks,
+    report_name,
+)
 from advmask_tf.attacks.square import SquareConfig, square
 
 __all__ = [
     "APGDConfig",
+    "AutoAttackConfig",
     "SquareConfig",
     "apgd",
     "checkpoints",
@@ -45,4 +54,8 @@ __all__ = [
     "noise_keys_for",
     "pgd",
     "project",
+    "ATTACKS",
+    "AttackBudgets",
+    "build_attacks",
+    "report_name",
 ]

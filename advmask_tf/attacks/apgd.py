@@ -38,6 +38,7 @@ from advmask_tf.attacks.pgd import (
     make_forward,
     project,
 )
+from advmask_tf.attacks.registry import ATTACKS
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -240,6 +241,7 @@ class APGDConfig:
     rho: float = 0.75
     alpha: float = 0.75
     bn_mode: str = "inference"
+    uses_gradients = True
 
     def __post_init__(self):
         _check_radius("eps", self.eps)
@@ -284,3 +286,20 @@ class APGDConfig:
                               noise_keys=keys)
                 fooled = tf.logical_or(fooled, result.success)
         return fooled
+
+
+@ATTACKS.register("apgd_ce")
+def _apgd_ce(eps, budgets):
+    return APGDConfig(eps=eps, steps=budgets.apgd_steps, loss="ce")
+
+
+@ATTACKS.register("apgd_dlr")
+def _apgd_dlr(eps, budgets):
+    return APGDConfig(eps=eps, steps=budgets.apgd_steps, loss="dlr")
+
+
+@ATTACKS.register("apgd_t")
+def _apgd_t(eps, budgets):
+    """APGD on the targeted DLR loss over the top `targets` classes."""
+    return APGDConfig(eps=eps, steps=budgets.apgd_steps,
+                      loss="dlr_targeted", targets=budgets.targets)

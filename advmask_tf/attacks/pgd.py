@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import ATTACK_LOSSES, attack_loss
+from advmask_tf.attacks.registry import ATTACKS
 
 NORMS = ("linf", "l2")
 BN_MODES = ("inference", "batch")
@@ -306,6 +307,7 @@ class PGDConfig:
     loss: str = "ce"
     random_start: str = "uniform"
     bn_mode: str = "inference"
+    uses_gradients = True
 
     def __post_init__(self):
         _check_radius("eps", self.eps)
@@ -330,3 +332,15 @@ class PGDConfig:
         result = self.run(model, x, y, eps=eps, noise_keys=noise_keys,
                           seed=seed, compute_success=True)
         return tf.logical_not(result.survived(self.steps))
+
+
+@ATTACKS.register("pgd")
+def _pgd_on_ce(eps, budgets):
+    """PGD on the CE, step eps/4, uniform start (reported as pgd<steps>)."""
+    return PGDConfig(eps=eps, steps=budgets.pgd_steps, loss="ce")
+
+
+@ATTACKS.register("cw_inf")
+def _pgd_on_margin(eps, budgets):
+    """CW-inf: PGD on the Carlini-Wagner margin."""
+    return PGDConfig(eps=eps, steps=budgets.cw_steps, loss="cw")

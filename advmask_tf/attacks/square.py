@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from advmask_tf.attacks.losses import cw_margin
 from advmask_tf.attacks.pgd import _check_radius, _per_sample, make_forward
+from advmask_tf.attacks.registry import ATTACKS
 
 # Ten-thousandths of the budget after which p halves (published schedule).
 _HALVING_POINTS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -165,6 +166,8 @@ class SquareConfig:
     p_init: float = 0.8
     seed: int = 0
     bn_mode: str = "inference"
+    #: score-based: the black-box check's reference
+    uses_gradients = False
 
     def __post_init__(self):
         _check_radius("eps", self.eps)
@@ -178,3 +181,8 @@ class SquareConfig:
                               self.seed if seed is None else seed,
                               self.bn_mode)
         return fooled
+
+
+@ATTACKS.register("square")
+def _square(eps, budgets):
+    return SquareConfig(eps=eps, queries=budgets.square_queries)

@@ -17,10 +17,9 @@ conditioned network (RobMask, split BN) is analysed once per
 
 from __future__ import annotations
 
-import os
-
 from absl import app, flags
 
+from advmask_tf.analysis.runs import analyze_runs
 from advmask_tf.cli.common import float_list
 
 _WORKDIR = flags.DEFINE_multi_string(
@@ -48,40 +47,24 @@ _CONDITION_EPS = flags.DEFINE_list(
     "analysis each (default: 0 and its training eps).")
 
 
-def _conditions():
-    if not _CONDITION_EPS.value:
-        return None
-    return float_list(_CONDITION_EPS.value, "condition_eps")
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    workdirs = _WORKDIR.value
-    out = _OUT.value
-    if out is None:
-        if len(workdirs) > 1:
-            raise app.UsageError("Several --workdir need --out=<directory> "
-                                 "for the comparison.")
-        out = os.path.join(workdirs[0], "analysis")
-    from advmask_tf import experiment
-    from advmask_tf.analysis.profile import AnalysisSettings
-    from advmask_tf.analysis.runs import compare
-
-    eps = _EPS.value
-    if eps is None:
-        eps = float(experiment.load_config(
-            experiment.WorkDir(workdirs[0])).attack.eps)
+    if len(_WORKDIR.value) > 1 and not _OUT.value:
+        raise app.UsageError("Several --workdir need --out=<directory> "
+                             "for the comparison.")
+    conditions = None
+    if _CONDITION_EPS.value:
+        conditions = float_list(_CONDITION_EPS.value, "condition_eps")
     try:
-        settings = AnalysisSettings(
-            eps=eps, max_eps=_MAX_EPS.value or 3 * eps,
-            bisections=_BISECTIONS.value, attack_steps=_ATTACK_STEPS.value)
+        text = analyze_runs(
+            _WORKDIR.value, _OUT.value, _CHECKPOINT.value, _LIMIT.value,
+            eps=_EPS.value, max_eps=_MAX_EPS.value,
+            bisections=_BISECTIONS.value, attack_steps=_ATTACK_STEPS.value,
+            conditions=conditions)
     except ValueError as error:
         raise app.UsageError(str(error)) from None
-    compare(workdirs, out, settings, _CHECKPOINT.value, _LIMIT.value,
-            _conditions())
-    print(open(os.path.join(out, "analysis.md")).read())
-    print(f"Plots and JSON in {out}/")
+    print(text)
 
 
 def run():

@@ -6,6 +6,8 @@ import os
 
 from absl import app
 
+from advmask_tf.evaluation.reports import report_markdown
+
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
         __file__)))), "configs", "fashion_mnist_madry.py")
@@ -30,6 +32,4 @@ def float_list(values, flag: str) -> list[float]:
 
 def print_report(title: str, report: dict) -> None:
     """Prints an evaluation report: accuracies, ensemble stages, checks."""
-    from advmask_tf.evaluation.reports import report_markdown
-
     print("\n" + report_markdown(title, report), flush=True)

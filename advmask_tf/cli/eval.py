@@ -20,11 +20,11 @@ one model instead (eval/conditioning-<checkpoint>.*), plotted next to the
 
 from __future__ import annotations
 
-import os
-
 from absl import app, flags
 
-from advmask_tf.cli.common import float_list, print_report
+from advmask_tf.attacks import ATTACKS
+from advmask_tf.cli.common import float_list
+from advmask_tf.runs import evaluate_runs
 
 _WORKDIR = flags.DEFINE_multi_string(
     "workdir", None, "A work directory made by advmask-train; repeat the "
@@ -35,8 +35,7 @@ _LIMIT = flags.DEFINE_integer("limit", None, "Evaluate on the first N test "
                               "points (default: the config's eval.limit).")
 _ATTACKS = flags.DEFINE_string(
     "attacks", None, "Comma-separated attacks (default: the config's "
-    "eval.attacks): pgd, pgd<K>, cw_inf, apgd_ce, apgd_t, apgd_dlr, square, "
-    "autoattack.")
+    f"eval.attacks): {', '.join(ATTACKS.names())} or pgd<K>.")
 _EPS_SWEEP = flags.DEFINE_list(
     "eps_sweep", None, "Evaluate at each of these eps (accuracy-versus-eps "
     "curves) instead of at the config's eps.")
@@ -60,49 +59,17 @@ _OUT = flags.DEFINE_string(
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    workdirs = _WORKDIR.value
-    if len(workdirs) > 1 and not _OUT.value:
+    if len(_WORKDIR.value) > 1 and not _OUT.value:
         raise app.UsageError("Several --workdir need --out=<directory> for "
                              "the trade-off report.")
-    from advmask_tf import experiment
-    from advmask_tf.evaluation.reports import plot_tradeoff
-    from advmask_tf.evaluation.robust import report_to_json, results_table
-    from advmask_tf.io_utils import atomic_write_text
-
-    rows = {}
-    for workdir in workdirs:
-        if _CONDITION_SWEEP.value or _MIX_SWEEP.value:
-            experiment.evaluate_conditioning(
-                workdir,
-                float_list(_CONDITION_SWEEP.value or [], "condition_sweep"),
-                float_list(_MIX_SWEEP.value or [], "mix_sweep"),
-                _CHECKPOINT.value, _LIMIT.value, attacks=_ATTACKS.value,
-                references=_REFERENCE.value, checks=bool(_CHECKS.value))
-            print(open(os.path.join(
-                workdir, "eval", f"conditioning-{_CHECKPOINT.value}.md")).read())
-            continue
-        if _EPS_SWEEP.value:
-            experiment.evaluate_sweep(
-                workdir, float_list(_EPS_SWEEP.value, "eps_sweep"),
-                _CHECKPOINT.value, _LIMIT.value, attacks=_ATTACKS.value,
-                checks=bool(_CHECKS.value))
-            print(open(os.path.join(workdir, "eval",
-                                    f"sweep-{_CHECKPOINT.value}.md")).read())
-            continue
-        report = experiment.evaluate_workdir(
-            workdir, _CHECKPOINT.value, _LIMIT.value, attacks=_ATTACKS.value,
-            checks=_CHECKS.value)
-        print_report(f"Test-set evaluation of {workdir} "
-                     f"({_CHECKPOINT.value})", report)
-        rows[os.path.basename(os.path.normpath(workdir))] = report
-    if len(rows) > 1:
-        os.makedirs(_OUT.value, exist_ok=True)
-        report_to_json(rows, os.path.join(_OUT.value, "tradeoff.json"))
-        atomic_write_text(os.path.join(_OUT.value, "tradeoff.md"),
-                          results_table(rows) + "\n")
-        plot_tradeoff(rows, os.path.join(_OUT.value, "tradeoff.png"))
-        print(f"Trade-off of {len(rows)} runs written to {_OUT.value}/"
-              "tradeoff.{json,md,png}")
+    print(evaluate_runs(
+        _WORKDIR.value, _CHECKPOINT.value, _LIMIT.value,
+        attacks=_ATTACKS.value, checks=_CHECKS.value,
+        eps_sweep=float_list(_EPS_SWEEP.value or [], "eps_sweep"),
+        condition_sweep=float_list(_CONDITION_SWEEP.value or [],
+                                   "condition_sweep"),
+        mix_sweep=float_list(_MIX_SWEEP.value or [], "mix_sweep"),
+        references=_REFERENCE.value, out=_OUT.value), flush=True)
 
 
 def run():

@@ -18,6 +18,8 @@ from __future__ import annotations
 from absl import app, flags
 from ml_collections import config_flags
 
+from advmask_tf.tuning import search
+
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "An ml_collections config file (e.g. "
     "configs/fashion_mnist_tune.py).")
@@ -30,8 +32,6 @@ flags.mark_flag_as_required("config")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from advmask_tf.tuning import search
-
     try:
         result = search(_CONFIG.value, _WORKDIR.value)
     except ValueError as error:

@@ -97,7 +97,8 @@ def _subset(n: int, limit: int):
 
 def build_data(data_config, batch_size: int, seed: int = 0,
                splits: ArraySplits | None = None) -> DataBundle:
-    """Builds train/validation/test datasets from a `data` config block.
+    """Builds train/validation/test datasets from a `data` config block
+    (`configs_lib.default_data_config()`, which holds the defaults).
 
     Fields read: source, path, tfds_name, data_dir, download, num_classes,
     validation_size, train_limit, test_limit, augment ('auto' | bool).
@@ -111,23 +112,21 @@ def build_data(data_config, batch_size: int, seed: int = 0,
         raise ValueError(f"batch_size must be positive; received {batch_size}.")
     if splits is None:
         splits = load_source(
-            data_config.source, data_config.get("path") or None,
-            data_config.get("tfds_name") or None,
-            data_config.get("data_dir") or None,
-            bool(data_config.get("download", False)),
-            data_config.get("num_classes") or None)
-    n_train_all = _subset(len(splits.y_train), data_config.get("train_limit", 0))
-    n_val = int(data_config.get("validation_size", 0))
+            data_config.source, data_config.path or None,
+            data_config.tfds_name or None, data_config.data_dir or None,
+            bool(data_config.download), data_config.num_classes or None)
+    n_train_all = _subset(len(splits.y_train), data_config.train_limit)
+    n_val = int(data_config.validation_size)
     if 0 < n_val and n_val >= n_train_all:
         raise ValueError(
             f"data.validation_size={n_val} leaves no training examples out of "
             f"{n_train_all}; choose a value in [0, {n_train_all}).")
     train_pos, val_pos = split_validation(n_train_all, n_val, seed)
     x_train, y_train = splits.x_train[train_pos], splits.y_train[train_pos]
-    n_test = _subset(len(splits.y_test), data_config.get("test_limit", 0))
+    n_test = _subset(len(splits.y_test), data_config.test_limit)
     x_test, y_test = splits.x_test[:n_test], splits.y_test[:n_test]
 
-    augment = data_config.get("augment", "auto")
+    augment = data_config.augment
     if augment == "auto":
         augment = splits.image_shape[0] == 32 and splits.image_shape[-1] == 3
     elif not isinstance(augment, bool):

@@ -1,15 +1,16 @@
 """Robust evaluation and reports."""
 
+from advmask_tf.evaluation.reports import report_markdown, results_table
 from advmask_tf.evaluation.robust import (
     default_attacks,
     evaluate,
     report_to_json,
-    results_table,
 )
 
 __all__ = [
     "default_attacks",
     "evaluate",
+    "report_markdown",
     "report_to_json",
     "results_table",
 ]

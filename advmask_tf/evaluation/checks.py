@@ -134,13 +134,18 @@ def white_box_masks(points: dict, attacks: dict) -> dict:
     for name, attack in attacks.items():
         if hasattr(attack, "stages"):
             gradient_stages = [stage for stage, a in attack.stages().items()
-                               if not isinstance(a, SquareConfig)]
+                               if uses_gradients(a)]
             if gradient_stages:
                 masks[f"{name}/{gradient_stages[-1]}"] = \
                     points[f"{name}/{gradient_stages[-1]}"]
-        elif not isinstance(attack, SquareConfig):
+        elif uses_gradients(attack):
             masks[name] = points[name]
     return masks
+
+
+def uses_gradients(attack) -> bool:
+    """Whether an attack follows the model's gradients (the default)."""
+    return bool(getattr(attack, "uses_gradients", True))
 
 
 def sanity_checks(network, dataset, eps: float, attacks: dict, points: dict,

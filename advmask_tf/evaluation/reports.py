@@ -1,5 +1,6 @@
-"""Evaluation reports: markdown, accuracy-versus-eps curves, the clean/robust
-trade-off scatter, and TensorBoard scalars."""
+"""Evaluation reports: markdown (one evaluation, an eps sweep, one model's
+conditioning curve), accuracy-versus-eps curves, the clean/robust trade-off
+scatter, and TensorBoard scalars."""
 
 from __future__ import annotations
 
@@ -62,10 +63,36 @@ def checks_table(checks: dict) -> str:
     return "\n".join(lines)
 
 
+def results_table(rows: dict) -> str:
+    """A markdown table: one row per run, columns clean and each attack.
+
+    >>> print(results_table({"madry": {"clean": {"accuracy": 0.8, "correct": 8,
+    ...                                          "total": 10}}}))
+    | run | clean |
+    | --- | --- |
+    | madry | 80.00% (8/10) |
+    """
+    columns = []
+    for report in rows.values():
+        for name, entry in report.items():
+            if isinstance(entry, dict) and "total" in entry \
+                    and name not in columns:
+                columns.append(name)
+    lines = ["| run | " + " | ".join(columns) + " |",
+             "| --- | " + " | ".join("---" for _ in columns) + " |"]
+    for run, report in rows.items():
+        cells = []
+        for name in columns:
+            entry = report.get(name)
+            cells.append(
+                f"{100 * entry['accuracy']:.2f}% ({entry['correct']}/"
+                f"{entry['total']})" if entry else "")
+        lines.append(f"| {run} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def report_markdown(title: str, report: dict) -> str:
     """The whole report as markdown: accuracies, stages and checks."""
-    from advmask_tf.evaluation.robust import results_table
-
     parts = [f"# {title}", "", results_table({
         report.get("config", {}).get("method", "model"):
         attack_entries(report)})]
@@ -188,3 +215,43 @@ def eps_step(eps: float) -> int:
     1000
     """
     return int(np.round(eps * 10000))
+
+
+def sweep_markdown(title: str, result: dict) -> str:
+    """The table of an eps sweep (`advmask_tf.runs.evaluate_sweep`)."""
+    sweep = result["sweep"]
+    names = list(attack_entries(sweep[0]["report"]))
+    lines = ["| eps | " + " | ".join(names) + " |",
+             "| --- | " + " | ".join("---" for _ in names) + " |"]
+    for point in sweep:
+        lines.append(f"| {point['eps']} | " + " | ".join(
+            f"{100 * point['report'][n]['accuracy']:.2f}" for n in names)
+            + " |")
+    return "\n".join([f"# Accuracy (%) versus eps: {title}", "", *lines, "",
+                      f"monotone in eps: {result['monotone']['detail']}",
+                      ""])
+
+
+def conditioning_markdown(title: str, result: dict) -> str:
+    """The tables of one conditioned model's trade-off
+    (`advmask_tf.runs.evaluate_conditioning`)."""
+    first = (result["condition"] or result["mix"])[0]
+    names = list(attack_entries(first))
+    header = ["| " + " | ".join(["setting", *names]) + " |",
+              "| " + " | ".join("---" for _ in range(len(names) + 1)) + " |"]
+    lines = [f"# One model's trade-off: {title}", "",
+             f"Accuracy (%) on {result['limit']} test images; attacks at eps "
+             f"{result['eps']}.", "", *header]
+    for kind, label in (("condition", "told eps {:g}"),
+                        ("mix", "mask mix t = {:g}")):
+        for report in result[kind]:
+            lines.append("| " + " | ".join(
+                [label.format(report[kind])]
+                + [f"{100 * report[n]['accuracy']:.2f}" for n in names])
+                + " |")
+    for name, report in result["references"].items():
+        lines.append("| " + " | ".join(
+            [f"reference: {name}"]
+            + [f"{100 * report[n]['accuracy']:.2f}" if n in report else "-"
+               for n in names]) + " |")
+    return "\n".join(lines) + "\n"

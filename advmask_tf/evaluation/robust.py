@@ -9,15 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from advmask_tf.attacks.apgd import APGDConfig
-from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
-from advmask_tf.attacks.square import SquareConfig
-from advmask_tf.evaluation.ensemble import (
-    AutoAttackConfig,
-    cascade,
-    compile_attack,
-    run_on,
-)
+from advmask_tf.attacks.pgd import noise_keys_for
+from advmask_tf.attacks.registry import AttackBudgets, build_attacks
+from advmask_tf.evaluation.ensemble import cascade, compile_attack, run_on
 from advmask_tf.io_utils import atomic_write_text
 from advmask_tf.models.conditioning import is_conditioned
 from advmask_tf.training.adversarial_model import (
@@ -38,57 +32,8 @@ def default_attacks(eps: float, pgd_steps: int = 20, cw_steps: int = 20):
     >>> sorted(default_attacks(0.1))
     ['cw_inf', 'pgd20']
     """
-    return {
-        f"pgd{pgd_steps}": PGDConfig(eps=eps, steps=pgd_steps, loss="ce"),
-        "cw_inf": PGDConfig(eps=eps, steps=cw_steps, loss="cw"),
-    }
-
-
-ATTACK_NAMES = ("pgd", "pgd<K>", "cw_inf", "apgd_ce", "apgd_t", "apgd_dlr",
-                "square", "autoattack")
-
-
-def build_attacks(names, eps: float, pgd_steps: int = 20, cw_steps: int = 20,
-                  apgd_steps: int = 100, targets: int = 9,
-                  square_queries: int = 5000) -> dict:
-    """Attack configs from names (a list or a comma-separated string).
-
-    "pgd" is PGD-`pgd_steps` on the CE (reported as pgd<steps>), "pgd<K>"
-    PGD-K, "cw_inf" PGD on the margin loss, "apgd_ce"/"apgd_dlr"/"apgd_t"
-    single APGD attacks, "square" the Square attack alone and "autoattack"
-    the cascade of `AutoAttackConfig`.
-
-    >>> sorted(build_attacks("pgd,cw_inf,autoattack", 0.1))
-    ['autoattack', 'cw_inf', 'pgd20']
-    """
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    if not names:
-        raise ValueError("No attacks given; expected a comma-separated list "
-                         f"of {ATTACK_NAMES}.")
-    attacks = {}
-    for name in names:
-        if name == "pgd" or (name.startswith("pgd") and name[3:].isdigit()):
-            steps = pgd_steps if name == "pgd" else int(name[3:])
-            attacks[f"pgd{steps}"] = PGDConfig(eps=eps, steps=steps)
-        elif name == "cw_inf":
-            attacks[name] = PGDConfig(eps=eps, steps=cw_steps, loss="cw")
-        elif name in ("apgd_ce", "apgd_dlr"):
-            attacks[name] = APGDConfig(eps=eps, steps=apgd_steps,
-                                       loss=name[5:])
-        elif name == "apgd_t":
-            attacks[name] = APGDConfig(eps=eps, steps=apgd_steps,
-                                       loss="dlr_targeted", targets=targets)
-        elif name == "square":
-            attacks[name] = SquareConfig(eps=eps, queries=square_queries)
-        elif name == "autoattack":
-            attacks[name] = AutoAttackConfig(
-                eps=eps, apgd_steps=apgd_steps, targets=targets,
-                square_queries=square_queries)
-        else:
-            raise ValueError(f"Unknown attack {name!r}; expected one of "
-                             f"{ATTACK_NAMES}.")
-    return attacks
+    return build_attacks("pgd,cw_inf", eps, AttackBudgets(
+        pgd_steps=pgd_steps, cw_steps=cw_steps))
 
 
 def _network_of(model):
@@ -248,31 +193,3 @@ def _jsonable(value):
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
     raise TypeError(f"not JSON serialisable: {value!r}")
-
-
-def results_table(rows: dict) -> str:
-    """A markdown table: one row per run, columns clean and each attack.
-
-    >>> print(results_table({"madry": {"clean": {"accuracy": 0.8, "correct": 8,
-    ...                                          "total": 10}}}))
-    | run | clean |
-    | --- | --- |
-    | madry | 80.00% (8/10) |
-    """
-    columns = []
-    for report in rows.values():
-        for name, entry in report.items():
-            if isinstance(entry, dict) and "total" in entry \
-                    and name not in columns:
-                columns.append(name)
-    lines = ["| run | " + " | ".join(columns) + " |",
-             "| --- | " + " | ".join("---" for _ in columns) + " |"]
-    for run, report in rows.items():
-        cells = []
-        for name in columns:
-            entry = report.get(name)
-            cells.append(
-                f"{100 * entry['accuracy']:.2f}% ({entry['correct']}/"
-                f"{entry['total']})" if entry else "")
-        lines.append(f"| {run} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)

@@ -1,8 +1,11 @@
 """Adversarial training: `AdversarialModel` and the parts of a method.
 
 A method is an objective (`objectives`), a radius policy (`radius`), an
-instance weighting (`weighting`) and the attack; per-example state lives in
-tables (`state`) that `monitoring` shows.
+instance weighting (`weighting`) and the attack, each given as a spec (a name
+plus its options) and built through its registry (`OBJECTIVES`,
+`RADIUS_POLICIES`, `WEIGHTINGS`); their interfaces and the per-step facts
+they receive are in `interfaces`. Per-example state lives in tables
+(`state`) that `monitoring` shows.
 """
 
 from advmask_tf.training.adversarial_model import (
@@ -10,13 +13,20 @@ from advmask_tf.training.adversarial_model import (
     EpochCounter,
     robust_mask,
     split_inputs,
+    training_attack,
+)
+from advmask_tf.training.interfaces import (
+    InstanceWeighting,
+    Objective,
+    RadiusPolicy,
+    StepFacts,
 )
 from advmask_tf.training.monitoring import InstanceStateMonitor, save_radius_grid
 from advmask_tf.training.objectives import (
     OBJECTIVES,
     Iaat,
     Madry,
-    Objective,
+    Mixed,
     Standard,
     Trades,
     global_sum,
@@ -24,11 +34,14 @@ from advmask_tf.training.objectives import (
 )
 from advmask_tf.training.radius import (
     IAAT_RULES,
+    RADIUS_POLICIES,
     AdaptiveRadius,
     FixedRadius,
+    SampledRadius,
     make_radius_policy,
 )
 from advmask_tf.training.weighting import (
+    WEIGHTINGS,
     GeometryAwareWeighting,
     UniformWeighting,
     gairat_weights,
@@ -40,20 +53,28 @@ __all__ = [
     "EpochCounter",
     "robust_mask",
     "split_inputs",
+    "training_attack",
+    "InstanceWeighting",
+    "Objective",
+    "RadiusPolicy",
+    "StepFacts",
     "InstanceStateMonitor",
     "save_radius_grid",
     "OBJECTIVES",
     "Iaat",
     "Madry",
-    "Objective",
+    "Mixed",
     "Standard",
     "Trades",
     "global_sum",
     "make_objective",
     "IAAT_RULES",
+    "RADIUS_POLICIES",
     "AdaptiveRadius",
     "FixedRadius",
+    "SampledRadius",
     "make_radius_policy",
+    "WEIGHTINGS",
     "GeometryAwareWeighting",
     "UniformWeighting",
     "gairat_weights",

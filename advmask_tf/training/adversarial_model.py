@@ -14,7 +14,8 @@ from advmask_tf.models.conditioning import (
     is_conditioned,
     logits_at,
 )
-from advmask_tf.training.objectives import Objective, global_sum, make_objective
+from advmask_tf.training.interfaces import Objective, StepFacts
+from advmask_tf.training.objectives import global_sum, make_objective
 from advmask_tf.training.radius import make_radius_policy
 from advmask_tf.training.rescaling import TRAINABLE, rescaling_variables
 from advmask_tf.training.weighting import make_weighting
@@ -60,6 +61,25 @@ def after(tensor):
     return tf.control_dependencies([tensor])
 
 
+def training_attack(spec, objective) -> PGDConfig:
+    """The training attack: `spec` (a `PGDConfig` or its dict; None: eps
+    0.1) with the objective's loss and, unless the spec names one, the
+    objective's random start.
+
+    >>> from advmask_tf.training.objectives import make_objective
+    >>> training_attack({"eps": 0.1}, make_objective("trades")).random_start
+    'normal'
+    """
+    if isinstance(spec, PGDConfig):
+        return spec
+    spec = dict(spec if spec is not None else {"eps": 0.1})
+    if objective.attack_loss:
+        spec["loss"] = objective.attack_loss
+    if spec.get("random_start", "auto") == "auto":
+        spec["random_start"] = objective.random_start
+    return PGDConfig(**spec)
+
+
 def robust_mask(result, attack: PGDConfig):
     """1.0 where every PGD iterate and the final point are classified right
     (`AttackResult.survived` as a float mask)."""
@@ -70,11 +90,13 @@ def robust_mask(result, attack: PGDConfig):
 class AdversarialModel(keras.Model):
     """Wraps any Keras classifier (pixels in [0, 1] -> logits) for training.
 
-    A training method is a choice of parts: an objective (standard, Madry,
-    TRADES, IAAT), the PGD attack that feeds it, a radius policy (fixed, or
-    IAAT's adaptive radius per example) and an instance weighting (uniform,
-    or GAIRAT's). Each step: attack the batch at the policy's radii (batch
-    norm in inference mode by default), compute per-sample losses, weight
+    A training method is a choice of parts, each given as a spec (a name
+    plus its options, built through its registry): an objective (standard,
+    Madry, TRADES, IAAT, mixed), the PGD attack that feeds it, a radius
+    policy (fixed, IAAT's adaptive radius per example, RobMask's sampled
+    strengths) and an instance weighting (uniform, or GAIRAT's). Each
+    step: attack the batch at the policy's radii (batch norm in inference
+    mode by default), compute per-sample losses, weight
     them by the instance weights and the sample weights, and divide by the
     *global* batch size, so that under a distribution strategy the summed
     replica gradients are exactly the single-device gradient. Validation
@@ -98,18 +120,19 @@ class AdversarialModel(keras.Model):
 
     Args:
         network: a Keras model mapping images to logits.
-        method: "standard", "madry", "trades", "iaat" or "mixed" (clean and
-            adversarial CE, weighted: RobMask's objective).
-        attack: `PGDConfig` (or its dict) for training; the method sets its
-            loss.
+        objective: the loss the weights see, as a spec: a name ("standard",
+            "madry", "trades", "iaat", "mixed", or any registered in
+            `OBJECTIVES`) or {"name": ..., options}, e.g.
+            {"name": "trades", "beta": 6.0}.
+        attack: `PGDConfig` (or its dict) for training; the objective sets
+            its loss, and its random start unless the dict names one
+            ("auto" also leaves it to the objective).
         val_attack: `PGDConfig` (or dict) for validation; defaults to PGD-10
             at the training eps with a uniform random start.
-        beta: TRADES beta.
-        clean_weight, adv_weight: the "mixed" objective's weights.
-        radius: `make_radius_policy` argument: None (fixed), or a dict such
-            as {"policy": "adaptive", "rule": "paper", "gamma": 0.024}.
-        weighting: `make_weighting` argument: None (uniform), or a dict such
-            as {"name": "gairat", "lam": -1.0, "burn_in_epochs": 2}.
+        radius: the radius policy's spec: None (fixed), a name, or e.g.
+            {"name": "adaptive", "rule": "paper", "gamma": 0.024}.
+        weighting: the instance weighting's spec: None (uniform), a name,
+            or e.g. {"name": "gairat", "lam": -1.0, "burn_in_epochs": 2}.
         num_examples: number of training examples (size of per-example
             tables), needed by the adaptive radius and GAIRAT.
         track_clean_accuracy: for objectives without a clean training pass
@@ -123,7 +146,7 @@ class AdversarialModel(keras.Model):
 
     >>> from advmask_tf.models import build_model
     >>> net = build_model("small_cnn", (28, 28, 1), 10)
-    >>> model = AdversarialModel(net, method="madry",
+    >>> model = AdversarialModel(net, objective="madry",
     ...                          attack={"eps": 0.1, "steps": 2})
     >>> model.compile(optimizer="adam")
     >>> x = tf.random.uniform((8, 28, 28, 1))
@@ -133,41 +156,24 @@ class AdversarialModel(keras.Model):
     ['adv_accuracy', 'clean_accuracy', 'loss']
     """
 
-    def __init__(self, network: keras.Model, method: str = "madry",
-                 attack=None, val_attack=None, beta: float = 6.0,
-                 track_clean_accuracy: bool = True, radius=None,
-                 weighting=None, num_examples: int | None = None,
-                 clean_weight: float = 1.0, adv_weight: float = 1.0,
-                 trainable: str = "all", **kwargs):
+    def __init__(self, network: keras.Model, objective="madry", attack=None,
+                 val_attack=None, radius=None, weighting=None,
+                 num_examples: int | None = None,
+                 track_clean_accuracy: bool = True, trainable: str = "all",
+                 **kwargs):
         super().__init__(**kwargs)
         self.network = network
-        self.method = method
-        self.beta = beta
-        self.clean_weight = clean_weight
-        self.adv_weight = adv_weight
-        objective_options = {
-            "trades": {"beta": beta},
-            "mixed": {"clean_weight": clean_weight, "adv_weight": adv_weight},
-        }.get(method, {})
-        self.objective: Objective = make_objective(method, **objective_options)
+        self.objective: Objective = make_objective(objective)
         self.conditioned = is_conditioned(network)
         if trainable not in TRAINABLE:
-            raise ValueError(f"trainable must be one of {TRAINABLE}; "
+            raise ValueError(f"train.trainable must be one of {TRAINABLE}; "
                              f"received {trainable!r}.")
         self.trainable_part = trainable
         if trainable == "rescaling":
             rescaling_variables(network)  # fails early without batch norm
-        attack = attack if attack is not None else {"eps": 0.1}
-        if isinstance(attack, dict):
-            attack = dict(attack)
-            if self.objective.attack_loss:
-                attack["loss"] = self.objective.attack_loss
-            if method == "trades":
-                attack.setdefault("random_start", "normal")
-            attack = PGDConfig(**attack)
-        self.attack = attack
+        self.attack = training_attack(attack, self.objective)
         if val_attack is None:
-            val_attack = {"eps": attack.eps, "steps": 10}
+            val_attack = {"eps": self.attack.eps, "steps": 10}
         if isinstance(val_attack, dict):
             val_attack = PGDConfig(**val_attack)
         self.val_attack = val_attack
@@ -175,12 +181,12 @@ class AdversarialModel(keras.Model):
         self.radius = make_radius_policy(radius)
         self.weighting = make_weighting(weighting)
         if self.objective.attack_loss is None and (
-                self.radius.policy != "fixed"
+                self.radius.name != "fixed"
                 or self.weighting.name != "uniform"):
             raise ValueError(
-                f"method={method!r} runs no attack, so it takes neither an "
-                f"adaptive radius nor instance weights; received radius="
-                f"{self.radius.get_config()}, weighting="
+                f"method.name={self.objective.name!r} runs no attack, so it "
+                f"takes neither an adaptive radius nor instance weights; "
+                f"received radius={self.radius.get_config()}, weighting="
                 f"{self.weighting.get_config()}.")
         self.num_examples = num_examples
         self.radius.build(self, num_examples)
@@ -259,21 +265,25 @@ class AdversarialModel(keras.Model):
         with self.distribute_strategy.scope():
             return self._symbolic_build(data_batch=data_batch)
 
-    def craft(self, image, label, index=None, clean_correct=None):
-        """The training attack's result for a batch (None for standard).
-
-        The radius policy picks each sample's eps (and updates its state).
-        With example indices, each sample's random start is keyed by (index,
-        step), so it does not depend on how the batch is split over devices.
-        """
-        if self.objective.attack_loss is None:
-            return None
+    def step_facts(self, image, label, index=None, clean_correct=None
+                   ) -> StepFacts:
+        """The `StepFacts` of a training batch. With example indices, each
+        sample's noise is keyed by (index, step), so it does not depend on
+        how the batch is split over devices."""
         keys = None
         if index is not None:
             keys = noise_keys_for(index, self.optimizer.iterations + 1)
-        return self.radius.craft(self.attack, self.network_at, image, label,
-                                 index, keys, clean_correct,
-                                 tf.convert_to_tensor(self.epoch))
+        return StepFacts(image=image, label=label, index=index,
+                         noise_keys=keys, clean_correct=clean_correct,
+                         epoch=tf.convert_to_tensor(self.epoch))
+
+    def craft(self, facts: StepFacts):
+        """The training attack's result for a batch (None for objectives
+        that run no attack). The radius policy picks each sample's eps (and
+        updates its state)."""
+        if self.objective.attack_loss is None:
+            return None
+        return self.radius.craft(self.attack, self.network_at, facts)
 
     def network_at(self, eps):
         """The network as image -> logits at strength eps."""
@@ -294,17 +304,15 @@ class AdversarialModel(keras.Model):
             inference_logits = logits_at(self.network, image, 0.0)
             clean_correct = tf.equal(
                 tf.argmax(inference_logits, -1, output_type=tf.int32), y)
+        facts = self.step_facts(image, y, index, clean_correct)
         with after(inference_logits):
-            attack = self.craft(image, y, index, clean_correct)
-        x_adv = eps = None
+            attack = self.craft(facts)
+        x_adv = eps = instance_weights = None
         if attack is not None:
             x_adv, eps = attack.x_adv, attack.eps
-        instance_weights = None
-        if attack is not None:
             instance_weights = self.weighting.weights(
-                attack.kappa, self.attack.steps, index,
-                tf.convert_to_tensor(self.epoch))
-        inputs = self.objective.passes(image, x_adv, clean_correct, eps)
+                attack.kappa, self.attack.steps, facts)
+        inputs = self.objective.passes(facts, x_adv, eps)
         with tf.GradientTape(persistent=len(inputs) > 1) as tape:
             logits = [logits_at(self.network, x, strength,
                                 training=self.trainable_part == "all")
@@ -403,12 +411,9 @@ class AdversarialModel(keras.Model):
     def get_config(self):
         return {
             "network": keras.saving.serialize_keras_object(self.network),
-            "method": self.method,
+            "objective": self.objective.get_config(),
             "attack": dict(vars(self.attack)),
             "val_attack": dict(vars(self.val_attack)),
-            "beta": self.beta,
-            "clean_weight": self.clean_weight,
-            "adv_weight": self.adv_weight,
             "track_clean_accuracy": self.track_clean_accuracy,
             "radius": self.radius.get_config(),
             "weighting": self.weighting.get_config(),
@@ -419,7 +424,28 @@ class AdversarialModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = _upgraded(dict(config))
         config["network"] = keras.saving.deserialize_keras_object(
             config["network"])
         return cls(**config)
+
+
+def _upgraded(config: dict) -> dict:
+    """The config of an AdversarialModel saved before every part became a
+    {"name": ...} spec (method and its options as arguments; the radius
+    policy under "policy")."""
+    if "method" in config:
+        objective = {"name": config.pop("method")}
+        options = {"trades": ("beta",), "mixed": ("clean_weight",
+                                                  "adv_weight")}
+        for key in ("beta", "clean_weight", "adv_weight"):
+            value = config.pop(key, None)
+            if key in options.get(objective["name"], ()):
+                objective[key] = value
+        config["objective"] = objective
+    radius = config.get("radius")
+    if isinstance(radius, dict) and "policy" in radius:
+        radius = dict(radius)
+        radius["name"] = radius.pop("policy")
+        config["radius"] = radius
+    return config

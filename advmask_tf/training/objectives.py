@@ -1,9 +1,14 @@
 """Objectives: the per-sample loss the weights are trained on.
 
-An objective says which loss its attack maximises and turns (x, x_adv, y) into
-per-sample losses plus the logits used for logging. Weighting, normalisation
-over the global batch and the gradient step live in `AdversarialModel`, so
-every objective is trained the same way.
+An objective says which loss its attack maximises and from where the attack
+starts, and turns (x, x_adv, y) into per-sample losses plus the logits used
+for logging. Weighting, normalisation over the global batch and the gradient
+step live in `AdversarialModel`, so every objective is trained the same way.
+
+A new objective is one class (the `Objective` protocol of
+`advmask_tf.training.interfaces`) registered with
+`@OBJECTIVES.register("name")`; `method.name` in a config and
+`AdversarialModel(objective=...)` then find it.
 """
 
 from __future__ import annotations
@@ -11,10 +16,15 @@ from __future__ import annotations
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy, kl_divergence
+from advmask_tf.registry import Registry
+from advmask_tf.training.interfaces import StepFacts
+
+OBJECTIVES = Registry("objective", field="method.name", default="madry")
 
 
-class Objective:
-    """Base class. Subclasses set `name`, `attack_loss`, `passes` and `loss`.
+class BaseObjective:
+    """Base class. Subclasses set `name`, `attack_loss`, `passes` and `loss`
+    (and `random_start` when the attack should not start uniformly).
 
     An objective names the inputs its network runs on in training mode
     (`passes`: pairs of images and the strength a conditioned network is
@@ -28,6 +38,9 @@ class Objective:
     name = "objective"
     #: the loss the attack maximises, or None when no attack is run.
     attack_loss: str | None = None
+    #: where the training attack starts when the config leaves it to the
+    #: objective (attack.random_start "auto").
+    random_start = "uniform"
     #: whether `loss` returns clean logits (else the model logs clean
     #: accuracy from an extra inference-mode pass).
     has_clean_pass = False
@@ -35,7 +48,7 @@ class Objective:
     #: prediction's correctness.
     needs_clean_prediction = False
 
-    def passes(self, x, x_adv, clean_correct=None, eps=None):
+    def passes(self, facts: StepFacts, x_adv, eps):
         """[(image, strength)] of the training-mode forward passes, in
         order; eps is x_adv's per-sample radius."""
         raise NotImplementedError
@@ -45,53 +58,60 @@ class Objective:
         raise NotImplementedError
 
     def get_config(self):
-        return {}
+        return {"name": self.name}
 
 
-class Standard(Objective):
+@OBJECTIVES.register("standard")
+class Standard(BaseObjective):
     """Empirical risk on clean data: CE(f(x), y)."""
 
     name = "standard"
     has_clean_pass = True
 
-    def passes(self, x, x_adv, clean_correct=None, eps=None):
-        return [(x, clean_strength(x))]
+    def passes(self, facts, x_adv, eps):
+        return [(facts.image, clean_strength(facts.image))]
 
     def loss(self, logits, y):
         return cross_entropy(logits[0], y), logits[0], None
 
 
-class Madry(Objective):
+@OBJECTIVES.register("madry")
+class Madry(BaseObjective):
     """Madry et al. 2018: CE(f(x_adv), y) with x_adv from PGD on the CE."""
 
     name = "madry"
     attack_loss = "ce"
 
-    def passes(self, x, x_adv, clean_correct=None, eps=None):
+    def passes(self, facts, x_adv, eps):
         return [(x_adv, adv_strength(x_adv, eps))]
 
     def loss(self, logits, y):
         return cross_entropy(logits[0], y), None, logits[0]
 
 
-class Trades(Objective):
+@OBJECTIVES.register("trades")
+class Trades(BaseObjective):
     """Zhang et al. 2019: CE(f(x), y) + beta * KL(f(x) || f(x_adv)).
 
-    The attack maximises the KL term; the clean and adversarial passes are
-    separate training-mode passes, as in the authors' code.
+    The attack maximises the KL term from x + 0.001 N(0, 1); the clean and
+    adversarial passes are separate training-mode passes, as in the authors'
+    code.
     """
 
     name = "trades"
     attack_loss = "kl"
+    random_start = "normal"
     has_clean_pass = True
 
     def __init__(self, beta: float = 6.0):
         if not beta >= 0 or beta != beta:
-            raise ValueError(f"TRADES beta must be >= 0; received {beta!r}.")
+            raise ValueError(f"method.beta must be >= 0 for TRADES; received "
+                             f"{beta!r}.")
         self.beta = float(beta)
 
-    def passes(self, x, x_adv, clean_correct=None, eps=None):
-        return [(x, clean_strength(x)), (x_adv, adv_strength(x_adv, eps))]
+    def passes(self, facts, x_adv, eps):
+        return [(facts.image, clean_strength(facts.image)),
+                (x_adv, adv_strength(x_adv, eps))]
 
     def loss(self, logits, y):
         clean, adv = logits
@@ -100,10 +120,11 @@ class Trades(Objective):
         return per_sample, clean, adv
 
     def get_config(self):
-        return {"beta": self.beta}
+        return {"name": self.name, "beta": self.beta}
 
 
-class Iaat(Objective):
+@OBJECTIVES.register("iaat")
+class Iaat(BaseObjective):
     """Balaji et al. 2019: CE on x_adv for samples the model gets right on
     clean input (in inference mode), CE on the clean x for the others.
 
@@ -115,7 +136,8 @@ class Iaat(Objective):
     attack_loss = "ce"
     needs_clean_prediction = True
 
-    def passes(self, x, x_adv, clean_correct=None, eps=None):
+    def passes(self, facts, x_adv, eps):
+        x, clean_correct = facts.image, facts.clean_correct
         if clean_correct is None:
             raise ValueError("The IAAT objective needs clean_correct.")
         choose_adv = tf.reshape(clean_correct,
@@ -128,7 +150,8 @@ class Iaat(Objective):
         return cross_entropy(logits[0], y), None, logits[0]
 
 
-class Mixed(Objective):
+@OBJECTIVES.register("mixed")
+class Mixed(BaseObjective):
     """clean_weight * CE(f(x, 0), y) + adv_weight * CE(f(x_adv, eps), y).
 
     RobMask's objective (and AdvProp's): separate clean and adversarial
@@ -152,8 +175,9 @@ class Mixed(Objective):
         self.clean_weight = float(clean_weight)
         self.adv_weight = float(adv_weight)
 
-    def passes(self, x, x_adv, clean_correct=None, eps=None):
-        return [(x, clean_strength(x)), (x_adv, adv_strength(x_adv, eps))]
+    def passes(self, facts, x_adv, eps):
+        return [(facts.image, clean_strength(facts.image)),
+                (x_adv, adv_strength(x_adv, eps))]
 
     def loss(self, logits, y):
         clean, adv = logits
@@ -162,7 +186,7 @@ class Mixed(Objective):
         return per_sample, clean, adv
 
     def get_config(self):
-        return {"clean_weight": self.clean_weight,
+        return {"name": self.name, "clean_weight": self.clean_weight,
                 "adv_weight": self.adv_weight}
 
 
@@ -178,21 +202,14 @@ def adv_strength(x_adv, eps):
     return tf.cast(eps, tf.float32) * tf.ones(tf.shape(x_adv)[:1], tf.float32)
 
 
-OBJECTIVES = {cls.name: cls
-              for cls in (Standard, Madry, Trades, Iaat, Mixed)}
+def make_objective(spec=None) -> BaseObjective:
+    """An objective from a spec: a name, {"name": ..., options}, an
+    objective, or None (Madry).
 
-
-def make_objective(name: str, **kwargs) -> Objective:
-    """Builds an objective by name.
-
-    >>> make_objective("trades", beta=1.0).beta
-    1.0
+    >>> make_objective({"name": "trades", "beta": 1.0}).get_config()
+    {'name': 'trades', 'beta': 1.0}
     """
-    if name not in OBJECTIVES:
-        raise ValueError(
-            f"Unknown training method {name!r}; expected one of "
-            f"{sorted(OBJECTIVES)}.")
-    return OBJECTIVES[name](**kwargs)
+    return OBJECTIVES.build(spec)
 
 
 def global_sum(value):

@@ -7,16 +7,19 @@ training example, kept in a table indexed by the example index, moved after
 every visit by whether the attack at that radius succeeded.
 
 A policy's `craft` runs the attack for a batch and updates its own state;
-`AdversarialModel` calls it once per training step. `network_at(eps)` gives
-the network to attack at per-sample radii eps: the network itself, or for a
-conditioned network the network told eps.
+`AdversarialModel` calls it once per training step with the step's
+`StepFacts`. `network_at(eps)` gives the network to attack at per-sample
+radii eps: the network itself, or for a conditioned network the network told
+eps. Policies implement `advmask_tf.training.interfaces.RadiusPolicy` and are
+registered in `RADIUS_POLICIES` (config field `radius.policy`).
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from advmask_tf.training.parts import build_part
+from advmask_tf.registry import Registry
+from advmask_tf.training.interfaces import StepFacts
 from advmask_tf.training.state import (
     add_table,
     gather_rows,
@@ -28,31 +31,34 @@ from advmask_tf.training.state import (
 #: step. "authors_code": the authors' public code, a second probe attack.
 IAAT_RULES = ("paper", "authors_code")
 
+RADIUS_POLICIES = Registry("radius policy", field="radius.policy",
+                           default="fixed")
 
+
+@RADIUS_POLICIES.register("fixed")
 class FixedRadius:
     """Every sample at the attack's eps.
 
     >>> FixedRadius().get_config()
-    {'policy': 'fixed'}
+    {'name': 'fixed'}
     """
 
-    policy = "fixed"
+    name = "fixed"
     needs_clean_prediction = False
     table = None
 
     def build(self, model, num_examples):
         del model, num_examples
 
-    def craft(self, attack, network_at, image, label, index, noise_keys,
-              clean_correct, epoch):
-        del index, clean_correct, epoch
-        return attack.run(network_at(attack.eps), image, label,
-                          noise_keys=noise_keys, compute_success=False)
+    def craft(self, attack, network_at, facts: StepFacts):
+        return attack.run(network_at(attack.eps), facts.image, facts.label,
+                          noise_keys=facts.noise_keys, compute_success=False)
 
     def get_config(self):
-        return {"policy": self.policy}
+        return {"name": self.name}
 
 
+@RADIUS_POLICIES.register("adaptive")
 class AdaptiveRadius:
     """IAAT's instance-adaptive radius, one per training example.
 
@@ -80,23 +86,24 @@ class AdaptiveRadius:
     'paper'
     """
 
-    policy = "adaptive"
+    name = "adaptive"
 
     def __init__(self, warmup_eps: float = 0.1, rule: str = "paper",
                  gamma: float = 0.024, smoothing: float = 0.1,
                  warmup_epochs: int = 2, max_eps: float = 0.0,
                  step_fraction: float = 0.2, min_step: float = 0.025):
         if rule not in IAAT_RULES:
-            raise ValueError(
-                f"Unknown IAAT rule {rule!r}; expected one of {IAAT_RULES}.")
-        for name, value in (("warmup_eps", warmup_eps), ("gamma", gamma),
-                            ("max_eps", max_eps),
-                            ("step_fraction", step_fraction),
-                            ("min_step", min_step)):
+            raise ValueError(f"Unknown radius.rule {rule!r}; expected one of "
+                             f"{IAAT_RULES}.")
+        # warmup_eps and min_step come from attack.eps and attack.step_size.
+        for field, value in (("attack.eps", warmup_eps),
+                             ("radius.gamma", gamma),
+                             ("radius.max_eps", max_eps),
+                             ("radius.step_fraction", step_fraction),
+                             ("attack.step_size", min_step)):
             if not 0.0 <= float(value) < float("inf"):
-                raise ValueError(
-                    f"radius.{name} must be finite and >= 0; received "
-                    f"{value!r}.")
+                raise ValueError(f"{field} must be finite and >= 0; received "
+                                 f"{value!r}.")
         if not 0.0 < float(smoothing) <= 1.0:
             raise ValueError(
                 f"radius.smoothing must be in (0, 1]; received {smoothing!r}.")
@@ -118,6 +125,18 @@ class AdaptiveRadius:
         self.min_step = float(min_step)
         self.table = None
 
+    @classmethod
+    def options_from_config(cls, config) -> dict:
+        """This policy's options from an experiment config: the warmup
+        radius and the smallest step are the training attack's."""
+        radius = config.radius
+        return {"warmup_eps": float(config.attack.eps), "rule": radius.rule,
+                "gamma": radius.gamma, "smoothing": radius.smoothing,
+                "warmup_epochs": radius.warmup_epochs,
+                "max_eps": radius.max_eps,
+                "step_fraction": radius.step_fraction,
+                "min_step": float(config.attack.step_size)}
+
     @property
     def needs_clean_prediction(self):
         return self.rule == "authors_code"
@@ -133,17 +152,17 @@ class AdaptiveRadius:
         eps = tf.maximum(eps, 0.0)
         return tf.minimum(eps, self.max_eps) if self.max_eps else eps
 
-    def craft(self, attack, network_at, image, label, index, noise_keys,
-              clean_correct, epoch):
+    def craft(self, attack, network_at, facts: StepFacts):
+        index, clean_correct = facts.index, facts.clean_correct
         require_index(index, "The adaptive (IAAT) radius")
         previous = gather_rows(self.table, index)
-        warmup = tf.less(epoch, self.warmup_epochs)
+        warmup = tf.less(facts.epoch, self.warmup_epochs)
         eps = tf.where(warmup, self.warmup_eps, previous)
 
         def attack_at(radius):
-            return attack.run(network_at(radius), image, label, eps=radius,
-                              step_size=self.step_size(radius),
-                              noise_keys=noise_keys)
+            return attack.run(network_at(radius), facts.image, facts.label,
+                              eps=radius, step_size=self.step_size(radius),
+                              noise_keys=facts.noise_keys)
 
         result = attack_at(eps)
         held = result.survived(attack.steps)
@@ -169,7 +188,7 @@ class AdaptiveRadius:
                          + (1.0 - self.smoothing) * previous)
 
     def get_config(self):
-        return {"policy": self.policy, "warmup_eps": self.warmup_eps,
+        return {"name": self.name, "warmup_eps": self.warmup_eps,
                 "rule": self.rule, "gamma": self.gamma,
                 "smoothing": self.smoothing,
                 "warmup_epochs": self.warmup_epochs, "max_eps": self.max_eps,
@@ -177,6 +196,7 @@ class AdaptiveRadius:
                 "min_step": self.min_step}
 
 
+@RADIUS_POLICIES.register("sampled")
 class SampledRadius:
     """Each sample's eps drawn afresh every step (RobMask's strengths).
 
@@ -190,7 +210,7 @@ class SampledRadius:
     [0.0, 0.1]
     """
 
-    policy = "sampled"
+    name = "sampled"
     needs_clean_prediction = False
     table = None
     # Separates the strength draw's keys from the random start's.
@@ -212,6 +232,15 @@ class SampledRadius:
         self.strengths = strengths
         self.low = float(low)
         self.high = float(high)
+
+    @classmethod
+    def options_from_config(cls, config) -> dict:
+        """This policy's options from an experiment config (radius.high 0
+        means the training attack's eps)."""
+        radius = config.radius
+        return {"strengths": tuple(radius.strengths),
+                "low": float(radius.low),
+                "high": float(radius.high or config.attack.eps)}
 
     @property
     def max_eps(self) -> float:
@@ -238,32 +267,28 @@ class SampledRadius:
             return tf.gather(tf.constant(self.strengths), choice)
         return self.low + u * (self.high - self.low)
 
-    def craft(self, attack, network_at, image, label, index, noise_keys,
-              clean_correct, epoch):
-        del index, clean_correct, epoch
-        eps = self.draw(tf.shape(image)[0], noise_keys)
+    def craft(self, attack, network_at, facts: StepFacts):
+        image = facts.image
+        eps = self.draw(tf.shape(image)[0], facts.noise_keys)
         # The configured step as a fraction of the configured eps (PGDConfig's
         # default step is eps/4), applied to each sample's own eps.
         ratio = (attack.step_size / attack.eps
                  if attack.step_size is not None and attack.eps else 0.25)
         step = eps * ratio
-        return attack.run(network_at(eps), image, label, eps=eps,
-                          step_size=step, noise_keys=noise_keys,
+        return attack.run(network_at(eps), image, facts.label, eps=eps,
+                          step_size=step, noise_keys=facts.noise_keys,
                           compute_success=False)
 
     def get_config(self):
-        return {"policy": self.policy, "strengths": list(self.strengths),
+        return {"name": self.name, "strengths": list(self.strengths),
                 "low": self.low, "high": self.high}
 
 
-POLICIES = {"fixed": FixedRadius, "adaptive": AdaptiveRadius,
-            "sampled": SampledRadius}
-
-
 def make_radius_policy(spec=None):
-    """A policy from None (fixed), a policy, or a dict with a "policy" key.
+    """A policy from a spec: a name, {"name": ..., options}, a policy, or
+    None (fixed).
 
-    >>> make_radius_policy({"policy": "adaptive", "gamma": 0.01}).gamma
+    >>> make_radius_policy({"name": "adaptive", "gamma": 0.01}).gamma
     0.01
     """
-    return build_part(spec, "policy", POLICIES, "fixed", "radius policy")
+    return RADIUS_POLICIES.build(spec)

@@ -3,7 +3,9 @@
 `UniformWeighting` counts them alike. `GeometryAwareWeighting` is GAIRAT
 (Zhang et al., ICLR 2021): a sample that PGD breaks early (small kappa, close
 to the decision boundary) weighs more. Weights are normalised to sum to the
-global batch size, so the loss stays a weighted mean.
+global batch size, so the loss stays a weighted mean. Weightings implement
+`advmask_tf.training.interfaces.InstanceWeighting` and are registered in
+`WEIGHTINGS` (config field `weighting.name`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ import math
 
 import tensorflow as tf
 
+from advmask_tf.registry import Registry
+from advmask_tf.training.interfaces import StepFacts
 from advmask_tf.training.objectives import global_sum
-from advmask_tf.training.parts import build_part
 from advmask_tf.training.state import add_table, scatter_rows
+
+WEIGHTINGS = Registry("instance weighting", field="weighting.name",
+                      default="uniform")
 
 FORMS = ("tanh", "sigmoid", "discrete")
 SCHEDULES = ("fixed", "linear", "piecewise")
@@ -56,6 +62,7 @@ def gairat_weights(kappa, steps: int, lam, form: str = "tanh"):
     return tf.sigmoid(argument)
 
 
+@WEIGHTINGS.register("uniform")
 class UniformWeighting:
     """Every sample weighs 1.
 
@@ -69,14 +76,15 @@ class UniformWeighting:
     def build(self, model, num_examples):
         del model, num_examples
 
-    def weights(self, kappa, steps, index, epoch):
-        del kappa, steps, index, epoch
+    def weights(self, kappa, steps, facts: StepFacts):
+        del kappa, steps, facts
         return None
 
     def get_config(self):
         return {"name": self.name}
 
 
+@WEIGHTINGS.register("gairat")
 class GeometryAwareWeighting:
     """GAIRAT weights from kappa, after `burn_in_epochs` of uniform weights.
 
@@ -136,6 +144,15 @@ class GeometryAwareWeighting:
             self._check_piecewise()
         self.table = None
 
+    @classmethod
+    def options_from_config(cls, config) -> dict:
+        """This weighting's options from an experiment config (the linear
+        schedule runs to the last of train.epochs)."""
+        options = config.weighting.to_dict()
+        options.pop("name")
+        options["total_epochs"] = int(config.train.epochs)
+        return options
+
     def _check_piecewise(self):
         boundaries, values = self.lam_boundaries, self.lam_values
         if len(values) != len(boundaries) + 1:
@@ -169,8 +186,9 @@ class GeometryAwareWeighting:
             if self.lam_boundaries else tf.constant(0)
         return tf.gather(tf.constant(self.lam_values, tf.float32), piece)
 
-    def weights(self, kappa, steps, index, epoch):
+    def weights(self, kappa, steps, facts: StepFacts):
         """Per-sample weights summing to the global batch size."""
+        epoch, index = facts.epoch, facts.index
         raw = gairat_weights(kappa, steps, self.lam_at(epoch), self.form)
         raw = tf.where(tf.less(epoch, self.burn_in_epochs),
                        tf.ones_like(raw), raw)
@@ -192,13 +210,11 @@ class GeometryAwareWeighting:
                 "total_epochs": self.total_epochs}
 
 
-WEIGHTINGS = {"uniform": UniformWeighting, "gairat": GeometryAwareWeighting}
-
-
 def make_weighting(spec=None):
-    """A weighting from None (uniform), a weighting, or a dict with "name".
+    """A weighting from a spec: a name, {"name": ..., options}, a
+    weighting, or None (uniform).
 
     >>> make_weighting({"name": "gairat", "lam": 0.0}).lam
     0.0
     """
-    return build_part(spec, "name", WEIGHTINGS, "uniform", "weighting")
+    return WEIGHTINGS.build(spec)

@@ -1,6 +1,6 @@
 """Searching the robustness/accuracy trade-off with KerasTuner.
 
-Each trial trains its config with `experiment.train` in its own work
+Each trial trains its config with `advmask_tf.runs.train` in its own work
 directory (so a killed trial resumes from its last epoch), then evaluates
 its selected network with the project's evaluation (the config's attacks,
 PGD-20 and CW-inf by default) on the validation split. The tuner keeps its
@@ -17,6 +17,7 @@ import os
 import keras_tuner
 import ml_collections
 
+from advmask_tf import runs
 from advmask_tf.io_utils import atomic_write_json, atomic_write_text
 from advmask_tf.tuning.objectives import check_objective, score
 from advmask_tf.tuning.pareto import pareto_front, plot_front, trials_markdown
@@ -36,12 +37,10 @@ class AdversarialTuner(keras_tuner.Tuner):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     def run_trial(self, trial, *args, **kwargs):
-        from advmask_tf import experiment
-
         config = self.hypermodel.trial_config(trial.hyperparameters)
         tune = config.tune
         workdir = os.path.join(self.get_trial_dir(trial.trial_id), "run")
-        model, data = experiment.train(config, workdir)
+        model, data = runs.train(config, workdir)
         report = validation_report(config, model.network, data,
                                    int(tune.validation_limit))
         clean = report["clean"]["accuracy"]
@@ -62,17 +61,14 @@ def _plain(report):
 def validation_report(config, network, data, limit: int = 0) -> dict:
     """The config's evaluation of `network` on the validation split (its
     first `limit` points; 0: all), no sanity checks."""
-    from advmask_tf import experiment
-
     dataset = data.validation
     if limit:
         batch = int(config.train.batch_size)
         dataset = dataset.unbatch().take(limit).batch(batch)
-    attacks = experiment.evaluation_attacks(config)
-    eps = next(iter(attacks.values())).eps
-    return experiment.evaluate_network(
-        network, dataclasses.replace(data, test=dataset), config, attacks,
-        eps, checks=False, verbose=0, title="validation")
+    return runs.evaluate_network(
+        network, dataclasses.replace(data, test=dataset), config,
+        runs.evaluation_attacks(config), runs.eval_eps(config), checks=False,
+        verbose=0, title="validation")
 
 
 def make_tuner(config: ml_collections.ConfigDict, workdir: str,

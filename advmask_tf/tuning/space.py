@@ -2,8 +2,8 @@
 
 `config.tune` says what is searched (an empty tuple keeps the base value):
 
-- method parts: `methods` (method.name; TRADES gets its normal random
-  start, the others a uniform one), `radius_policies` (radius.policy,
+- method parts: `methods` (method.name; each objective brings its own
+  random start when attack.random_start is "auto"), `radius_policies` (radius.policy,
   e.g. fixed / adaptive for IAAT), `weightings` (weighting.name, e.g.
   uniform / gairat);
 - hyper-parameters: `eps` (choices of the training eps; the attack step
@@ -20,6 +20,9 @@ import itertools
 
 import keras_tuner
 import ml_collections
+
+from advmask_tf import runs
+from advmask_tf.data import build_data
 
 # config.tune field (also the hyper-parameter's name) -> (config field, the
 # choice that activates it (parent name, value) or None, log scale)
@@ -82,8 +85,6 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
     def check(self) -> None:
         """Raises ValueError when some combination of the searched method
         parts (with every range at its low end) is not a valid config."""
-        from advmask_tf import experiment
-
         fields = [f for f in CHOICES if tuple(self.base.tune[f])]
         for combination in itertools.product(
                 *(tuple(self.base.tune[f]) for f in fields)):
@@ -91,7 +92,7 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
             for field, value in zip(fields, combination):
                 hp.values[CHOICES[field][0]] = str(value)
             try:
-                experiment.check_config(self.trial_config(hp))
+                runs.check_config(self.trial_config(hp))
             except ValueError as error:
                 chosen = dict(zip(fields, combination))
                 raise ValueError(f"config.tune choice {chosen} gives a bad "
@@ -104,10 +105,6 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
         for field, (name, (section, key)) in CHOICES.items():
             chosen[name] = self._chosen(hp, field)
             config[section][key] = chosen[name]
-        if tuple(self.base.tune.methods):
-            # Each method with its own random start (TRADES: x + 0.001 N).
-            config.attack.random_start = (
-                "normal" if chosen["method"] == "trades" else "uniform")
         if tuple(self.base.tune.eps):
             eps = hp.Choice("eps", [float(v) for v in self.base.tune.eps])
             ratio = self.base.attack.step_size / self.base.attack.eps
@@ -140,18 +137,15 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         """The trial's compiled `AdversarialModel`, for a plain `fit`."""
-        from advmask_tf import experiment
-        from advmask_tf.data import build_data
-
         config = self.trial_config(hp)
         if self._data is None:
             self._data = build_data(config.data,
                                     int(config.train.batch_size),
                                     int(config.seed))
-        network = experiment.build_network(config, self._data)
-        model = experiment.build_adversarial_model(config, network,
+        network = runs.build_network(config, self._data)
+        model = runs.build_adversarial_model(config, network,
                                                    self._data.num_train)
         steps = int(self._data.num_train // int(config.train.batch_size))
-        model.compile(optimizer=experiment.make_optimizer(config.train,
+        model.compile(optimizer=runs.make_optimizer(config.train,
                                                           max(steps, 1)))
         return model

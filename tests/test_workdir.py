@@ -1,16 +1,16 @@
-"""Work-directory config checks of advmask_tf.experiment."""
+"""Work-directory config checks of advmask_tf.runs.workdir."""
 
 import json
 
 import pytest
 
-from advmask_tf import experiment
+from advmask_tf import runs
 from advmask_tf.configs_lib import base_config
 
 
 def _stored_without(workdir, *sections):
     config = base_config()
-    experiment.save_or_check_config(config, workdir)
+    runs.save_or_check_config(config, workdir)
     with open(workdir.config) as f:
         stored = json.load(f)
     for section in sections:
@@ -21,18 +21,18 @@ def _stored_without(workdir, *sections):
 
 def test_fields_added_since_a_run_at_their_defaults_allow_resuming(tmp_path):
     # The weighting section holds tuple defaults, stored as JSON lists.
-    workdir = experiment.WorkDir(str(tmp_path))
+    workdir = runs.WorkDir(str(tmp_path))
     _stored_without(workdir, "radius", "weighting")
-    experiment.save_or_check_config(base_config(), workdir)  # no ValueError
+    runs.save_or_check_config(base_config(), workdir)  # no ValueError
     with open(workdir.config) as f:
         assert "weighting" not in json.load(f)  # the stored run is kept
 
 
 def test_a_new_field_away_from_its_default_is_a_change(tmp_path):
-    workdir = experiment.WorkDir(str(tmp_path))
+    workdir = runs.WorkDir(str(tmp_path))
     _stored_without(workdir, "weighting")
     config = base_config()
     config.weighting.lam_values = (1.0,)
     with pytest.raises(ValueError, match=r"weighting.lam_values: None -> "
                                          r"\[1.0\]"):
-        experiment.save_or_check_config(config, workdir)
+        runs.save_or_check_config(config, workdir)

@@ -1,0 +1,71 @@
+"""The evaluation attacks by name: one registry, one interface.
+
+Each registered builder takes (eps, `AttackBudgets`) and returns an attack
+config with `eps` and `fooled(model, x, y, eps=None, noise_keys=None,
+seed=None)` (`advmask_tf.training.interfaces.Attack`); an ensemble also has
+`stages()`. Evaluation, the sanity checks, reports and `advmask-eval
+--attacks` find an attack by its name here, so a new attack is its own module
+plus one `@ATTACKS.register("name")`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from advmask_tf.registry import Registry
+
+ATTACKS = Registry("attack", field="eval.attacks")
+
+# "pgd<K>" asks for the "pgd" builder with K steps.
+_PGD_STEPS = re.compile(r"pgd(\d+)$")
+
+
+@dataclasses.dataclass(frozen=True)
+class AttackBudgets:
+    """How much each evaluation attack may spend (the config's eval block).
+
+    >>> AttackBudgets().apgd_steps
+    100
+    """
+
+    pgd_steps: int = 20
+    cw_steps: int = 20
+    apgd_steps: int = 100
+    targets: int = 9
+    square_queries: int = 5000
+
+
+def report_name(name: str, budgets: AttackBudgets) -> str:
+    """The name an attack is reported under ("pgd" -> "pgd20").
+
+    >>> report_name("pgd", AttackBudgets(pgd_steps=7))
+    'pgd7'
+    """
+    return f"pgd{budgets.pgd_steps}" if name == "pgd" else name
+
+
+def build_attacks(names, eps: float,
+                  budgets: AttackBudgets | None = None) -> dict:
+    """{report name: attack} from names (a list or a comma-separated string).
+
+    >>> sorted(build_attacks("pgd,cw_inf,pgd50", 0.1))
+    ['cw_inf', 'pgd20', 'pgd50']
+    """
+    budgets = budgets or AttackBudgets()
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not names:
+        raise ValueError("eval.attacks is empty; expected a comma-separated "
+                         f"list of {ATTACKS.names()} (or pgd<K>).")
+    attacks = {}
+    for name in names:
+        steps = _PGD_STEPS.match(name)
+        if steps:
+            chosen = dataclasses.replace(budgets, pgd_steps=int(steps[1]))
+            attacks[report_name("pgd", chosen)] = ATTACKS.get("pgd")(
+                eps, chosen)
+        else:
+            attacks[report_name(name, budgets)] = ATTACKS.get(name)(
+                eps, budgets)
+    return attacks

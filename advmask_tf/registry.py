@@ -1,0 +1,91 @@
+"""One registry mechanism for every kind of part (objective, radius policy,
+instance weighting, attack), so each is specified the same way: a name plus
+its options.
+
+A spec is a name (``"trades"``), a dict naming the kind under ``"name"``
+with the constructor's options (``{"name": "trades", "beta": 6.0}``), an
+instance (used as is) or None (the registry's default).
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable
+
+
+class Registry:
+    """Name -> factory of one kind of part.
+
+    Example:
+
+    >>> parts = Registry("toy part", field="toy.name", default="plain")
+    >>> @parts.register("plain")
+    ... class Plain:
+    ...     def __init__(self, size=1):
+    ...         self.size = size
+    >>> parts.build({"name": "plain", "size": 3}).size
+    3
+    >>> parts.build(None).size
+    1
+    >>> parts.build("plane")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown toy.name 'plane'; expected one of ['plain'] (did ...
+    """
+
+    def __init__(self, kind: str, field: str, default: str | None = None):
+        self.kind = kind
+        self.field = field
+        self.default = default
+        self._factories: dict[str, Callable[..., Any]] = {}
+
+    def register(self, name: str, factory: Callable[..., Any] | None = None):
+        """Registers `factory` under `name`; usable as a decorator."""
+        def add(factory):
+            if name in self._factories and self._factories[name] is not factory:
+                raise ValueError(f"{self.kind} {name!r} is registered already "
+                                 f"({self._factories[name]!r}).")
+            self._factories[name] = factory
+            return factory
+
+        return add(factory) if factory is not None else add
+
+    def unregister(self, name: str) -> None:
+        """Removes `name` (tests that register a toy part clean up)."""
+        self._factories.pop(name, None)
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def __contains__(self, name) -> bool:
+        return name in self._factories
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """The factory registered under `name`, or a ValueError naming the
+        field, the value received and the accepted names."""
+        if name not in self._factories:
+            close = difflib.get_close_matches(str(name), self.names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"Unknown {self.field} {name!r}; expected one of "
+                             f"{self.names()}{hint}.")
+        return self._factories[name]
+
+    def build(self, spec=None):
+        """An instance from a spec (see the module docstring)."""
+        if spec is None:
+            if self.default is None:
+                raise ValueError(f"{self.field} must be given; expected one "
+                                 f"of {self.names()}.")
+            spec = self.default
+        if isinstance(spec, str):
+            return self.get(spec)()
+        if isinstance(spec, dict):
+            options = dict(spec)
+            name = options.pop("name", self.default)
+            return self.get(name)(**options)
+        factories = tuple(f for f in self._factories.values()
+                          if isinstance(f, type))
+        if factories and isinstance(spec, factories):
+            return spec
+        raise ValueError(f"{self.field} must be a name, a dict with 'name' "
+                         f"and options, or a {self.kind}; received {spec!r}.")

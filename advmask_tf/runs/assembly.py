@@ -1,0 +1,264 @@
+"""Turning an experiment config into parts: the network, the method's part
+specs, the `AdversarialModel`, the optimizer and the evaluation attacks.
+
+Every default lives in `configs_lib.base_config()`; this module only reads
+fields (a stored config is merged with those defaults on load).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+
+import keras
+
+from advmask_tf.attacks.pgd import PGDConfig
+from advmask_tf.attacks.registry import AttackBudgets, build_attacks
+from advmask_tf.data.sources import SOURCES
+from advmask_tf.evaluation.checks import CheckSettings
+from advmask_tf.models.normalization import (
+    CONDITIONED_NORMS,
+    NORMS,
+    conditioned_norm,
+)
+from advmask_tf.models.zoo import build_model
+from advmask_tf.registry import Registry
+from advmask_tf.training.adversarial_model import (
+    AdversarialModel,
+    training_attack,
+)
+from advmask_tf.training.objectives import OBJECTIVES
+from advmask_tf.training.radius import RADIUS_POLICIES
+from advmask_tf.training.rescaling import TRAINABLE
+from advmask_tf.training.weighting import WEIGHTINGS
+
+MONITORS = ("val_robust_accuracy", "val_clean_accuracy")
+SCHEDULES = ("constant", "cosine", "piecewise")
+OPTIMIZERS = ("adam", "sgd")
+
+
+def part_spec(registry: Registry, name: str, config, block) -> dict:
+    """The spec {"name": name, options} of a registered part, its options
+    read from the config: by the part's `options_from_config(config)` when
+    it has one, else the fields of `block` named like its constructor's
+    parameters.
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> config = base_config(); config.method.beta = 1.0
+    >>> part_spec(OBJECTIVES, "trades", config, config.method)
+    {'name': 'trades', 'beta': 1.0}
+    """
+    factory = registry.get(name)
+    if hasattr(factory, "options_from_config"):
+        options = factory.options_from_config(config)
+    else:
+        parameters = inspect.signature(factory).parameters
+        options = {key: block[key] for key in parameters if key in block}
+    return {"name": name, **options}
+
+
+def objective_spec(config) -> dict:
+    return part_spec(OBJECTIVES, config.method.name, config, config.method)
+
+
+def radius_spec(config) -> dict:
+    return part_spec(RADIUS_POLICIES, config.radius.policy, config,
+                     config.radius)
+
+
+def weighting_spec(config) -> dict:
+    return part_spec(WEIGHTINGS, config.weighting.name, config,
+                     config.weighting)
+
+
+def attack_settings(config) -> dict:
+    """The training attack of a config as PGDConfig arguments (a
+    random_start of "auto" is the objective's)."""
+    return {k: config.attack[k] for k in (
+        "eps", "steps", "step_size", "norm", "random_start", "bn_mode")}
+
+
+def training_strengths(config) -> tuple:
+    """The strengths a conditioned network meets in training."""
+    radius = config.radius
+    if radius.policy == "sampled":
+        if radius.strengths:
+            return tuple(sorted(float(s) for s in radius.strengths))
+        return (float(radius.low), float(radius.high or config.attack.eps))
+    return (0.0, float(config.attack.eps))
+
+
+def norm_options(config) -> dict | None:
+    """`build_model`'s norm_options for the config's (conditioned) norm."""
+    model = config.model
+    if model.norm == "split_batchnorm":
+        return {"route_boundaries": tuple(model.split.route_boundaries),
+                "split_rescaling": bool(model.split.split_rescaling)}
+    if model.norm == "masking":
+        masking = model.masking
+        strengths = tuple(masking.strengths) or training_strengths(config)
+        if masking.encoding == "one_hot" and masking.strengths == ():
+            dim = len(strengths)
+        else:
+            dim = int(masking.encoding_dim)
+        return {"encoding": masking.encoding, "encoding_dim": dim,
+                "strengths": strengths,
+                "max_eps": float(masking.max_eps) or max(strengths),
+                "route_boundaries": tuple(masking.route_boundaries),
+                "seed": int(masking.seed)}
+    return None
+
+
+def build_network(config, data) -> keras.Model:
+    return build_model(config.model.name, data.image_shape, data.num_classes,
+                       norm=config.model.norm, mean=data.mean, std=data.std,
+                       norm_options=norm_options(config),
+                       **dict(config.model.options))
+
+
+def method_label(config) -> str:
+    """The method with its non-default parts, e.g. "iaat+gairat".
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> config = base_config(); config.weighting.name = "gairat"
+    >>> method_label(config)
+    'madry+gairat'
+    """
+    parts = [config.method.name]
+    if config.radius.policy != "fixed" and config.method.name != "iaat":
+        parts.append(f"{config.radius.policy}_radius")
+    if config.weighting.name != "uniform":
+        parts.append(config.weighting.name)
+    if config.model.norm in CONDITIONED_NORMS:
+        parts.append(config.model.norm)
+    return "+".join(parts)
+
+
+def initialise_from(network: keras.Model, path: str) -> None:
+    """Copies the weights of the network saved at `path` into `network`."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"train.init_from={path!r} does not exist; give the .keras file "
+            "of a trained network (a work directory's model.keras).")
+    source = keras.models.load_model(path)
+    mine = [tuple(w.shape) for w in network.weights]
+    theirs = [tuple(w.shape) for w in source.weights]
+    if mine != theirs:
+        raise ValueError(
+            f"train.init_from={path!r} is a different architecture "
+            f"({len(theirs)} weights) from the configured model "
+            f"({len(mine)} weights); use the same model.name, norm and "
+            "options.")
+    network.set_weights(source.get_weights())
+
+
+def build_adversarial_model(config, network, num_examples=None
+                            ) -> AdversarialModel:
+    """The config's `AdversarialModel` around `network`."""
+    attack = attack_settings(config)
+    return AdversarialModel(
+        network, objective=objective_spec(config), attack=attack,
+        val_attack={"eps": attack["eps"], "steps": config.val_attack.steps},
+        radius=radius_spec(config), weighting=weighting_spec(config),
+        num_examples=num_examples, trainable=config.train.trainable,
+        track_clean_accuracy=config.method.track_clean_accuracy)
+
+
+def make_optimizer(train_config, steps_per_epoch: int):
+    """The optimizer of a `train` config block, with its learning-rate schedule."""
+    lr = float(train_config.learning_rate)
+    total = max(1, steps_per_epoch * int(train_config.epochs))
+    schedule = train_config.schedule
+    if schedule == "constant":
+        rate = lr
+    elif schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(lr, total)
+    elif schedule == "piecewise":
+        rate = keras.optimizers.schedules.PiecewiseConstantDecay(
+            [int(0.5 * total), int(0.75 * total)], [lr, lr * 0.1, lr * 0.01])
+    else:
+        raise ValueError(f"Unknown train.schedule {schedule!r}; expected one "
+                         f"of {SCHEDULES}.")
+    weight_decay = float(train_config.weight_decay) or None
+    if train_config.optimizer == "adam":
+        return keras.optimizers.Adam(rate, weight_decay=weight_decay)
+    if train_config.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=train_config.momentum,
+                                    nesterov=True, weight_decay=weight_decay)
+    raise ValueError(f"Unknown train.optimizer {train_config.optimizer!r}; "
+                     f"expected one of {OPTIMIZERS}.")
+
+
+def eval_eps(config) -> float:
+    """The eps the evaluation attacks at (eval.eps, or the training eps).
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> eval_eps(base_config())
+    0.1
+    """
+    return float(config.eval.eps if config.eval.eps >= 0
+                 else config.attack.eps)
+
+
+def attack_budgets(config) -> AttackBudgets:
+    ev = config.eval
+    return AttackBudgets(pgd_steps=int(ev.pgd_steps), cw_steps=int(ev.cw_steps),
+                         apgd_steps=int(ev.apgd_steps),
+                         targets=int(ev.apgd_targets),
+                         square_queries=int(ev.square_queries))
+
+
+def evaluation_attacks(config, names=None, eps=None) -> dict:
+    """The config's evaluation attacks (or `names`), at `eps` (default:
+    `eval_eps(config)`)."""
+    return build_attacks(config.eval.attacks if names is None else names,
+                         eval_eps(config) if eps is None else float(eps),
+                         attack_budgets(config))
+
+
+def check_settings(config) -> CheckSettings:
+    return CheckSettings(points=int(config.eval.check_points),
+                         square_queries=int(config.eval.check_square_queries))
+
+
+def condition_eps(config, eps: float) -> float:
+    """What a conditioned network is told in an evaluation at eps."""
+    value = float(config.eval.condition_eps)
+    return float(eps) if value < 0 else value
+
+
+def check_config(config) -> None:
+    """Raises ValueError naming the first config field a run cannot use;
+    checks every part, the training, validation and evaluation attacks, so
+    a bad value fails before any work starts."""
+    if int(config.train.epochs) < 1:
+        raise ValueError(
+            f"train.epochs must be >= 1; received {config.train.epochs}.")
+    if config.train.monitor not in MONITORS:
+        raise ValueError(f"Unknown train.monitor {config.train.monitor!r}; "
+                         f"expected one of {MONITORS}.")
+    if config.data.source not in SOURCES:
+        raise ValueError(f"Unknown data.source {config.data.source!r}; "
+                         f"expected one of {SOURCES}.")
+    objective = OBJECTIVES.build(objective_spec(config))
+    attack = training_attack(attack_settings(config), objective)
+    PGDConfig(eps=attack.eps, steps=config.val_attack.steps)
+    evaluation_attacks(config)
+    check_settings(config)
+    # Every radius and weighting field is checked, also those of parts the
+    # run does not use (they share a config block): a typo there would
+    # otherwise pass silently.
+    for registry, block, selected in (
+            (RADIUS_POLICIES, config.radius, config.radius.policy),
+            (WEIGHTINGS, config.weighting, config.weighting.name)):
+        registry.get(selected)
+        for name in registry.names():
+            registry.build(part_spec(registry, name, config, block))
+    if config.train.trainable not in TRAINABLE:
+        raise ValueError(f"train.trainable must be one of {TRAINABLE}; "
+                         f"received {config.train.trainable!r}.")
+    if config.model.norm not in NORMS:
+        raise ValueError(f"Unknown model.norm {config.model.norm!r}; "
+                         f"expected one of {NORMS}.")
+    if config.model.norm in CONDITIONED_NORMS:
+        conditioned_norm(config.model.norm, norm_options(config), None)

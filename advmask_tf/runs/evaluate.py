@@ -1,0 +1,285 @@
+"""Evaluating trained work directories: one test-set report, accuracy
+against eps, one conditioned model's trade-off, and the trade-off across
+runs. Each writes its files into the work directory (or `out`) and returns
+its result with the markdown a person reads.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import ml_collections
+
+from advmask_tf.data.pipeline import build_data
+from advmask_tf.evaluation.checks import sanity_checks, warn_failed
+from advmask_tf.evaluation.reports import (
+    conditioning_markdown,
+    eps_step,
+    monotone_in_eps,
+    plot_conditioning,
+    plot_sweep,
+    plot_tradeoff,
+    report_markdown,
+    results_table,
+    sweep_markdown,
+    write_scalars,
+)
+from advmask_tf.evaluation.robust import evaluate, report_to_json
+from advmask_tf.io_utils import atomic_write_text
+from advmask_tf.layers import interpolated, masking_layers
+from advmask_tf.models.conditioning import at_strength, is_conditioned
+from advmask_tf.runs.assembly import (
+    check_settings,
+    condition_eps,
+    eval_eps,
+    evaluation_attacks,
+    method_label,
+)
+from advmask_tf.runs.workdir import WorkDir, load_config, read_json
+
+
+def load_for_evaluation(workdir: str, checkpoint: str, limit):
+    """(WorkDir, config, network, test data of `limit` points; None: the
+    config's eval.limit) of a trained work directory."""
+    wd = WorkDir(workdir)
+    config = load_config(wd)
+    path = wd.model(checkpoint)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{path} does not exist: run advmask-train with --workdir="
+            f"{wd.root} until it finishes first.")
+    network = keras.models.load_model(path)
+    data_config = ml_collections.ConfigDict(config.data.to_dict())
+    data_config.validation_size = 0  # the test split is all evaluation needs
+    if limit is None:
+        limit = config.eval.limit or config.data.test_limit
+    data_config.test_limit = int(limit)
+    data = build_data(data_config, int(config.eval.batch_size),
+                      int(config.seed))
+    return wd, config, network, data
+
+
+def evaluate_network(network, data, config, attacks, eps, checks, verbose,
+                     title, condition=None):
+    """One evaluation of `network` on `data.test` with `attacks`; a
+    conditioned network is evaluated as the classifier it is at strength
+    `condition` (default: `condition_eps`). With `checks`, the sanity
+    checks run too and a failure is printed under `title`."""
+    if is_conditioned(network):
+        if condition is None:
+            condition = condition_eps(config, eps)
+        network = at_strength(network, condition)
+    points = {}
+    report = evaluate(network, data.test, attacks, verbose=verbose,
+                      points=points)
+    report["eps"] = float(eps)
+    if condition is not None:
+        report["condition_eps"] = float(condition)
+    if checks:
+        report["checks"] = sanity_checks(network, data.test, float(eps),
+                                         attacks, points,
+                                         check_settings(config))
+        warn_failed(report["checks"], title)
+    return report
+
+
+def evaluate_workdir(workdir: str, checkpoint: str = "best",
+                     limit: int | None = None, verbose: int = 1,
+                     attacks=None, checks: bool | None = None,
+                     tag: str | None = None) -> dict:
+    """Evaluates a trained work directory on its test set; writes reports.
+
+    With the config's attacks the report goes to metrics.json (best) or
+    metrics_last.json, and results.md; with `attacks` (names) or a `tag`
+    to eval/<tag>.json and .md. Scalars go to tensorboard/eval. The
+    report's "markdown" entry is what results.md holds.
+    """
+    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
+                                                     limit)
+    attack_configs = evaluation_attacks(config, attacks)
+    eps = eval_eps(config)
+    if checks is None:
+        checks = bool(config.eval.checks)
+    report = evaluate_network(network, data, config, attack_configs, eps,
+                              checks, verbose, f"({wd.root}, {checkpoint})")
+    report["checkpoint"] = checkpoint
+    report["limit"] = int(report["clean"]["total"])
+    report["config"] = {"method": method_label(config),
+                        "eps": config.attack.eps, "model": config.model.name,
+                        "dataset": config.data.source}
+    if attacks is None and tag is None:
+        json_path = wd.report(checkpoint)
+        markdown_path = wd.results if checkpoint == "best" else wd.path(
+            f"results_{checkpoint}.md")
+    else:
+        tag = tag or "{}-{}-{}".format(checkpoint, "+".join(attack_configs),
+                                       report["limit"])
+        json_path = wd.eval_report(tag)
+        markdown_path = wd.path("eval", tag + ".md")
+    report_to_json(report, json_path)
+    atomic_write_text(markdown_path, report_markdown(
+        f"{wd.name()} ({checkpoint}), eps {eps}", report))
+    write_scalars(wd.path("tensorboard", "eval"), report,
+                  step=eps_step(eps))
+    return report
+
+
+def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
+                   limit: int | None = None, verbose: int = 1, attacks=None,
+                   checks: bool = False) -> dict:
+    """Accuracy versus eps: one evaluation per eps, into
+    eval/sweep-<checkpoint>.json, .md and .png (and TensorBoard scalars at
+    step eps * 10000). Adds the check that no accuracy rises with eps."""
+    eps_values = sorted(float(e) for e in eps_values)
+    if not eps_values or eps_values[0] < 0:
+        raise ValueError(f"eps sweep values must be >= 0; received "
+                         f"{eps_values}.")
+    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
+                                                     limit)
+    sweep = []
+    for eps in eps_values:
+        attack_configs = evaluation_attacks(config, attacks, eps=eps)
+        report = evaluate_network(network, data, config, attack_configs,
+                                  eps, checks, verbose, f"(eps {eps})")
+        sweep.append({"eps": eps, "report": report})
+        write_scalars(wd.path("tensorboard", "eval_sweep"), report,
+                      step=eps_step(eps))
+    result = {"checkpoint": checkpoint, "method": method_label(config),
+              "sweep": sweep, "monotone": monotone_in_eps(sweep, 0.005)}
+    warn_failed({"monotone_in_eps": result["monotone"]},
+                f"({wd.root} sweep)")
+    base = wd.path("eval", f"sweep-{checkpoint}")
+    report_to_json(result, base + ".json")
+    result["markdown"] = sweep_markdown(f"{wd.name()} ({checkpoint})", result)
+    atomic_write_text(base + ".md", result["markdown"])
+    plot_sweep(sweep, base + ".png", f"{method_label(config)} "
+               f"({checkpoint})")
+    return result
+
+
+def _reference_reports(references) -> dict:
+    """name -> metrics.json report of each reference work directory."""
+    reports = {}
+    for root in references or ():
+        wd = WorkDir(root)
+        if not os.path.exists(wd.metrics):
+            raise FileNotFoundError(
+                f"reference {wd.metrics} does not exist: train and evaluate "
+                f"{wd.root} with advmask-train first.")
+        reports[wd.name()] = read_json(wd.metrics)
+    return reports
+
+
+def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
+                          checkpoint: str = "best", limit: int | None = None,
+                          verbose: int = 1, attacks=None, references=(),
+                          checks: bool = False) -> dict:
+    """The trade-off of one conditioned model, dialled at inference time.
+
+    For each conditioning strength c in `conditions` the network is told c
+    and evaluated (clean and attacked at the evaluation eps) as that one
+    classifier; for each t in `mixes` its maskings are interpolated,
+    (1 - t) * rescaling(0) + t * rescaling(eval eps), and it is told the
+    eval eps. Writes eval/conditioning-<checkpoint>.json, .md and .png; the
+    plot adds the clean/robust points of the `references` work directories
+    (their metrics.json, e.g. Madry and TRADES runs). TensorBoard scalars
+    go to tensorboard/eval_condition (step eps * 10000) and eval_mix (step
+    100 t).
+    """
+    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
+                                                     limit)
+    if not is_conditioned(network):
+        raise ValueError(
+            f"{wd.root} holds an unconditioned network (model.norm "
+            f"{config.model.norm!r}); a conditioning sweep needs norm "
+            f"split_batchnorm or masking. Use --eps_sweep instead.")
+    conditions = sorted(float(c) for c in conditions)
+    mixes = sorted(float(t) for t in mixes)
+    if not conditions and not mixes:
+        raise ValueError("Give conditioning strengths and/or mixes t to "
+                         "sweep; received neither.")
+    if any(c < 0 for c in conditions) or any(not 0 <= t <= 1 for t in mixes):
+        raise ValueError(f"conditions must be >= 0 and mixes in [0, 1]; "
+                         f"received {conditions} and {mixes}.")
+    if mixes and not masking_layers(network):
+        raise ValueError(f"{wd.root}: mixes need a masking network (norm "
+                         f"'masking'); this one is {config.model.norm!r}.")
+    attack_configs = evaluation_attacks(config, attacks)
+    eps = eval_eps(config)
+    curves = {"condition": [], "mix": []}
+    for kind, values in (("condition", conditions), ("mix", mixes)):
+        for value in values:
+            view = interpolated(network, value) if kind == "mix" else network
+            condition = eps if kind == "mix" else value
+            report = evaluate_network(view, data, config, attack_configs,
+                                      eps, checks, verbose,
+                                      f"({wd.root}, {kind} {value})",
+                                      condition=condition)
+            report[kind] = value
+            curves[kind].append(report)
+            write_scalars(wd.path("tensorboard", f"eval_{kind}"), report,
+                          step=eps_step(value) if kind == "condition"
+                          else round(100 * value))
+    result = {"checkpoint": checkpoint, "method": method_label(config),
+              "eps": eps, "limit": int(data.num_test), **curves,
+              "references": _reference_reports(references)}
+    base = wd.path("eval", f"conditioning-{checkpoint}")
+    report_to_json(result, base + ".json")
+    result["markdown"] = conditioning_markdown(
+        f"{wd.name()} ({checkpoint})", result)
+    atomic_write_text(base + ".md", result["markdown"])
+    plot_conditioning(
+        {f"told eps c (attacked at {eps})": [
+            (f"c={r['condition']:g}", r) for r in curves["condition"]],
+         f"mask mix t (told {eps})": [
+            (f"t={r['mix']:g}", r) for r in curves["mix"]]},
+        result["references"], base + ".png",
+        f"{method_label(config)}: one model's trade-off")
+    return result
+
+
+def compare_workdirs(reports: dict, out: str) -> str:
+    """The clean-versus-worst-case trade-off of several evaluated runs
+    ({name: report}) into out/tradeoff.json, .md and .png; returns the
+    markdown table."""
+    table = results_table(reports) + "\n"
+    report_to_json(reports, os.path.join(out, "tradeoff.json"))
+    atomic_write_text(os.path.join(out, "tradeoff.md"), table)
+    plot_tradeoff(reports, os.path.join(out, "tradeoff.png"))
+    return table
+
+
+def evaluate_runs(workdirs, checkpoint: str = "best", limit=None,
+                  attacks=None, checks=None, eps_sweep=(),
+                  condition_sweep=(), mix_sweep=(), references=(),
+                  out: str | None = None) -> str:
+    """What advmask-eval does, for each work directory: the conditioning
+    curve (with `condition_sweep` / `mix_sweep`), the eps sweep (with
+    `eps_sweep`), or one test-set report; with several plain reports, their
+    trade-off into `out`. Returns the markdown to show."""
+    if len(workdirs) > 1 and not out:
+        raise ValueError("Several work directories need an output "
+                         "directory (--out) for the trade-off report.")
+    parts, reports = [], {}
+    for workdir in workdirs:
+        if condition_sweep or mix_sweep:
+            parts.append(evaluate_conditioning(
+                workdir, condition_sweep, mix_sweep, checkpoint, limit,
+                attacks=attacks, references=references,
+                checks=bool(checks))["markdown"])
+        elif eps_sweep:
+            parts.append(evaluate_sweep(
+                workdir, eps_sweep, checkpoint, limit, attacks=attacks,
+                checks=bool(checks))["markdown"])
+        else:
+            report = evaluate_workdir(workdir, checkpoint, limit,
+                                      attacks=attacks, checks=checks)
+            parts.append(report_markdown(
+                f"Test-set evaluation of {workdir} ({checkpoint})", report))
+            reports[WorkDir(workdir).name()] = report
+    if len(reports) > 1:
+        parts.append(compare_workdirs(reports, out))
+        parts.append(f"Trade-off of {len(reports)} runs written to {out}/"
+                     "tradeoff.{json,md,png}")
+    return "\n".join(parts)

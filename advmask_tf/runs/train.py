@@ -1,0 +1,129 @@
+"""Training one experiment in a work directory, resuming where it stopped.
+
+Re-running the same command resumes: training continues from the last
+finished epoch (BackupAndRestore), and a finished run is only reported.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import ml_collections
+import tensorflow as tf
+
+from advmask_tf.data.pipeline import build_data
+from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
+from advmask_tf.io_utils import atomic_save
+from advmask_tf.runs.assembly import (
+    build_adversarial_model,
+    build_network,
+    check_config,
+    initialise_from,
+    make_optimizer,
+)
+from advmask_tf.runs.evaluate import evaluate_workdir
+from advmask_tf.runs.workdir import (
+    WorkDir,
+    best_so_far,
+    is_finished,
+    read_json,
+    save_or_check_config,
+)
+from advmask_tf.training.monitoring import InstanceStateMonitor
+
+
+def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
+    """What the chief writes while training: last and best weights,
+    history, TensorBoard and the per-example state."""
+    os.makedirs(os.path.dirname(wd.last_weights), exist_ok=True)
+    callbacks = [keras.callbacks.ModelCheckpoint(wd.last_weights,
+                                                 save_weights_only=True)]
+    if data.validation is not None:
+        monitor = config.train.monitor
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            wd.best_weights, monitor=monitor, mode="max", save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best_so_far(wd, monitor)))
+    return callbacks + [
+        keras.callbacks.CSVLogger(wd.history, append=True),
+        keras.callbacks.TensorBoard(wd.tensorboard),
+        InstanceStateMonitor(wd.tensorboard, export_dir=wd.root,
+                             images=data.train_images,
+                             labels=data.train_labels,
+                             class_names=data.class_names),
+    ]
+
+
+def train(config: ml_collections.ConfigDict, workdir: str):
+    """Trains (or resumes training) and exports the best and last networks.
+
+    Returns (the trained `AdversarialModel` with the best weights, the data).
+    """
+    # First: MultiWorkerMirroredStrategy must exist before any TF op runs.
+    strategy = get_strategy(config.distribute)
+    check_config(config)
+    wd = WorkDir(workdir)
+    os.makedirs(wd.root, exist_ok=True)
+    if os.path.exists(wd.config):  # a resumed run: refuse another config now
+        save_or_check_config(config, wd)
+    keras.utils.set_random_seed(int(config.seed))
+    chief, role = worker_role(strategy)
+    if not chief:
+        # Every worker trains; only the chief writes the work directory.
+        # The others keep a private backup (for resuming) and nothing else.
+        wd = WorkDir(wd.path("workers", role))
+        os.makedirs(wd.root, exist_ok=True)
+    data = build_data(config.data, int(config.train.batch_size),
+                      int(config.seed))
+    steps = int(tf.data.experimental.cardinality(data.train))
+    with strategy.scope():
+        network = build_network(config, data)
+        if config.train.init_from:
+            initialise_from(network, config.train.init_from)
+        model = build_adversarial_model(config, network, data.num_train)
+        model.compile(optimizer=make_optimizer(config.train, steps))
+        example = tf.zeros((1,) + tuple(data.image_shape))
+        model({"image": example, "eps": tf.zeros([1])}
+              if model.conditioned else example)
+    # Written once the model builds, so a config that cannot is not stored.
+    save_or_check_config(config, wd)
+
+    callbacks = [
+        keras.callbacks.BackupAndRestore(wd.backup, double_checkpoint=True,
+                                         delete_checkpoint=False),
+    ]
+    if chief:
+        callbacks += _work_directory_callbacks(config, wd, data)
+    model.fit(data.train, validation_data=data.validation,
+              epochs=int(config.train.epochs), callbacks=callbacks,
+              verbose=int(config.train.verbose) if chief else 0,
+              shuffle=False)
+    if not chief:
+        return model, data
+    atomic_save(model.network.save, wd.last_model)
+    if os.path.exists(wd.best_weights):
+        model.load_weights(wd.best_weights)
+    atomic_save(model.network.save, wd.best_model)
+    return model, data
+
+
+def train_or_report(config: ml_collections.ConfigDict, workdir: str,
+                    evaluate: bool = True) -> tuple[dict | None, bool]:
+    """What advmask-train does: train (or resume) the run, then evaluate
+    its best network on the test set; a finished run is only reported.
+
+    Returns (the test report, or None when not evaluated or not the
+    chief; whether the run had finished earlier).
+    """
+    wd = WorkDir(workdir)
+    # Every worker of a multi-worker run must take part in training, also
+    # when resuming a finished run (the others would wait for it forever).
+    if config.distribute != "multi_worker" and is_finished(config, wd):
+        # Check the config anyway: the same workdir with another config fails.
+        save_or_check_config(config, wd)
+        return read_json(wd.metrics), True
+    train(config, workdir)
+    if not evaluate or not is_chief_process(config.distribute):
+        return None, False
+    return evaluate_workdir(workdir), False

@@ -1,0 +1,190 @@
+"""A work directory and its files: paths, the stored config, freshness.
+
+A work directory holds everything a run made:
+
+    config.json            the resolved config
+    backup/                BackupAndRestore state (resume after a kill)
+    checkpoints/           best.weights.h5 (by train.monitor), last.weights.h5
+    history.csv            per-epoch logs
+    tensorboard/           TensorBoard logs
+    model.keras            the best network; loads with keras.models.load_model
+    last.keras             the network after the last epoch
+    metrics.json           test-set evaluation of model.keras
+    results.md             the same as tables (with the sanity checks)
+    eval/                  advmask-eval reports: other attacks, eps sweeps
+    analysis/              advmask-analyze results (spectra, margins, ...)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import ml_collections
+
+from advmask_tf.configs_lib import base_config
+from advmask_tf.io_utils import atomic_write_json
+from advmask_tf.training.objectives import OBJECTIVES
+
+# Fields whose change does not change the experiment.
+PRESENTATION_FIELDS = ("train.verbose",)
+
+
+class WorkDir:
+    """Paths inside a work directory.
+
+    >>> WorkDir("/tmp/run").best_model
+    '/tmp/run/model.keras'
+    """
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    config = property(lambda self: self.path("config.json"))
+    backup = property(lambda self: self.path("backup"))
+    best_weights = property(
+        lambda self: self.path("checkpoints", "best.weights.h5"))
+    last_weights = property(
+        lambda self: self.path("checkpoints", "last.weights.h5"))
+    history = property(lambda self: self.path("history.csv"))
+    tensorboard = property(lambda self: self.path("tensorboard"))
+    best_model = property(lambda self: self.path("model.keras"))
+    last_model = property(lambda self: self.path("last.keras"))
+    metrics = property(lambda self: self.path("metrics.json"))
+    results = property(lambda self: self.path("results.md"))
+
+    def model(self, checkpoint: str) -> str:
+        """The exported network of `checkpoint` ("best" or "last")."""
+        if checkpoint not in ("best", "last"):
+            raise ValueError(f"checkpoint must be 'best' or 'last'; received "
+                             f"{checkpoint!r}.")
+        return self.best_model if checkpoint == "best" else self.last_model
+
+    def report(self, checkpoint: str = "best") -> str:
+        """The JSON report advmask-train writes for `checkpoint`."""
+        return self.metrics if checkpoint == "best" else self.path(
+            f"metrics_{checkpoint}.json")
+
+    def eval_report(self, tag: str) -> str:
+        """The JSON report of an advmask-eval run tagged `tag`."""
+        return self.path("eval", tag + ".json")
+
+    def name(self) -> str:
+        return os.path.basename(self.root)
+
+
+def is_fresh(path: str, source: str) -> bool:
+    """Whether `path` exists and was written after `source` (a report of a
+    model, say), so it can be re-used."""
+    return (os.path.exists(path) and os.path.exists(source)
+            and os.path.getmtime(path) >= os.path.getmtime(source))
+
+
+def read_json(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def resolved(config: ml_collections.ConfigDict) -> dict:
+    """The config as stored: JSON types, with the choices left to a part
+    made concrete (attack.random_start "auto" -> the objective's start).
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> config = base_config(); config.method.name = "trades"
+    >>> resolved(config)["attack"]["random_start"]
+    'normal'
+    """
+    values = json.loads(config.to_json_best_effort())
+    attack = values["attack"]
+    if attack.get("random_start") == "auto" and \
+            config.method.name in OBJECTIVES:
+        attack["random_start"] = OBJECTIVES.get(
+            config.method.name).random_start
+    return values
+
+
+def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
+    """Writes the resolved config, or checks a resumed run uses the same one."""
+    new = _flatten(resolved(config))
+    if os.path.exists(workdir.config):
+        old = _flatten(read_json(workdir.config))
+        # Fields added to the schema since the run, at their defaults, are no
+        # change (`resolved`: through JSON, so tuples compare as lists).
+        defaults = _flatten(resolved(base_config()))
+        changed = sorted(k for k in set(old) | set(new)
+                         if old.get(k) != new.get(k)
+                         and k not in PRESENTATION_FIELDS
+                         and not (k not in old and new[k] == defaults.get(k)))
+        if changed:
+            details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+                                for k in changed)
+            raise ValueError(
+                f"Work directory {workdir.root} holds a run with a different "
+                f"config ({details}). Use a new --workdir, or the same config "
+                "to resume.")
+        return
+    atomic_write_json(workdir.config, resolved(config))
+
+
+def load_config(workdir: WorkDir) -> ml_collections.ConfigDict:
+    """The stored config of a work directory, with fields added to the
+    schema since the run at their defaults (which is how that run
+    behaved)."""
+    if not os.path.exists(workdir.config):
+        raise FileNotFoundError(
+            f"{workdir.config} does not exist: {workdir.root} is not a work "
+            "directory made by advmask-train.")
+    return ml_collections.ConfigDict(
+        _merged(base_config().to_dict(), read_json(workdir.config)))
+
+
+def _merged(defaults: dict, stored: dict) -> dict:
+    merged = dict(defaults)
+    for key, value in stored.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _merged(merged[key], value)
+        merged[key] = value
+    return merged
+
+
+def history(workdir: WorkDir) -> list[dict]:
+    """The rows of history.csv (none before the first epoch)."""
+    if not os.path.exists(workdir.history):
+        return []
+    with open(workdir.history) as f:
+        return list(csv.DictReader(f))
+
+
+def best_so_far(workdir: WorkDir, monitor: str):
+    """The best monitored value in history.csv, or None."""
+    values = [float(row[monitor]) for row in history(workdir)
+              if row.get(monitor) not in (None, "")]
+    return max(values) if values else None
+
+
+def selected_epoch(workdir: WorkDir, monitor: str) -> int:
+    """1-based epoch of the best monitored validation value (the first)."""
+    values = [float(row[monitor]) for row in history(workdir)]
+    return values.index(max(values)) + 1
+
+
+def is_finished(config, workdir: WorkDir) -> bool:
+    """Whether every epoch is trained and the test report is up to date."""
+    rows = history(workdir)
+    return (bool(rows)
+            and int(rows[-1]["epoch"]) + 1 >= int(config.train.epochs)
+            and is_fresh(workdir.metrics, workdir.best_model))

@@ -1,0 +1,176 @@
+"""What the benchmarks share: the presets they train, running the
+command-line tools (resumable: each keeps its work directory), reading a
+run's reports through `advmask_tf.runs`, and publishing a section of
+docs/RESULTS.md with the machine and date.
+
+Run the benchmarks as `.venv/bin/python bench/<name>.py`; this directory is
+then on the import path, and advmask_tf is installed in the environment.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+
+from advmask_tf import runs
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "docs", "RESULTS.md")
+FIGURES = os.path.join(REPO, "docs", "figures")
+RUNS = os.path.join(REPO, "runs")
+
+# Method name -> its preset under configs/.
+PRESETS = {
+    "standard": "fashion_mnist_standard.py",
+    "madry": "fashion_mnist_madry.py",
+    "trades": "fashion_mnist_trades.py",
+    "iaat": "fashion_mnist_iaat.py",
+    "gairat": "fashion_mnist_gairat.py",
+    "gairat_iaat": "fashion_mnist_gairat_iaat.py",
+    "gairat_trades": "fashion_mnist_gairat_trades.py",
+    "robmask": "fashion_mnist_robmask.py",
+    "split_bn": "fashion_mnist_split_bn.py",
+}
+# Every benchmarked run gets the same data and eps, whatever its preset says.
+SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
+          "--config.attack.eps=0.1", "--config.train.verbose=2"]
+
+
+def config_path(name: str) -> str:
+    """The config file of a preset (a method name, or a file name)."""
+    return os.path.join(REPO, "configs", PRESETS.get(name, name))
+
+
+def methods(value: str, parser) -> list[str]:
+    """The comma-separated method names of a flag, or a parser error."""
+    names = [m for m in value.split(",") if m]
+    unknown = sorted(set(names) - set(PRESETS))
+    if unknown:
+        parser.error(f"unknown methods {unknown}; known: {sorted(PRESETS)}")
+    return names
+
+
+def run(command: list[str]) -> None:
+    """Runs a command, echoing it; fails the benchmark when it fails."""
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+
+
+def tool(name: str, *args: str) -> None:
+    """Runs one of the command-line tools (advmask-train, -eval, ...)."""
+    run([sys.executable, os.path.join(REPO, "bin", name), *args])
+
+
+def train_preset(method: str, workdir: str, *overrides: str,
+                 evaluate: bool = True) -> str:
+    """Trains (or resumes, or only reports) a preset with the shared
+    settings; returns the work directory."""
+    tool("advmask-train", f"--config={config_path(method)}",
+         f"--workdir={workdir}", *SHARED, *overrides,
+         *([] if evaluate else ["--skip_eval"]))
+    return workdir
+
+
+def report(workdir: str, checkpoint: str = "best") -> dict:
+    """The test report advmask-train (or an advmask-eval of the config's
+    attacks) wrote for `checkpoint`; evaluates it first when missing or
+    older than the network."""
+    wd = runs.WorkDir(workdir)
+    path = wd.report(checkpoint)
+    if not runs.is_fresh(path, wd.model(checkpoint)):
+        tool("advmask-eval", f"--workdir={workdir}",
+             f"--checkpoint={checkpoint}")
+    return runs.read_json(path)
+
+
+def eval_report(workdir: str, checkpoint: str, attacks: str, limit: int,
+                *flags: str) -> dict:
+    """An advmask-eval report of `attacks` on `limit` test points, re-used
+    while newer than the network."""
+    wd = runs.WorkDir(workdir)
+    config = runs.load_config(wd)
+    names = "+".join(runs.evaluation_attacks(config, attacks))
+    path = wd.eval_report(f"{checkpoint}-{names}-{limit}")
+    if not runs.is_fresh(path, wd.model(checkpoint)):
+        tool("advmask-eval", f"--workdir={workdir}",
+             f"--checkpoint={checkpoint}", f"--attacks={attacks}",
+             f"--limit={limit}", *flags)
+    return runs.read_json(path)
+
+
+def selected_epoch(workdir: str) -> int:
+    """1-based epoch whose network model.keras is (by train.monitor)."""
+    wd = runs.WorkDir(workdir)
+    return runs.selected_epoch(wd, runs.load_config(wd).train.monitor)
+
+
+def pct(entry_or_value, digits: int = 2) -> str:
+    """A report entry's accuracy (or a fraction) in percent."""
+    value = entry_or_value["accuracy"] if isinstance(entry_or_value, dict) \
+        else entry_or_value
+    return f"{100 * value:.{digits}f}"
+
+
+def machine_line() -> str:
+    """CPU model, core count, OS, TensorFlow/Keras versions and today's date."""
+    import keras
+    import tensorflow as tf
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} "
+            f"{platform.release()}; TensorFlow {tf.__version__}, Keras "
+            f"{keras.__version__}; measured {datetime.date.today()}")
+
+
+def section_options(args, parser) -> str:
+    """The --section/--title options of a command line, when not defaults."""
+    return "".join(
+        f" --{name} {shlex.quote(getattr(args, name))}"
+        for name in ("section", "title")
+        if getattr(args, name) != parser.get_default(name))
+
+
+def update_section(name: str, markdown: str, path: str = RESULTS) -> None:
+    """Replaces the text between this section's markers (or appends it)."""
+    begin, end = f"<!-- begin {name} -->", f"<!-- end {name} -->"
+    block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    text = open(path).read() if os.path.exists(path) else "# Results\n"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    text = (pattern.sub(lambda _: block, text) if pattern.search(text)
+            else text.rstrip() + "\n\n" + block + "\n")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def publish(name: str, markdown: str, write: bool) -> None:
+    """Prints a benchmark's section and, with `write`, stores it in RESULTS.md."""
+    print(markdown, flush=True)
+    if write:
+        update_section(name, markdown)
+
+
+def publish_figure(source: str, name: str, write: bool) -> str:
+    """With `write`, copies a PNG into docs/figures/ under `name`; returns
+    its link from docs/RESULTS.md."""
+    if write:
+        os.makedirs(FIGURES, exist_ok=True)
+        shutil.copyfile(source, os.path.join(FIGURES, name))
+    return f"figures/{name}"
