@@ -61,7 +61,7 @@ def conditioning_curve(workdir, limit, strengths, mixes=""):
     """`advmask-eval --condition_sweep` of a conditioned run (cached in its
     eval/ while newer than its model and over the same points)."""
     wd = runs.WorkDir(workdir)
-    path = wd.path("eval", "conditioning-best.json")
+    path = wd.conditioning("best") + ".json"
     if runs.is_fresh(path, wd.best_model):
         curve = runs.read_json(path)
         if curve.get("limit") == (limit or TEST_SET_SIZE):

@@ -149,7 +149,7 @@ def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
               "sweep": sweep, "monotone": monotone_in_eps(sweep, 0.005)}
     warn_failed({"monotone_in_eps": result["monotone"]},
                 f"({wd.root} sweep)")
-    base = wd.path("eval", f"sweep-{checkpoint}")
+    base = wd.sweep(checkpoint)
     report_to_json(result, base + ".json")
     result["markdown"] = sweep_markdown(f"{wd.name()} ({checkpoint})", result)
     atomic_write_text(base + ".md", result["markdown"])
@@ -224,7 +224,7 @@ def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
     result = {"checkpoint": checkpoint, "method": method_label(config),
               "eps": eps, "limit": int(data.num_test), **curves,
               "references": _reference_reports(references)}
-    base = wd.path("eval", f"conditioning-{checkpoint}")
+    base = wd.conditioning(checkpoint)
     report_to_json(result, base + ".json")
     result["markdown"] = conditioning_markdown(
         f"{wd.name()} ({checkpoint})", result)

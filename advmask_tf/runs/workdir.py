@@ -73,6 +73,16 @@ class WorkDir:
         """The JSON report of an advmask-eval run tagged `tag`."""
         return self.path("eval", tag + ".json")
 
+    def conditioning(self, checkpoint: str = "best") -> str:
+        """eval/conditioning-<checkpoint>: one conditioned model's trade-off
+        (add .json, .md or .png)."""
+        return self.path("eval", f"conditioning-{checkpoint}")
+
+    def sweep(self, checkpoint: str = "best") -> str:
+        """eval/sweep-<checkpoint>: accuracy against eps (add .json, .md or
+        .png)."""
+        return self.path("eval", f"sweep-{checkpoint}")
+
     def name(self) -> str:
         return os.path.basename(self.root)
 
