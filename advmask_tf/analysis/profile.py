@@ -23,9 +23,9 @@ from advmask_tf.analysis.smoothness import (
 )
 from advmask_tf.analysis.spectra import layer_spectra
 from advmask_tf.attacks import noise_keys_for
+from advmask_tf.data.pipeline import split_inputs
 from advmask_tf.evaluation.robust import progress_bar
 from advmask_tf.models import at_strength, is_conditioned
-from advmask_tf.training.adversarial_model import split_inputs
 
 ANALYSIS_SALT = 7_000_001  # keys the random starts apart from evaluation's
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)

@@ -4,6 +4,7 @@ from advmask_tf.data.pipeline import (
     DataBundle,
     build_data,
     make_dataset,
+    split_inputs,
     split_validation,
 )
 from advmask_tf.data.sources import (
@@ -26,6 +27,7 @@ __all__ = [
     "DataBundle",
     "build_data",
     "make_dataset",
+    "split_inputs",
     "split_validation",
     "FASHION_MNIST_DIR",
     "SOURCES",

@@ -151,3 +151,19 @@ def build_data(data_config, batch_size: int, seed: int = 0,
         num_train=len(y_train), num_validation=n_val, num_test=n_test,
         mean=mean, std=std, class_names=splits.class_names,
         train_images=x_train, train_labels=y_train)
+
+
+def split_inputs(features):
+    """(image, index) from a batch's features: the {"image", "index"} dict
+    `build_data` makes, or a bare image tensor (index None).
+
+    >>> split_inputs({"image": 1, "index": 2})
+    (1, 2)
+    """
+    if isinstance(features, dict):
+        if "image" not in features:
+            raise ValueError(
+                "Batch features must hold an 'image' entry; received keys "
+                f"{sorted(features)}.")
+        return features["image"], features.get("index")
+    return features, None

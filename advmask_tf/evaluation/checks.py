@@ -31,8 +31,8 @@ from absl import logging
 
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
 from advmask_tf.attacks.square import SquareConfig
+from advmask_tf.data.pipeline import split_inputs
 from advmask_tf.evaluation.ensemble import compile_attack, run_on
-from advmask_tf.training.adversarial_model import split_inputs
 
 # Salt for the extra restarts of `more_steps` (evaluation itself uses -1).
 RESTART_SALT = -2

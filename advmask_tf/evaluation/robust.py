@@ -11,13 +11,11 @@ import tensorflow as tf
 
 from advmask_tf.attacks.pgd import noise_keys_for
 from advmask_tf.attacks.registry import AttackBudgets, build_attacks
+from advmask_tf.data.pipeline import split_inputs
 from advmask_tf.evaluation.ensemble import cascade, compile_attack, run_on
 from advmask_tf.io_utils import atomic_write_text
 from advmask_tf.models.conditioning import is_conditioned
-from advmask_tf.training.adversarial_model import (
-    AdversarialModel,
-    split_inputs,
-)
+from advmask_tf.training.adversarial_model import AdversarialModel
 
 # Evaluation random starts are keyed by (example index, this salt): the same
 # points get the same starts in every evaluation, on any device layout.

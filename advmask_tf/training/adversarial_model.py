@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
+from advmask_tf.data.pipeline import split_inputs
 from advmask_tf.models.conditioning import (
     at_strength,
     is_conditioned,
@@ -36,17 +37,6 @@ def _one_replica(value):
     if isinstance(value, tf.distribute.DistributedValues):
         return value.values[0]
     return value
-
-
-def split_inputs(features):
-    """Returns (image, index) from a batch's features (dict or bare image)."""
-    if isinstance(features, dict):
-        if "image" not in features:
-            raise ValueError(
-                "Batch features must hold an 'image' entry; received keys "
-                f"{sorted(features)}.")
-        return features["image"], features.get("index")
-    return features, None
 
 
 def after(tensor):
