@@ -127,6 +127,9 @@ def base_config() -> ml_collections.ConfigDict:
         # all | rescaling: train only batch norm's gamma and beta, batch norm
         # on its moving statistics (the RobMask paper's analysis).
         "trainable": "all",
+        # float32 | mixed_float16 | mixed_bfloat16: the network's dtype
+        # policy (losses, margins and attacks always compute in float32).
+        "precision": "float32",
     })
     config.eval = ml_collections.ConfigDict({
         "eps": -1.0,          # < 0: the training eps

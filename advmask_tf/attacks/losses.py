@@ -1,4 +1,10 @@
-"""Per-sample losses an attack maximises."""
+"""Per-sample losses an attack maximises.
+
+Every loss computes in float32 whatever the network's dtype: under mixed
+precision a float16 margin overflows (the CW margin's 1e9) and softmaxes
+lose their small probabilities, and robust accuracy must not depend on the
+dtype policy.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +15,24 @@ ATTACK_LOSSES = ("ce", "cw", "kl", "dlr", "dlr_targeted", "ce_targeted")
 TARGETED_LOSSES = ("dlr_targeted", "ce_targeted")
 
 
+def float32(logits):
+    """Logits (of any float dtype) as float32."""
+    return tf.cast(logits, tf.float32)
+
+
 def cross_entropy(logits, labels):
-    """Per-sample softmax cross-entropy."""
+    """Per-sample softmax cross-entropy (float32)."""
     return tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(labels, tf.int32), logits=logits)
+        labels=tf.cast(labels, tf.int32), logits=float32(logits))
 
 
 def cw_margin(logits, labels):
-    """Carlini-Wagner margin: max_{j != y} z_j - z_y (positive = misclassified)."""
+    """Carlini-Wagner margin: max_{j != y} z_j - z_y (positive = misclassified).
+
+    >>> float(cw_margin(tf.constant([[1.0, 3.0]], tf.float16), [0])[0])
+    2.0
+    """
+    logits = float32(logits)
     num_classes = tf.shape(logits)[-1]
     one_hot = tf.one_hot(tf.cast(labels, tf.int32), num_classes,
                          dtype=logits.dtype)
@@ -28,6 +44,7 @@ def cw_margin(logits, labels):
 
 def kl_divergence(logits, reference_logits):
     """KL(softmax(reference) || softmax(logits)) per sample, as TRADES uses."""
+    logits, reference_logits = float32(logits), float32(reference_logits)
     reference = tf.nn.softmax(reference_logits)
     return tf.reduce_sum(
         reference * (tf.nn.log_softmax(reference_logits)
@@ -53,6 +70,7 @@ def dlr(logits, labels):
     -0.6666...
     """
     _check_classes(logits, 3, "dlr")
+    logits = float32(logits)
     ordered = tf.sort(logits, axis=-1, direction="DESCENDING")
     return cw_margin(logits, labels) / (
         ordered[:, 0] - ordered[:, 2] + 1e-12)
@@ -66,6 +84,7 @@ def dlr_targeted(logits, labels, targets):
     -0.571...
     """
     _check_classes(logits, 4, "dlr_targeted")
+    logits = float32(logits)
     num_classes = tf.shape(logits)[-1]
     true_logit = tf.reduce_sum(
         logits * tf.one_hot(tf.cast(labels, tf.int32), num_classes,

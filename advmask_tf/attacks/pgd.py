@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from advmask_tf.attacks.losses import ATTACK_LOSSES, attack_loss
+from advmask_tf.attacks.losses import ATTACK_LOSSES, attack_loss, float32
 from advmask_tf.attacks.registry import ATTACKS
 
 NORMS = ("linf", "l2")
@@ -152,7 +152,7 @@ def project(x_adv, x, eps, norm):
 
 
 def make_forward(model, bn_mode="inference"):
-    """Returns f(x) -> logits for the attack.
+    """Returns f(x) -> float32 logits for the attack.
 
     `inference` runs batch norm on its moving statistics; `batch` uses the
     statistics of the attacked batch without touching the moving statistics
@@ -161,11 +161,11 @@ def make_forward(model, bn_mode="inference"):
     if bn_mode not in BN_MODES:
         raise ValueError(f"Unknown bn_mode {bn_mode!r}; expected {BN_MODES}.")
     if bn_mode == "inference":
-        return lambda x: model(x, training=False)
+        return lambda x: float32(model(x, training=False))
 
     def batch_statistics_forward(x):
         with keras.StatelessScope():
-            return model(x, training=True)
+            return float32(model(x, training=True))
 
     return batch_statistics_forward
 

@@ -86,7 +86,7 @@ def rescaled_logits(network, spread: float):
     """
 
     def forward(x, training=False):
-        logits = network(x, training=training)
+        logits = tf.cast(network(x, training=training), tf.float32)
         std = tf.stop_gradient(tf.math.reduce_std(logits, -1, keepdims=True))
         return spread * logits / (std + 1e-12)
 

@@ -7,6 +7,7 @@ fields (a stored config is merged with those defaults on load).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 
@@ -33,8 +34,34 @@ from advmask_tf.training.rescaling import TRAINABLE
 from advmask_tf.training.weighting import WEIGHTINGS
 
 MONITORS = ("val_robust_accuracy", "val_clean_accuracy")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 SCHEDULES = ("constant", "cosine", "piecewise")
 OPTIMIZERS = ("adam", "sgd")
+
+
+def check_precision(name: str) -> None:
+    if name not in PRECISIONS:
+        raise ValueError(f"Unknown train.precision {name!r}; expected one of "
+                         f"{PRECISIONS}.")
+
+
+@contextlib.contextmanager
+def precision(name: str):
+    """Builds the layers made inside it under the dtype policy `name` (the
+    layers keep it; the global policy is restored afterwards).
+
+    >>> with precision("mixed_bfloat16"):
+    ...     layer = keras.layers.Dense(2)
+    >>> layer.dtype_policy.name, keras.config.dtype_policy().name
+    ('mixed_bfloat16', 'float32')
+    """
+    check_precision(name)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def part_spec(registry: Registry, name: str, config, block) -> dict:
@@ -254,6 +281,7 @@ def check_config(config) -> None:
         registry.get(selected)
         for name in registry.names():
             registry.build(part_spec(registry, name, config, block))
+    check_precision(config.train.precision)
     if config.train.trainable not in TRAINABLE:
         raise ValueError(f"train.trainable must be one of {TRAINABLE}; "
                          f"received {config.train.trainable!r}.")

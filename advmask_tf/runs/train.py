@@ -21,6 +21,7 @@ from advmask_tf.runs.assembly import (
     check_config,
     initialise_from,
     make_optimizer,
+    precision,
 )
 from advmask_tf.runs.evaluate import evaluate_workdir
 from advmask_tf.runs.workdir import (
@@ -77,7 +78,7 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     data = build_data(config.data, int(config.train.batch_size),
                       int(config.seed))
     steps = int(tf.data.experimental.cardinality(data.train))
-    with strategy.scope():
+    with strategy.scope(), precision(config.train.precision):
         network = build_network(config, data)
         if config.train.init_from:
             initialise_from(network, config.train.init_from)

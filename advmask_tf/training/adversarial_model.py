@@ -319,10 +319,17 @@ class AdversarialModel(keras.Model):
             loss = tf.reduce_sum(per_sample) / n_global
             regularisation = tf.zeros([], loss.dtype)
             if self.network.losses:
-                regularisation = tf.add_n(self.network.losses) / float(
+                regularisation = tf.cast(tf.add_n(
+                    self.network.losses), loss.dtype) / float(
                     tf.distribute.get_strategy().num_replicas_in_sync)
             total = loss + regularisation
-        gradients = self._gradients(tape, total, loss, regularisation, logits)
+            # Keras' contract for custom steps: gradients of the scaled loss
+            # (mixed precision's LossScaleOptimizer unscales them).
+            scaled_loss = self.optimizer.scale_loss(loss)
+            scaled_regularisation = self.optimizer.scale_loss(regularisation)
+            scaled_total = scaled_loss + scaled_regularisation
+        gradients = self._gradients(tape, scaled_total, scaled_loss,
+                                    scaled_regularisation, logits)
         self.optimizer.apply_gradients(
             zip(gradients, self._trained_variables()))
 
