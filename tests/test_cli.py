@@ -20,6 +20,7 @@ from conftest import REPO, TINY, configured, tiny
 
 from advmask_tf import runs
 from advmask_tf.analysis.runs import analyze_runs
+from advmask_tf.training import AdversarialModel
 
 
 def run_cli(tool, *args, timeout=300):
@@ -173,13 +174,23 @@ def test_bad_config_values_fail_clearly(overrides, message):
     assert message in str(error.value)
 
 
-def test_the_command_line_surfaces_a_bad_config_before_any_work(tmp_path):
+@pytest.mark.parametrize("override, message", [
+    ("--config.trian.epochs=1",
+     "advmask-train: error: --config has no field 'trian'; did you mean "
+     "\"train\" instead of \"trian\"?"),
+    ("--config.method.name=madr",
+     "advmask-train: error: Unknown method.name 'madr'; expected one of "
+     "['iaat', 'madry', 'mixed', 'standard', 'trades'] (did you mean "
+     "'madry'?)."),
+])
+def test_the_command_line_reports_a_bad_config_in_one_line_before_any_work(
+        tmp_path, override, message):
     result = run_cli("advmask-train", f"--config={TINY}",
-                     f"--workdir={tmp_path / 'run'}",
-                     "--config.method.name=mixed",
-                     "--config.method.adv_weight=-1")
-    assert result.returncode != 0
-    assert "adv_weight must be finite and >= 0; received -1" in result.stderr
+                     f"--workdir={tmp_path / 'run'}", override)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert errors == [message], result.stderr[-2000:]
     assert not os.path.exists(tmp_path / "run")  # nothing was created
 
 
@@ -231,14 +242,19 @@ def test_robmask_run_then_its_trade_off_curve_end_to_end(tmp_path, capsys):
     assert "checks" in metrics
 
     # The exported network takes {"image", "eps"} and loads after importing
-    # the package (which registers its layers), no custom_objects.
+    # the package, no custom_objects; so does a saved AdversarialModel.
+    wrapped = str(tmp_path / "wrapped.keras")
+    AdversarialModel(keras.models.load_model(
+        os.path.join(workdir, "model.keras"))).save(wrapped)
     script = ("import advmask_tf, keras, numpy as np; m = keras.models."
               f"load_model({os.path.join(workdir, 'model.keras')!r}); "
               "print(sorted(m.input), m({'image': np.zeros((2, 28, 28, 1)), "
-              "'eps': np.array([0.0, 0.1])}).shape)")
+              "'eps': np.array([0.0, 0.1])}).shape); print(type(keras.models."
+              f"load_model({wrapped!r})).__name__)")
     loaded = subprocess.run([sys.executable, "-c", script],
                             capture_output=True, text=True, cwd=str(tmp_path))
     assert "['eps', 'image'] (2, 10)" in loaded.stdout, loaded.stderr[-2000:]
+    assert "AdversarialModel" in loaded.stdout, loaded.stderr[-2000:]
 
     swept = runs.evaluate_runs(
         [workdir], limit=60, condition_sweep=[0, 0.1], mix_sweep=[0, 0.5, 1],

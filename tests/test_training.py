@@ -140,6 +140,19 @@ def test_adversarial_model_config_round_trip(tmp_path):
     np.testing.assert_allclose(loaded(x), model(x), atol=1e-5)
 
 
+@pytest.mark.parametrize("norm", ["batchnorm", "split_batchnorm"])
+def test_export_serves_the_network(norm, tmp_path):
+    net = _net(norm, {"route_boundaries": (0.0,)}
+               if norm == "split_batchnorm" else None)
+    model = AdversarialModel(net, attack={"eps": 0.1, "steps": 2})
+    model.export(str(tmp_path / "served"), verbose=0)
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    x = np.random.RandomState(0).rand(3, 28, 28, 1).astype(np.float32)
+    inputs = x if norm == "batchnorm" else {
+        "image": x, "eps": np.array([0.0, 0.05, 0.1], np.float32)}
+    np.testing.assert_allclose(served.serve(inputs), net(inputs), atol=1e-5)
+
+
 STRENGTHS = (0.0, 0.05, 0.1)
 # (method, AdversarialModel arguments, norm, norm_options)
 METHODS = [

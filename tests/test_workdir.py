@@ -1,11 +1,14 @@
 """Work-directory config checks of advmask_tf.runs.workdir."""
 
 import json
+import os
+import stat
 
 import pytest
 
 from advmask_tf import runs
 from advmask_tf.configs_lib import base_config
+from advmask_tf.io_utils import atomic_write_json
 
 
 def _stored_without(workdir, *sections):
@@ -36,3 +39,16 @@ def test_a_new_field_away_from_its_default_is_a_change(tmp_path):
     with pytest.raises(ValueError, match=r"weighting.lam_values: None -> "
                                          r"\[1.0\]"):
         runs.save_or_check_config(config, workdir)
+
+
+def test_reports_get_the_mode_the_umask_gives_every_file(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        path = str(tmp_path / "metrics.json")
+        atomic_write_json(path, {"a": 1})
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+        os.umask(0o077)
+        atomic_write_json(path, {"a": 2})
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    finally:
+        os.umask(previous)

@@ -17,10 +17,15 @@ conditioned network (RobMask, split BN) is analysed once per
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from advmask_tf.analysis.runs import analyze_runs
-from advmask_tf.cli.common import float_list
+from advmask_tf.cli.common import (
+    CommandLineError,
+    check_no_arguments,
+    float_list,
+    run_tool,
+)
 
 _WORKDIR = flags.DEFINE_multi_string(
     "workdir", None, "A work directory made by advmask-train; repeat to "
@@ -48,27 +53,21 @@ _CONDITION_EPS = flags.DEFINE_list(
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    check_no_arguments(argv)
     if len(_WORKDIR.value) > 1 and not _OUT.value:
-        raise app.UsageError("Several --workdir need --out=<directory> "
-                             "for the comparison.")
+        raise CommandLineError("Several --workdir need --out=<directory> "
+                               "for the comparison.")
     conditions = None
     if _CONDITION_EPS.value:
         conditions = float_list(_CONDITION_EPS.value, "condition_eps")
-    try:
-        text = analyze_runs(
-            _WORKDIR.value, _OUT.value, _CHECKPOINT.value, _LIMIT.value,
-            eps=_EPS.value, max_eps=_MAX_EPS.value,
-            bisections=_BISECTIONS.value, attack_steps=_ATTACK_STEPS.value,
-            conditions=conditions)
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
-    print(text)
+    print(analyze_runs(
+        _WORKDIR.value, _OUT.value, _CHECKPOINT.value, _LIMIT.value,
+        eps=_EPS.value, max_eps=_MAX_EPS.value, bisections=_BISECTIONS.value,
+        attack_steps=_ATTACK_STEPS.value, conditions=conditions))
 
 
 def run():
-    app.run(main)
+    run_tool(main, "advmask-analyze")
 
 
 if __name__ == "__main__":

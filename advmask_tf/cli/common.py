@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from absl import app
 
@@ -13,21 +14,60 @@ DEFAULT_CONFIG = os.path.join(
         __file__)))), "configs", "fashion_mnist_madry.py")
 
 
+class CommandLineError(ValueError):
+    """A flag combination a tool cannot run (reported in one line)."""
+
+
 def float_list(values, flag: str) -> list[float]:
-    """The numbers of a list flag, or a UsageError naming the flag.
+    """The numbers of a list flag, or an error naming the flag.
 
     >>> float_list(["0", "0.1"], "eps_sweep")
     [0.0, 0.1]
     >>> float_list(["0.1", "big"], "eps_sweep")
     Traceback (most recent call last):
     ...
-    absl.app.UsageError: --eps_sweep takes numbers; received ['0.1', 'big']: ...
+    advmask_tf.cli.common.CommandLineError: --eps_sweep takes numbers; ...
     """
     try:
         return [float(v) for v in values]
-    except ValueError as error:
-        raise app.UsageError(f"--{flag} takes numbers; received "
-                             f"{values}: {error}") from None
+    except ValueError:
+        raise CommandLineError(f"--{flag} takes numbers; received "
+                               f"{values}") from None
+
+
+def check_no_arguments(argv) -> None:
+    if len(argv) > 1:
+        raise CommandLineError(f"unexpected arguments {argv[1:]}; every "
+                               "setting is a --flag (see --help)")
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: a config field's KeyError (a typo in
+    --config.<field>) with its nearest spelling, others by their message.
+
+    >>> one_line(KeyError("'trian'\\nDid you mean \\"train\\" instead of \\"trian\\"?"))
+    '--config has no field \\'trian\\'; did you mean "train" instead of "trian"?'
+    """
+    if isinstance(error, KeyError):
+        message = str(error.args[0]) if error.args else ""
+        field, _, hint = message.partition("\n")
+        text = f"--config has no field {field}"
+        if hint:
+            text += "; " + hint[0].lower() + hint[1:]
+        return text
+    return " ".join(str(error).split())
+
+
+def run_tool(main, name: str) -> None:
+    """`app.run(main)`, with every input error (bad flags, a typo in a
+    --config field, a value a part refuses, a missing file) reported as one
+    line `<name>: error: ...` and exit status 2, instead of a traceback."""
+    try:
+        app.run(main)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        print(f"{name}: error: {one_line(error)}", file=sys.stderr,
+              flush=True)
+        sys.exit(2)
 
 
 def print_report(title: str, report: dict) -> None:

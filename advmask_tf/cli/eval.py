@@ -20,10 +20,15 @@ one model instead (eval/conditioning-<checkpoint>.*), plotted next to the
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 
 from advmask_tf.attacks import ATTACKS
-from advmask_tf.cli.common import float_list
+from advmask_tf.cli.common import (
+    CommandLineError,
+    check_no_arguments,
+    float_list,
+    run_tool,
+)
 from advmask_tf.runs import evaluate_runs
 
 _WORKDIR = flags.DEFINE_multi_string(
@@ -57,11 +62,10 @@ _OUT = flags.DEFINE_string(
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    check_no_arguments(argv)
     if len(_WORKDIR.value) > 1 and not _OUT.value:
-        raise app.UsageError("Several --workdir need --out=<directory> for "
-                             "the trade-off report.")
+        raise CommandLineError("Several --workdir need --out=<directory> "
+                               "for the trade-off report.")
     print(evaluate_runs(
         _WORKDIR.value, _CHECKPOINT.value, _LIMIT.value,
         attacks=_ATTACKS.value, checks=_CHECKS.value,
@@ -73,7 +77,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_tool(main, "advmask-eval")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,15 @@
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from advmask_tf.cli.common import DEFAULT_CONFIG, print_report
+from advmask_tf.cli.common import (
+    DEFAULT_CONFIG,
+    check_no_arguments,
+    print_report,
+    run_tool,
+)
 from advmask_tf.runs import train_or_report
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -22,8 +27,7 @@ _SKIP_EVAL = flags.DEFINE_bool(
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    check_no_arguments(argv)
     report, finished_earlier = train_or_report(
         _CONFIG.value, _WORKDIR.value, evaluate=not _SKIP_EVAL.value)
     if report is not None:
@@ -33,7 +37,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_tool(main, "advmask-train")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ pareto.png.
 
 from __future__ import annotations
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
+from advmask_tf.cli.common import check_no_arguments, run_tool
 from advmask_tf.tuning import search
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -30,12 +31,8 @@ flags.mark_flag_as_required("config")
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        result = search(_CONFIG.value, _WORKDIR.value)
-    except ValueError as error:
-        raise app.UsageError(str(error)) from None
+    check_no_arguments(argv)
+    result = search(_CONFIG.value, _WORKDIR.value)
     print(open(f"{_WORKDIR.value}/trials.md").read())
     if result["best"] is not None:
         print(f"Best trial {result['best']['trial']}: "
@@ -45,7 +42,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    run_tool(main, "advmask-tune")
 
 
 if __name__ == "__main__":

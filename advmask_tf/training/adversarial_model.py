@@ -226,6 +226,14 @@ class AdversarialModel(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None,
+               **kwargs):
+        """Exports the trained network for serving: a SavedModel whose
+        `serve` maps images to logits (a conditioned network: {"image",
+        "eps"} to logits). See `keras.Model.export`."""
+        return self.network.export(filepath, format=format, verbose=verbose,
+                                   **kwargs)
+
     def fit(self, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`, with an `EpochCounter` added to the callbacks."""
         callbacks = list(callbacks or [])
