@@ -78,25 +78,22 @@ def train_preset(method: str, workdir: str, *overrides: str,
 
 
 def report(workdir: str, checkpoint: str = "best") -> dict:
-    """The test report advmask-train (or an advmask-eval of the config's
-    attacks) wrote for `checkpoint`; evaluates it first when missing or
-    older than the network."""
-    wd = runs.WorkDir(workdir)
-    path = wd.report(checkpoint)
-    if not runs.is_fresh(path, wd.model(checkpoint)):
-        tool("advmask-eval", f"--workdir={workdir}",
-             f"--checkpoint={checkpoint}")
-    return runs.read_json(path)
+    """The run's test report (what advmask-train wrote, for "best"), or an
+    advmask-eval of the config's attacks on the whole test set ("last")."""
+    if checkpoint == "best":
+        return runs.read_json(runs.WorkDir(workdir).metrics)
+    config = runs.load_config(runs.WorkDir(workdir))
+    return eval_report(workdir, checkpoint, config.eval.attacks, 0)
 
 
 def eval_report(workdir: str, checkpoint: str, attacks: str, limit: int,
                 *flags: str) -> dict:
-    """An advmask-eval report of `attacks` on `limit` test points, re-used
-    while newer than the network."""
+    """An advmask-eval report of `attacks` on `limit` test points (0: all),
+    re-used while newer than the network."""
     wd = runs.WorkDir(workdir)
     config = runs.load_config(wd)
-    names = "+".join(runs.evaluation_attacks(config, attacks))
-    path = wd.eval_report(f"{checkpoint}-{names}-{limit}")
+    path = wd.eval_report(runs.evaluation_tag(
+        config, checkpoint, runs.evaluation_attacks(config, attacks), limit))
     if not runs.is_fresh(path, wd.model(checkpoint)):
         tool("advmask-eval", f"--workdir={workdir}",
              f"--checkpoint={checkpoint}", f"--attacks={attacks}",

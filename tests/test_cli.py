@@ -4,6 +4,7 @@ subprocesses where the process matters (the launchers, loading a network
 without the package, kills), in this process otherwise."""
 
 import csv
+import glob
 import json
 import os
 import shutil
@@ -63,10 +64,30 @@ def test_train_then_eval_end_to_end(tmp_path):
                             capture_output=True, text=True, cwd=str(tmp_path))
     assert loaded.stdout.strip().endswith("(1, 10)"), loaded.stderr[-2000:]
 
+    # advmask-eval with budgets of its own: its report goes to eval/, the
+    # training run's report stays as it was.
+    with open(os.path.join(workdir, "metrics.json"), "rb") as f:
+        trained_report = f.read()
+    budget = run_cli("advmask-eval", f"--workdir={workdir}", "--limit=40",
+                     "--nochecks", "--config.eval.pgd_steps=4")
+    assert budget.returncode == 0, budget.stderr[-3000:]
+    assert "| clean | pgd4 | cw_inf | worst_case |" in budget.stdout
+    [path] = glob.glob(os.path.join(workdir, "eval", "best-pgd4+cw_inf-40-*"
+                                                     ".json"))
+    assert runs.read_json(path)["pgd4"]["total"] == 40
+    with open(os.path.join(workdir, "metrics.json"), "rb") as f:
+        assert f.read() == trained_report
+    refused = run_cli("advmask-eval", f"--workdir={workdir}",
+                      "--config.train.epochs=3")
+    assert refused.returncode == 2
+    assert "advmask-eval: error: --config has no field 'train'" in \
+        refused.stderr
+
     # What advmask-eval runs, in this process.
     evaluated = runs.evaluate_runs([workdir], "last", limit=100)
-    with open(os.path.join(workdir, "metrics_last.json")) as f:
-        last = json.load(f)
+    [path] = glob.glob(os.path.join(workdir, "eval", "last-pgd3+cw_inf-100-*"
+                                                     ".json"))
+    last = runs.read_json(path)
     assert last["clean"]["total"] == 100
     assert {"deterministic", "large_eps", "more_steps", "black_box",
             "logit_scale"} <= set(last["checks"])
@@ -79,9 +100,9 @@ def test_train_then_eval_end_to_end(tmp_path):
         [workdir, other], limit=40, checks=False, attacks="pgd,autoattack",
         out=str(tmp_path / "cmp"))
     assert "| autoattack | apgd_t |" in compared
-    with open(os.path.join(workdir, "eval",
-                           "best-pgd3+autoattack-40.json")) as f:
-        strong = json.load(f)
+    [path] = glob.glob(os.path.join(workdir, "eval",
+                                    "best-pgd3+autoattack-40-*.json"))
+    strong = runs.read_json(path)
     assert strong["worst_case"]["correct"] <= strong["pgd3"]["correct"]
     assert set(strong["autoattack"]["stages"]) == {"apgd_ce", "apgd_t",
                                                    "square"}
@@ -105,8 +126,18 @@ def test_train_then_eval_end_to_end(tmp_path):
     assert "(finished earlier)" in again.stdout
     assert epochs_in(os.path.join(workdir, "history.csv")) == [0, 1]
 
+    # More epochs continue the finished run; fewer, or another eps, are a
+    # different experiment.
+    _, finished_earlier = runs.train_or_report(tiny({"train.epochs": 3}),
+                                               workdir, evaluate=False)
+    assert not finished_earlier
+    assert epochs_in(os.path.join(workdir, "history.csv")) == [0, 1, 2]
+    assert runs.load_config(runs.WorkDir(workdir)).train.epochs == 3
+    with pytest.raises(ValueError, match=r"train.epochs: 3 -> 1"):
+        runs.train_or_report(tiny({"train.epochs": 1}), workdir)
     with pytest.raises(ValueError, match=r"attack.eps: 0.1 -> 0.2"):
-        runs.train_or_report(tiny({"attack.eps": 0.2}), workdir)
+        runs.train_or_report(tiny({"attack.eps": 0.2, "train.epochs": 3}),
+                             workdir)
 
 
 def test_killed_run_resumes_and_loses_at_most_one_epoch(tmp_path):
@@ -230,7 +261,8 @@ def test_robmask_run_then_its_trade_off_curve_end_to_end(tmp_path, capsys):
     runs), next to a Madry reference, and analysed (advmask-analyze)."""
     madry = str(tmp_path / "madry")
     runs.train_or_report(tiny(), madry, evaluate=False)
-    runs.evaluate_workdir(madry, limit=60, checks=False, verbose=0)
+    runs.evaluate_workdir(madry, limit=60, checks=False, verbose=0,
+                          run_report=True)
     workdir = str(tmp_path / "robmask")
     metrics, _ = runs.train_or_report(tiny({
         "method.name": "mixed", "radius.policy": "sampled",

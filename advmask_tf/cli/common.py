@@ -58,11 +58,14 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
-def run_tool(main, name: str) -> None:
-    """`app.run(main)`, with every input error (bad flags, a typo in a
-    --config field, a value a part refuses, a missing file) reported as one
-    line `<name>: error: ...` and exit status 2, instead of a traceback."""
+def run_tool(main, name: str, define_flags=None) -> None:
+    """`app.run(main)` (after `define_flags()`, if given), with every input
+    error (bad flags, a typo in a --config field, a value a part refuses, a
+    missing file) reported as one line `<name>: error: ...` and exit status
+    2, instead of a traceback."""
     try:
+        if define_flags is not None:
+            define_flags()
         app.run(main)
     except (ValueError, KeyError, FileNotFoundError) as error:
         print(f"{name}: error: {one_line(error)}", file=sys.stderr,

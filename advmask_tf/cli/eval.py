@@ -21,6 +21,7 @@ one model instead (eval/conditioning-<checkpoint>.*), plotted next to the
 from __future__ import annotations
 
 from absl import flags
+from ml_collections import config_dict, config_flags
 
 from advmask_tf.attacks import ATTACKS
 from advmask_tf.cli.common import (
@@ -29,6 +30,7 @@ from advmask_tf.cli.common import (
     float_list,
     run_tool,
 )
+from advmask_tf.configs_lib import base_config
 from advmask_tf.runs import evaluate_runs
 
 _WORKDIR = flags.DEFINE_multi_string(
@@ -73,11 +75,24 @@ def main(argv):
         condition_sweep=float_list(_CONDITION_SWEEP.value or [],
                                    "condition_sweep"),
         mix_sweep=float_list(_MIX_SWEEP.value or [], "mix_sweep"),
-        references=_REFERENCE.value, out=_OUT.value), flush=True)
+        references=_REFERENCE.value, out=_OUT.value,
+        eval_overrides=config_flags.get_override_values(
+            flags.FLAGS["config"])), flush=True)
+
+
+def define_config_flag():
+    """--config.eval.<field>: defined when the tool runs, because the flag
+    reads its overrides as it is defined (a typo must reach `run_tool`)."""
+    config_flags.DEFINE_config_dict(
+        "config", config_dict.ConfigDict({"eval": base_config().eval}),
+        "Override the run's evaluation settings, one --config.eval.<field>="
+        "<value> each (attack budgets: pgd_steps, cw_steps, apgd_steps, "
+        "apgd_targets, square_queries; checks: check_points, ...; eps, "
+        "condition_eps). The other fields stay the run's.")
 
 
 def run():
-    run_tool(main, "advmask-eval")
+    run_tool(main, "advmask-eval", define_config_flag)
 
 
 if __name__ == "__main__":

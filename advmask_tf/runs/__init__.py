@@ -29,7 +29,9 @@ from advmask_tf.runs.evaluate import (
     evaluate_runs,
     evaluate_sweep,
     evaluate_workdir,
+    evaluation_tag,
     load_for_evaluation,
+    with_eval_overrides,
 )
 from advmask_tf.runs.train import train, train_or_report
 from advmask_tf.runs.workdir import (
@@ -66,7 +68,9 @@ __all__ = [
     "evaluate_runs",
     "evaluate_sweep",
     "evaluate_workdir",
+    "evaluation_tag",
     "load_for_evaluation",
+    "with_eval_overrides",
     "train",
     "train_or_report",
     "WorkDir",

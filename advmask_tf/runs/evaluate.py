@@ -6,6 +6,8 @@ its result with the markdown a person reads.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 import keras
@@ -39,11 +41,13 @@ from advmask_tf.runs.assembly import (
 from advmask_tf.runs.workdir import WorkDir, load_config, read_json
 
 
-def load_for_evaluation(workdir: str, checkpoint: str, limit):
+def load_for_evaluation(workdir: str, checkpoint: str, limit,
+                        eval_overrides: dict | None = None):
     """(WorkDir, config, network, test data of `limit` points; None: the
-    config's eval.limit) of a trained work directory."""
+    config's eval.limit) of a trained work directory. `eval_overrides`
+    ({"eval.<field>": value}) change the stored config's eval block."""
     wd = WorkDir(workdir)
-    config = load_config(wd)
+    config = with_eval_overrides(load_config(wd), eval_overrides)
     path = wd.model(checkpoint)
     if not os.path.exists(path):
         raise FileNotFoundError(
@@ -58,6 +62,36 @@ def load_for_evaluation(workdir: str, checkpoint: str, limit):
     data = build_data(data_config, int(config.eval.batch_size),
                       int(config.seed))
     return wd, config, network, data
+
+
+def with_eval_overrides(config, overrides: dict | None):
+    """The config with {"eval.<field>": value} overrides applied (checked:
+    only the eval block may change, and only its existing fields)."""
+    for key, value in (overrides or {}).items():
+        section, _, field = key.partition(".")
+        if section != "eval" or field not in config.eval:
+            raise ValueError(f"an evaluation can only change eval.* fields "
+                             f"of the run's config; received {key}={value!r} "
+                             f"(eval fields: {sorted(config.eval)}).")
+        config.eval[field] = value
+    return config
+
+
+def evaluation_tag(config, checkpoint: str, attack_names, limit) -> str:
+    """The name of an evaluation's reports: checkpoint, attacks, points
+    (the requested number; "all" for the whole test set) and a digest of
+    everything else that changes the figures (eps, budgets, checks).
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> evaluation_tag(base_config(), "best", ["pgd20", "cw_inf"], 0)[:22]
+    'best-pgd20+cw_inf-all-'
+    """
+    settings = {"eps": eval_eps(config), "eval": config.eval.to_dict()}
+    for unrelated in ("attacks", "limit", "batch_size"):
+        settings["eval"].pop(unrelated)
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True,
+                                     default=str).encode()).hexdigest()[:6]
+    return f"{checkpoint}-{'+'.join(attack_names)}-{limit or 'all'}-{digest}"
 
 
 def evaluate_network(network, data, config, attacks, eps, checks, verbose,
@@ -87,16 +121,20 @@ def evaluate_network(network, data, config, attacks, eps, checks, verbose,
 def evaluate_workdir(workdir: str, checkpoint: str = "best",
                      limit: int | None = None, verbose: int = 1,
                      attacks=None, checks: bool | None = None,
-                     tag: str | None = None) -> dict:
+                     tag: str | None = None, run_report: bool = False,
+                     eval_overrides: dict | None = None) -> dict:
     """Evaluates a trained work directory on its test set; writes reports.
 
-    With the config's attacks the report goes to metrics.json (best) or
-    metrics_last.json, and results.md; with `attacks` (names) or a `tag`
-    to eval/<tag>.json and .md. Scalars go to tensorboard/eval. The
-    report's "markdown" entry is what results.md holds.
+    The run's own report (`run_report`, what advmask-train writes:
+    metrics.json and results.md of the best network) or an evaluation's,
+    eval/<tag>.json and .md (tag: `evaluation_tag`, so evaluations with
+    other attacks, points or budgets never overwrite each other or the
+    run's report). Scalars go to tensorboard/eval.
     """
-    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
-                                                     limit)
+    wd, config, network, data = load_for_evaluation(
+        workdir, checkpoint, limit, eval_overrides)
+    if limit is None:
+        limit = config.eval.limit or config.data.test_limit
     attack_configs = evaluation_attacks(config, attacks)
     eps = eval_eps(config)
     if checks is None:
@@ -108,15 +146,16 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     report["config"] = {"method": method_label(config),
                         "eps": config.attack.eps, "model": config.model.name,
                         "dataset": config.data.source}
-    if attacks is None and tag is None:
-        json_path = wd.report(checkpoint)
-        markdown_path = wd.results if checkpoint == "best" else wd.path(
-            f"results_{checkpoint}.md")
+    if run_report:
+        if checkpoint != "best":
+            raise ValueError("the run's report is of its best network; "
+                             f"received checkpoint={checkpoint!r}.")
+        json_path, markdown_path = wd.metrics, wd.results
     else:
-        tag = tag or "{}-{}-{}".format(checkpoint, "+".join(attack_configs),
-                                       report["limit"])
+        tag = tag or evaluation_tag(config, checkpoint, attack_configs, limit)
         json_path = wd.eval_report(tag)
         markdown_path = wd.path("eval", tag + ".md")
+        report["tag"] = tag
     report_to_json(report, json_path)
     atomic_write_text(markdown_path, report_markdown(
         f"{wd.name()} ({checkpoint}), eps {eps}", report))
@@ -127,7 +166,8 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
 
 def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
                    limit: int | None = None, verbose: int = 1, attacks=None,
-                   checks: bool = False) -> dict:
+                   checks: bool = False,
+                   eval_overrides: dict | None = None) -> dict:
     """Accuracy versus eps: one evaluation per eps, into
     eval/sweep-<checkpoint>.json, .md and .png (and TensorBoard scalars at
     step eps * 10000). Adds the check that no accuracy rises with eps."""
@@ -135,8 +175,8 @@ def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
     if not eps_values or eps_values[0] < 0:
         raise ValueError(f"eps sweep values must be >= 0; received "
                          f"{eps_values}.")
-    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
-                                                     limit)
+    wd, config, network, data = load_for_evaluation(
+        workdir, checkpoint, limit, eval_overrides)
     sweep = []
     for eps in eps_values:
         attack_configs = evaluation_attacks(config, attacks, eps=eps)
@@ -174,7 +214,8 @@ def _reference_reports(references) -> dict:
 def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
                           checkpoint: str = "best", limit: int | None = None,
                           verbose: int = 1, attacks=None, references=(),
-                          checks: bool = False) -> dict:
+                          checks: bool = False,
+                          eval_overrides: dict | None = None) -> dict:
     """The trade-off of one conditioned model, dialled at inference time.
 
     For each conditioning strength c in `conditions` the network is told c
@@ -187,8 +228,8 @@ def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
     go to tensorboard/eval_condition (step eps * 10000) and eval_mix (step
     100 t).
     """
-    wd, config, network, data = load_for_evaluation(workdir, checkpoint,
-                                                     limit)
+    wd, config, network, data = load_for_evaluation(
+        workdir, checkpoint, limit, eval_overrides)
     if not is_conditioned(network):
         raise ValueError(
             f"{wd.root} holds an unconditioned network (model.norm "
@@ -253,11 +294,14 @@ def compare_workdirs(reports: dict, out: str) -> str:
 def evaluate_runs(workdirs, checkpoint: str = "best", limit=None,
                   attacks=None, checks=None, eps_sweep=(),
                   condition_sweep=(), mix_sweep=(), references=(),
-                  out: str | None = None) -> str:
+                  out: str | None = None,
+                  eval_overrides: dict | None = None) -> str:
     """What advmask-eval does, for each work directory: the conditioning
     curve (with `condition_sweep` / `mix_sweep`), the eps sweep (with
-    `eps_sweep`), or one test-set report; with several plain reports, their
-    trade-off into `out`. Returns the markdown to show."""
+    `eps_sweep`), or one test-set report (eval/<evaluation_tag>: the
+    run's own metrics.json is never rewritten); with several plain reports,
+    their trade-off into `out`. `eval_overrides` ({"eval.<field>": value})
+    change attack budgets and checks. Returns the markdown to show."""
     if len(workdirs) > 1 and not out:
         raise ValueError("Several work directories need an output "
                          "directory (--out) for the trade-off report.")
@@ -267,14 +311,17 @@ def evaluate_runs(workdirs, checkpoint: str = "best", limit=None,
             parts.append(evaluate_conditioning(
                 workdir, condition_sweep, mix_sweep, checkpoint, limit,
                 attacks=attacks, references=references,
-                checks=bool(checks))["markdown"])
+                checks=bool(checks), eval_overrides=eval_overrides)[
+                    "markdown"])
         elif eps_sweep:
             parts.append(evaluate_sweep(
                 workdir, eps_sweep, checkpoint, limit, attacks=attacks,
-                checks=bool(checks))["markdown"])
+                checks=bool(checks), eval_overrides=eval_overrides)[
+                    "markdown"])
         else:
             report = evaluate_workdir(workdir, checkpoint, limit,
-                                      attacks=attacks, checks=checks)
+                                      attacks=attacks, checks=checks,
+                                      eval_overrides=eval_overrides)
             parts.append(report_markdown(
                 f"Test-set evaluation of {workdir} ({checkpoint})", report))
             reports[WorkDir(workdir).name()] = report

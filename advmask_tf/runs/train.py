@@ -127,4 +127,4 @@ def train_or_report(config: ml_collections.ConfigDict, workdir: str,
     train(config, workdir)
     if not evaluate or not is_chief_process(config.distribute):
         return None, False
-    return evaluate_workdir(workdir), False
+    return evaluate_workdir(workdir, run_report=True), False

@@ -64,11 +64,6 @@ class WorkDir:
                              f"{checkpoint!r}.")
         return self.best_model if checkpoint == "best" else self.last_model
 
-    def report(self, checkpoint: str = "best") -> str:
-        """The JSON report advmask-train writes for `checkpoint`."""
-        return self.metrics if checkpoint == "best" else self.path(
-            f"metrics_{checkpoint}.json")
-
     def eval_report(self, tag: str) -> str:
         """The JSON report of an advmask-eval run tagged `tag`."""
         return self.path("eval", tag + ".json")
@@ -128,7 +123,12 @@ def resolved(config: ml_collections.ConfigDict) -> dict:
 
 
 def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
-    """Writes the resolved config, or checks a resumed run uses the same one."""
+    """Writes the resolved config, or checks a resumed run uses the same one.
+
+    More train.epochs than the run was started with continue it (the
+    stored config is updated; the learning-rate schedule stretches to the
+    new length); any other change is refused, naming the fields.
+    """
     new = _flatten(resolved(config))
     if os.path.exists(workdir.config):
         old = _flatten(read_json(workdir.config))
@@ -139,14 +139,19 @@ def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
                          if old.get(k) != new.get(k)
                          and k not in PRESENTATION_FIELDS
                          and not (k not in old and new[k] == defaults.get(k)))
+        continued = "train.epochs" in changed and \
+            int(new["train.epochs"]) > int(old["train.epochs"])
+        if continued:
+            changed.remove("train.epochs")
         if changed:
             details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
                                 for k in changed)
             raise ValueError(
                 f"Work directory {workdir.root} holds a run with a different "
                 f"config ({details}). Use a new --workdir, or the same config "
-                "to resume.")
-        return
+                "to resume (or more train.epochs to continue).")
+        if not continued:
+            return
     atomic_write_json(workdir.config, resolved(config))
 
 
