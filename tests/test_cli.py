@@ -7,6 +7,7 @@ import csv
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -369,3 +370,31 @@ def test_relearning_only_the_rescaling_keeps_every_other_weight(tmp_path):
     with pytest.raises(ValueError, match="different architecture"):
         runs.train(tiny({"train.init_from": start,
                          "model.options.width": 4}), str(tmp_path / "wrong"))
+
+
+@pytest.mark.parametrize("tool, own_flags", [
+    ("advmask-train", ("--workdir", "--print_config", "--skip_eval")),
+    ("advmask-eval", ("--workdir", "--attacks", "--eps_sweep", "--config")),
+    ("advmask-analyze", ("--workdir", "--out", "--condition_eps")),
+    ("advmask-tune", ("--workdir", "--print_config")),
+])
+def test_help_lists_the_tools_own_flags(tool, own_flags):
+    result = run_cli(tool, "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for flag in own_flags:  # "--name: help", "--[no]name: help" for bools
+        assert re.search(rf"^ +--(\[no\])?{flag[2:]}[:=]", result.stdout,
+                         re.M), (flag, result.stdout[-3000:])
+    assert "--config.<section>.<field>=<value>" in result.stdout
+
+
+def test_print_config_prints_the_resolved_config_and_creates_nothing(
+        tmp_path):
+    result = run_cli("advmask-train", f"--config={TINY}",
+                     f"--workdir={tmp_path / 'run'}", "--print_config",
+                     "--config.method.name=trades")
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = json.loads(result.stdout[result.stdout.index("{"):])
+    assert printed["method"]["name"] == "trades"
+    assert printed["attack"]["random_start"] == "normal"  # resolved
+    assert not os.path.exists(tmp_path / "run")
+

@@ -74,14 +74,13 @@ def test_a_mixed_precision_network_evaluates_like_its_float32_weights(
     assert reference["cw_inf"]["accuracy"] > 0.2  # a real comparison
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_train_precision_builds_the_run_under_that_policy(policy, tmp_path):
+def test_train_precision_builds_the_run_under_that_policy(tmp_path):
+    policy = "mixed_float16"  # bfloat16: the one-step test and precision()
     model, _ = runs.train(tiny({"train.precision": policy,
                                 "train.epochs": 1}), str(tmp_path))
     assert model.network.layers[-1].dtype_policy.name == policy
     assert keras.config.dtype_policy().name == "float32"  # restored
-    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) \
-        == (policy == "mixed_float16")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     history = runs.read_json(str(tmp_path / "config.json"))
     assert history["train"]["precision"] == policy
     loaded = keras.models.load_model(str(tmp_path / "model.keras"))

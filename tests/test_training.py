@@ -199,3 +199,38 @@ def test_two_replicas_match_one_device(method, kwargs, norm, norm_options,
     for key in one_logs:
         np.testing.assert_allclose(one_logs[key], two_logs[key], rtol=1e-7,
                                    atol=1e-9, err_msg=key)
+
+
+def _one_fit(x, labels):
+    keras.utils.set_random_seed(2)
+    net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=8)
+    model = AdversarialModel(net, attack={"eps": 0.1, "steps": 2})
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    model.fit(x, labels, batch_size=32, epochs=1, verbose=0, shuffle=False)
+    return model
+
+
+def test_one_hot_labels_train_like_integer_labels(fashion_slice):
+    x, y = fashion_slice(64)
+    by_index = _one_fit(x, y).network.get_weights()
+    one_hot = _one_fit(x, keras.utils.to_categorical(y, 10))
+    for a, b in zip(by_index, one_hot.network.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_inputs_keras_users_get_wrong_fail_naming_what_was_seen(
+        fashion_slice):
+    x, y = fashion_slice(64)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"pixels in \[0, 1\]"):
+        _one_fit(x * 255.0, y)
+    probabilities = keras.Sequential([
+        keras.Input((28, 28, 1)), keras.layers.Flatten(),
+        keras.layers.Dense(10, activation="softmax")])
+    with pytest.raises(ValueError, match="ends in a softmax"):
+        AdversarialModel(probabilities)
+    conditioned = AdversarialModel(_net("split_batchnorm",
+                                        {"route_boundaries": (0.0,)}))
+    with pytest.raises(ValueError, match=r"is conditioned.*\{'image', "
+                                         r"'eps'\}.*received a tensor"):
+        conditioned(x[:2])

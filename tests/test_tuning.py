@@ -12,7 +12,7 @@ import time
 import keras_tuner
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, tiny
 
 from advmask_tf import runs
 from advmask_tf.configs_lib import base_config
@@ -162,5 +162,16 @@ def test_three_trial_search_resumes_after_being_killed(tmp_path):
     with open(workdir / "search" / "trial_0" / "run" /
               "validation.json") as f:
         assert json.load(f)["report"]["clean"]["total"] == 200
-    assert "| trial | on the front |" in finished.stdout
+    assert "| trial | directory | on the front |" in finished.stdout
+    # Trial ids count from 0, KerasTuner's console from 1: the report
+    # shows the console's number and the trial's directory.
+    assert "| 1 | search/trial_0 |" in finished.stdout
     assert os.path.getsize(workdir / "pareto.png") > 1000
+
+    # KerasTuner's own API on the finished search: the best trial's network.
+    config = tiny({"train.epochs": 1, "tune.max_trials": 3,
+                   "tune.methods": ("madry", "trades"),
+                   "tune.learning_rate": (0.001, 0.003),
+                   "tune.objective": "weighted"})
+    [best] = make_tuner(config, str(workdir)).get_best_models(1)
+    assert best.output_shape == (None, 10)

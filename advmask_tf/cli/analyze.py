@@ -1,4 +1,4 @@
-"""advmask-analyze: how robustness regularised trained networks.
+r"""advmask-analyze: how robustness regularised trained networks.
 
     advmask-analyze --workdir=runs/standard --workdir=runs/madry \
         --workdir=runs/robmask --out=runs/analysis [--limit=1000] \

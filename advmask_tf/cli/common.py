@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
-from absl import app
+from absl import app, flags
 
 from advmask_tf.evaluation.reports import report_markdown
+from advmask_tf.runs import resolved
 
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
@@ -58,6 +60,33 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
+CONFIG_HELP = """
+Config fields: every field of advmask_tf/configs_lib.py's base_config()
+(and of the --config file) is set with --config.<section>.<field>=<value>,
+e.g. --config.train.epochs=5 --config.attack.eps=0.1; --print_config prints
+the resolved config and exits (advmask-train, advmask-tune).
+"""
+
+
+HELP_FLAGS = {"--help", "-h", "-?", "--helpshort", "--helpfull"}
+
+
+def show_in_help(module) -> None:
+    """Makes --help describe the tool: its module docstring (with how to set
+    --config fields) and its own flags, which absl lists only for the
+    launcher's module otherwise."""
+    main = sys.modules["__main__"]
+    main.__doc__ = (module.__doc__ or "") + CONFIG_HELP
+    for flag in flags.FLAGS.flags_by_module_dict().get(module.__name__, []):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
+def print_config_and_exit(config) -> None:
+    """--print_config: the resolved config as JSON; nothing else runs."""
+    print(json.dumps(resolved(config), indent=2, sort_keys=True))
+    sys.exit(0)
+
+
 def run_tool(main, name: str, define_flags=None) -> None:
     """`app.run(main)` (after `define_flags()`, if given), with every input
     error (bad flags, a typo in a --config field, a value a part refuses, a
@@ -66,7 +95,14 @@ def run_tool(main, name: str, define_flags=None) -> None:
     try:
         if define_flags is not None:
             define_flags()
+        show_in_help(sys.modules[main.__module__])
         app.run(main)
+    except SystemExit as stop:
+        # absl ends --help with status 1; a help that was asked for is no
+        # failure.
+        if stop.code == 1 and set(sys.argv[1:]) & HELP_FLAGS:
+            sys.exit(0)
+        raise
     except (ValueError, KeyError, FileNotFoundError) as error:
         print(f"{name}: error: {one_line(error)}", file=sys.stderr,
               flush=True)

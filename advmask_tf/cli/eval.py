@@ -1,4 +1,4 @@
-"""advmask-eval: evaluate trained work directories on their test sets.
+r"""advmask-eval: evaluate trained work directories on their test sets.
 
     advmask-eval --workdir=runs/madry [--checkpoint=last] [--limit=1000] \
         [--attacks=pgd,cw_inf,autoattack] [--eps_sweep=0.05,0.1,0.2] \
@@ -15,7 +15,9 @@ tradeoff.json, tradeoff.md and tradeoff.png. A conditioned network (norm
 split_batchnorm or masking) is evaluated as the classifier it is when told
 eval.condition_eps; --condition_sweep / --mix_sweep trace the trade-off of the
 one model instead (eval/conditioning-<checkpoint>.*), plotted next to the
---reference runs.
+--reference runs. Reports go to eval/ (never the run's metrics.json).
+Here only --config.eval.<field> can be set (budgets, checks, eps); the
+run's other fields are its own.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""advmask-train: train (or resume) one experiment, then evaluate it.
+r"""advmask-train: train (or resume) one experiment, then evaluate it.
 
     advmask-train --config=configs/fashion_mnist_madry.py --workdir=runs/madry \
         [--config.attack.eps=0.2 ...]
@@ -12,6 +12,7 @@ from ml_collections import config_flags
 from advmask_tf.cli.common import (
     DEFAULT_CONFIG,
     check_no_arguments,
+    print_config_and_exit,
     print_report,
     run_tool,
 )
@@ -22,12 +23,16 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Work directory; re-running with it resumes.",
     required=True)
+_PRINT_CONFIG = flags.DEFINE_bool(
+    "print_config", False, "Print the resolved config as JSON and exit.")
 _SKIP_EVAL = flags.DEFINE_bool(
     "skip_eval", False, "Train only; do not evaluate on the test set.")
 
 
 def main(argv):
     check_no_arguments(argv)
+    if _PRINT_CONFIG.value:
+        print_config_and_exit(_CONFIG.value)
     report, finished_earlier = train_or_report(
         _CONFIG.value, _WORKDIR.value, evaluate=not _SKIP_EVAL.value)
     if report is not None:

@@ -1,4 +1,4 @@
-"""advmask-tune: search the robustness/accuracy trade-off with KerasTuner.
+r"""advmask-tune: search the robustness/accuracy trade-off with KerasTuner.
 
     advmask-tune --config=configs/fashion_mnist_tune.py --workdir=runs/tune \
         [--config.tune.max_trials=12 --config.tune.objective=robust ...]
@@ -18,7 +18,11 @@ from __future__ import annotations
 from absl import flags
 from ml_collections import config_flags
 
-from advmask_tf.cli.common import check_no_arguments, run_tool
+from advmask_tf.cli.common import (
+    check_no_arguments,
+    print_config_and_exit,
+    run_tool,
+)
 from advmask_tf.tuning import search
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -28,10 +32,14 @@ _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Where the search lives; re-running resumes it.",
     required=True)
 flags.mark_flag_as_required("config")
+_PRINT_CONFIG = flags.DEFINE_bool(
+    "print_config", False, "Print the resolved config as JSON and exit.")
 
 
 def main(argv):
     check_no_arguments(argv)
+    if _PRINT_CONFIG.value:
+        print_config_and_exit(_CONFIG.value)
     result = search(_CONFIG.value, _WORKDIR.value)
     print(open(f"{_WORKDIR.value}/trials.md").read())
     if result["best"] is not None:

@@ -24,11 +24,8 @@ from advmask_tf.models.normalization import (
 )
 from advmask_tf.models.zoo import build_model
 from advmask_tf.registry import Registry
-from advmask_tf.training.adversarial_model import (
-    AdversarialModel,
-    training_attack,
-)
-from advmask_tf.training.objectives import OBJECTIVES
+from advmask_tf.training.adversarial_model import AdversarialModel
+from advmask_tf.training.objectives import OBJECTIVES, training_attack
 from advmask_tf.training.radius import RADIUS_POLICIES
 from advmask_tf.training.rescaling import TRAINABLE
 from advmask_tf.training.weighting import WEIGHTINGS

@@ -13,7 +13,6 @@ from advmask_tf.training.adversarial_model import (
     EpochCounter,
     robust_mask,
     split_inputs,
-    training_attack,
 )
 from advmask_tf.training.interfaces import (
     InstanceWeighting,
@@ -31,6 +30,7 @@ from advmask_tf.training.objectives import (
     Trades,
     global_sum,
     make_objective,
+    training_attack,
 )
 from advmask_tf.training.radius import (
     IAAT_RULES,

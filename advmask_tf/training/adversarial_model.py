@@ -15,8 +15,17 @@ from advmask_tf.models.conditioning import (
     is_conditioned,
     logits_at,
 )
+from advmask_tf.training.inputs import (
+    check_logits,
+    checked_pixels,
+    class_labels,
+)
 from advmask_tf.training.interfaces import Objective, StepFacts
-from advmask_tf.training.objectives import global_sum, make_objective
+from advmask_tf.training.objectives import (
+    global_sum,
+    make_objective,
+    training_attack,
+)
 from advmask_tf.training.radius import make_radius_policy
 from advmask_tf.training.rescaling import TRAINABLE, rescaling_variables
 from advmask_tf.training.weighting import make_weighting
@@ -49,25 +58,6 @@ def after(tensor):
     if tensor is None:
         return contextlib.nullcontext()
     return tf.control_dependencies([tensor])
-
-
-def training_attack(spec, objective) -> PGDConfig:
-    """The training attack: `spec` (a `PGDConfig` or its dict; None: eps
-    0.1) with the objective's loss and, unless the spec names one, the
-    objective's random start.
-
-    >>> from advmask_tf.training.objectives import make_objective
-    >>> training_attack({"eps": 0.1}, make_objective("trades")).random_start
-    'normal'
-    """
-    if isinstance(spec, PGDConfig):
-        return spec
-    spec = dict(spec if spec is not None else {"eps": 0.1})
-    if objective.attack_loss:
-        spec["loss"] = objective.attack_loss
-    if spec.get("random_start", "auto") == "auto":
-        spec["random_start"] = objective.random_start
-    return PGDConfig(**spec)
 
 
 def robust_mask(result, attack: PGDConfig):
@@ -152,6 +142,7 @@ class AdversarialModel(keras.Model):
                  track_clean_accuracy: bool = True, trainable: str = "all",
                  **kwargs):
         super().__init__(**kwargs)
+        check_logits(network)
         self.network = network
         self.objective: Objective = make_objective(objective)
         self.conditioned = is_conditioned(network)
@@ -202,11 +193,13 @@ class AdversarialModel(keras.Model):
     def call(self, inputs, training=False):
         image, _ = split_inputs(inputs)
         if self.conditioned:
-            if "eps" not in inputs:
+            if not isinstance(inputs, dict) or "eps" not in inputs:
+                received = (f"keys {sorted(inputs)}" if isinstance(
+                    inputs, dict) else "a tensor of images")
                 raise ValueError(
-                    f"network {self.network.name!r} is conditioned: its "
-                    "inputs need an 'eps' entry (0 for clean); received keys "
-                    f"{sorted(inputs)}.")
+                    f"network {self.network.name!r} is conditioned: call it "
+                    "with {'image', 'eps'} (eps per sample, 0 for clean); "
+                    f"received {received}.")
             return logits_at(self.network, image, inputs["eps"], training)
         return self.network(image, training=training)
 
@@ -296,7 +289,7 @@ class AdversarialModel(keras.Model):
     def train_step(self, data):
         features, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         image, index = split_inputs(features)
-        y = tf.cast(y, tf.int32)
+        image, y = checked_pixels(image), class_labels(y)
         inference_logits = clean_correct = None
         if self._needs_inference_logits():
             inference_logits = logits_at(self.network, image, 0.0)
@@ -387,7 +380,7 @@ class AdversarialModel(keras.Model):
     def test_step(self, data):
         features, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         image, index = split_inputs(features)
-        y = tf.cast(y, tf.int32)
+        image, y = checked_pixels(image), class_labels(y)
         logits = logits_at(self.network, image, 0.0)
         self.loss_tracker.update_state(cross_entropy(logits, y))
         self.clean_accuracy.update_state(y, logits)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy, kl_divergence
+from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.registry import Registry
 from advmask_tf.training.interfaces import StepFacts
 
@@ -218,3 +219,21 @@ def global_sum(value):
         return value
     return tf.distribute.get_replica_context().all_reduce(
         tf.distribute.ReduceOp.SUM, value)
+
+
+def training_attack(spec, objective) -> PGDConfig:
+    """The training attack: `spec` (a `PGDConfig` or its dict; None: eps
+    0.1) with the objective's loss and, unless the spec names one, the
+    objective's random start.
+
+    >>> training_attack({"eps": 0.1}, make_objective("trades")).random_start
+    'normal'
+    """
+    if isinstance(spec, PGDConfig):
+        return spec
+    spec = dict(spec if spec is not None else {"eps": 0.1})
+    if objective.attack_loss:
+        spec["loss"] = objective.attack_loss
+    if spec.get("random_start", "auto") == "auto":
+        spec["random_start"] = objective.random_start
+    return PGDConfig(**spec)

@@ -30,15 +30,26 @@ def pareto_front(points: dict) -> list:
 
 def trials_markdown(rows: list, front: list) -> str:
     """A table of trials (dicts with trial, clean, robust, score,
-    hyperparameters), front members marked."""
-    lines = ["| trial | on the front | clean (%) | robust (%) | score | "
-             "hyper-parameters |", "| --- | --- | --- | --- | --- | --- |"]
+    hyperparameters), front members marked. A trial is shown by the number
+    KerasTuner prints ("Trial 1 Complete" is trial id 0) and its directory.
+
+    >>> print(trials_markdown([{"trial": "0", "clean": 0.9, "robust": 0.5,
+    ...     "score": 0.7, "hyperparameters": {"method": "madry"}}], ["0"]))
+    | trial | directory | on the front | ... |
+    | --- | --- | --- | --- | --- | --- | --- |
+    | 1 | search/trial_0 | yes | 90.00 | 50.00 | 0.7000 | method=madry |
+    <BLANKLINE>
+    """
+    lines = ["| trial | directory | on the front | clean (%) | robust (%) | "
+             "score | hyper-parameters |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in sorted(rows, key=lambda r: -r["score"]):
         values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float)
                            else f"{k}={v}"
                            for k, v in sorted(row["hyperparameters"].items()))
         lines.append(
-            f"| {row['trial']} | {'yes' if row['trial'] in front else ''} | "
+            f"| {int(row['trial']) + 1} | search/trial_{row['trial']} | "
+            f"{'yes' if row['trial'] in front else ''} | "
             f"{100 * row['clean']:.2f} | {100 * row['robust']:.2f} | "
             f"{row['score']:.4f} | {values} |")
     return "\n".join(lines) + "\n"

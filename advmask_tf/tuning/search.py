@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 
+import keras
 import keras_tuner
 import ml_collections
 
@@ -35,6 +36,13 @@ class AdversarialTuner(keras_tuner.Tuner):
 
     def __init__(self, hypermodel: AdversarialHyperModel, oracle, **kwargs):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+
+    def load_model(self, trial):
+        """The trial's selected network (its run's model.keras): what
+        `get_best_models` returns."""
+        run = runs.WorkDir(os.path.join(self.get_trial_dir(trial.trial_id),
+                                        "run"))
+        return keras.models.load_model(run.best_model)
 
     def run_trial(self, trial, *args, **kwargs):
         config = self.hypermodel.trial_config(trial.hyperparameters)

@@ -1,0 +1,45 @@
+"""What a training step accepts, checked the way Keras users get it wrong:
+a network that outputs logits (not probabilities), labels as integers or
+one-hot rows, pixels in [0, 1]."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def check_logits(network) -> None:
+    """Refuses a network that outputs probabilities: the objectives and
+    attacks take logits (a softmax output would be softmaxed twice)."""
+    if network is None or not hasattr(network, "layers"):
+        raise ValueError(f"AdversarialModel needs a Keras model mapping "
+                         f"images to logits; received {network!r}.")
+    last = network.layers[-1] if network.layers else None
+    if isinstance(last, keras.layers.Softmax) or getattr(
+            last, "activation", None) is keras.activations.softmax:
+        raise ValueError(
+            f"network {network.name!r} ends in a softmax (layer "
+            f"{last.name!r}): AdversarialModel needs logits; drop the "
+            "softmax activation (use activation=None).")
+
+
+def class_labels(y):
+    """int32 class labels from integer labels or one-hot rows.
+
+    >>> class_labels(tf.constant([[0.0, 1.0], [1.0, 0.0]])).numpy().tolist()
+    [1, 0]
+    """
+    if y.shape.rank == 2 and y.shape[-1] != 1:
+        return tf.argmax(y, -1, output_type=tf.int32)
+    return tf.cast(tf.reshape(y, [-1]), tf.int32)
+
+
+def checked_pixels(image):
+    """`image`, after a check that its pixels lie in [0, 1] (the attacks'
+    eps is in that scale; uint8 0..255 images must be divided by 255)."""
+    low, high = tf.reduce_min(image), tf.reduce_max(image)
+    with tf.control_dependencies([tf.debugging.Assert(
+            tf.logical_and(low >= 0, high <= 1),
+            ["AdversarialModel expects pixels in [0, 1] (divide 0..255 "
+             "images by 255); a batch has min", low, "and max", high])]):
+        return tf.identity(image)
