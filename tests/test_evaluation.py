@@ -12,6 +12,7 @@ from advmask_tf.evaluation import (
     report_to_json,
     results_table,
 )
+from advmask_tf.evaluation.ensemble import compile_attack, run_on
 
 
 def linear_classifier():
@@ -81,3 +82,14 @@ def test_results_table_lists_every_run():
     assert lines[0] == "| run | clean | pgd20 |"
     assert lines[3] == "| b | 50.00% (1/2) | 0.00% (0/2) |"
     assert lines[2].endswith("|  |")
+
+
+def test_an_attack_is_traced_once_whatever_the_points_left():
+    net = linear_classifier()
+    fooled = compile_attack(PGDConfig(eps=0.1, steps=2), net)
+    image = tf.random.uniform((8, 2, 2, 1))
+    keys = tf.zeros((8, 2), tf.int64)
+    for count in (8, 5, 2, 7):  # the still-robust points vary per batch
+        run_on(fooled, image, tf.zeros(8, tf.int32), keys,
+               np.arange(8) < count)
+    assert fooled.traces == 1

@@ -56,11 +56,11 @@ def test_losses_and_margins_compute_in_float32():
 
 def test_a_mixed_precision_network_evaluates_like_its_float32_weights(
         trained_standard, fashion_slice):
-    x, y = fashion_slice(200, split="test")
+    x, y = fashion_slice(100, split="test")
     data = tf.data.Dataset.from_tensor_slices(
         ({"image": x, "index": np.arange(len(y))}, y)).batch(100)
     attacks = build_attacks("pgd,cw_inf,square", 0.01)
-    attacks["square"].queries = 100
+    attacks["square"].queries = 50
     reference = evaluate(trained_standard, data, attacks)
     with precision("mixed_float16"):
         half = build_model("small_cnn", (28, 28, 1), 10, mean=[0.286],

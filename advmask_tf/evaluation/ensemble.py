@@ -7,14 +7,55 @@ import numpy as np
 import tensorflow as tf
 
 
-def compile_attack(attack, network):
+class CompiledAttack:
+    """`attack.fooled` on `network` as one tf.function for batches of any
+    size: its input signature (batch dimension None) is fixed by the first
+    batch, so the points still robust, a different number each batch, never
+    retrace it.
+
+    >>> import keras
+    >>> from advmask_tf.attacks import PGDConfig
+    >>> net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    >>> fooled = CompiledAttack(PGDConfig(eps=0.1, steps=2), net)
+    >>> for n in (4, 3, 1):
+    ...     _ = fooled(tf.zeros((n, 2)), tf.zeros(n, tf.int32),
+    ...                tf.zeros((n, 2), tf.int64))
+    >>> fooled.traces
+    1
+    """
+
+    def __init__(self, attack, network):
+        self.attack = attack
+        self.network = network
+        self._function = None
+
+    def __call__(self, image, label, keys):
+        if self._function is None:
+            image = tf.convert_to_tensor(image)
+            signature = [
+                tf.TensorSpec([None, *image.shape[1:]], image.dtype),
+                tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None, 2], tf.int64)]
+            self._function = tf.function(self._fooled,
+                                         input_signature=signature)
+        return self._function(image, tf.cast(label, tf.int32),
+                              tf.cast(keys, tf.int64))
+
+    def _fooled(self, image, label, keys):
+        return self.attack.fooled(self.network, image, label,
+                                  noise_keys=keys)
+
+    @property
+    def traces(self) -> int:
+        """How often the function was traced (1 once it has run)."""
+        if self._function is None:
+            return 0
+        return self._function.experimental_get_tracing_count()
+
+
+def compile_attack(attack, network) -> CompiledAttack:
     """A tf.function running `attack.fooled` on batches of any size."""
-
-    @tf.function(reduce_retracing=True)
-    def fooled(image, label, keys):
-        return attack.fooled(network, image, label, noise_keys=keys)
-
-    return fooled
+    return CompiledAttack(attack, network)
 
 
 def run_on(fooled_fn, image, label, keys, candidates):

@@ -101,7 +101,26 @@ def report_markdown(title: str, report: dict) -> str:
         parts += ["", stages]
     if "checks" in report:
         parts += ["", checks_table(report["checks"])]
+    if "run" in report:
+        parts += ["", run_line(report["run"])]
     return "\n".join(parts) + "\n"
+
+
+def run_line(run: dict) -> str:
+    """The run behind a report, in a sentence.
+
+    >>> print(run_line({"epochs_trained": 5, "selected_epoch": 4,
+    ...                 "training_seconds": 600.0, "tensorflow": "2.20.0",
+    ...                 "keras": "3.15.1", "advmask_tf": "0.1.0"}))
+    Trained 5 epochs (network of epoch 4) in 10.0 min; TensorFlow 2.20.0,
+    Keras 3.15.1, advmask_tf 0.1.0.
+    """
+    minutes = ("" if run.get("training_seconds") is None
+               else f" in {run['training_seconds'] / 60:.1f} min")
+    return (f"Trained {run['epochs_trained']} epochs (network of epoch "
+            f"{run['selected_epoch']}){minutes}; TensorFlow "
+            f"{run['tensorflow']}, Keras {run['keras']}, advmask_tf "
+            f"{run['advmask_tf']}.")
 
 
 def plot_sweep(sweep: list[dict], path: str, title: str = "") -> None:

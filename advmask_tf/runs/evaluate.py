@@ -38,7 +38,7 @@ from advmask_tf.runs.assembly import (
     evaluation_attacks,
     method_label,
 )
-from advmask_tf.runs.workdir import WorkDir, load_config, read_json
+from advmask_tf.runs.workdir import WorkDir, load_config, read_json, run_facts
 
 
 def load_for_evaluation(workdir: str, checkpoint: str, limit,
@@ -151,6 +151,7 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
             raise ValueError("the run's report is of its best network; "
                              f"received checkpoint={checkpoint!r}.")
         json_path, markdown_path = wd.metrics, wd.results
+        report["run"] = run_facts(config, wd)
     else:
         tag = tag or evaluation_tag(config, checkpoint, attack_configs, limit)
         json_path = wd.eval_report(tag)

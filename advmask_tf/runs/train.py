@@ -7,6 +7,8 @@ finished epoch (BackupAndRestore), and a finished run is only reported.
 from __future__ import annotations
 
 import os
+import sys
+import time
 
 import keras
 import ml_collections
@@ -34,6 +36,30 @@ from advmask_tf.runs.workdir import (
 from advmask_tf.training.monitoring import InstanceStateMonitor
 
 
+def fit_verbosity(verbose: int, terminal: bool | None = None) -> int:
+    """`fit`'s verbose: a progress bar (1) only on a terminal; into a log
+    file, a line per epoch (2) instead of the bar's control characters.
+
+    >>> fit_verbosity(1, terminal=False), fit_verbosity(1, terminal=True)
+    (2, 1)
+    """
+    if terminal is None:
+        terminal = sys.stdout.isatty()
+    return 2 if verbose == 1 and not terminal else verbose
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """Adds each epoch's wall-clock seconds to its logs (history.csv's
+    `epoch_seconds`, summed into the report's training time)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
 def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
     """What the chief writes while training: last and best weights,
     history, TensorBoard and the per-example state."""
@@ -47,6 +73,7 @@ def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
             save_weights_only=True,
             initial_value_threshold=best_so_far(wd, monitor)))
     return callbacks + [
+        EpochSeconds(),
         keras.callbacks.CSVLogger(wd.history, append=True),
         keras.callbacks.TensorBoard(wd.tensorboard),
         InstanceStateMonitor(wd.tensorboard, export_dir=wd.root,
@@ -98,7 +125,8 @@ def train(config: ml_collections.ConfigDict, workdir: str):
         callbacks += _work_directory_callbacks(config, wd, data)
     model.fit(data.train, validation_data=data.validation,
               epochs=int(config.train.epochs), callbacks=callbacks,
-              verbose=int(config.train.verbose) if chief else 0,
+              verbose=fit_verbosity(int(config.train.verbose)) if chief
+              else 0,
               shuffle=False)
     if not chief:
         return model, data

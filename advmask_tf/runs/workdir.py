@@ -197,6 +197,29 @@ def selected_epoch(workdir: WorkDir, monitor: str) -> int:
     return values.index(max(values)) + 1
 
 
+def run_facts(config, workdir: WorkDir) -> dict:
+    """What a run's report records about the run itself: epochs trained,
+    the selected epoch (by train.monitor), training time (the sum of the
+    epochs' `epoch_seconds`, over every resume) and the versions."""
+    import keras
+    import tensorflow as tf
+
+    import advmask_tf
+
+    rows = history(workdir)
+    seconds = [float(row["epoch_seconds"]) for row in rows
+               if row.get("epoch_seconds") not in (None, "")]
+    monitor = config.train.monitor
+    return {
+        "epochs_trained": len(rows),
+        "selected_epoch": (selected_epoch(workdir, monitor)
+                           if rows and monitor in rows[0] else None),
+        "training_seconds": round(sum(seconds), 1) if seconds else None,
+        "tensorflow": tf.__version__, "keras": keras.__version__,
+        "advmask_tf": advmask_tf.__version__,
+    }
+
+
 def is_finished(config, workdir: WorkDir) -> bool:
     """Whether every epoch is trained and the test report is up to date."""
     rows = history(workdir)
