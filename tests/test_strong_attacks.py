@@ -179,13 +179,13 @@ class RandomisedInput(keras.layers.Layer):
     """Gaussian input noise at inference: a randomised 'defence'."""
 
     def call(self, x):
-        return x + tf.random.normal(tf.shape(x), stddev=0.15)
+        return x + tf.random.normal(tf.shape(x), stddev=0.3)
 
 
 def test_checks_pass_on_an_honest_network_and_fail_on_masked_ones(
         trained_standard, fashion_mnist):
-    # 100 points show the honest and the saturated network; the randomised
-    # one needs 200 before more steps measurably raise its accuracy.
+    # 100 points each (noise of 0.3 makes the randomised network's attacks
+    # disagree measurably there).
     data = _check_subset(fashion_mnist, 100)
     honest = _run_checks(trained_standard, data, 0.01, 100)
     assert failed_checks(honest) == [], honest
@@ -200,8 +200,7 @@ def test_checks_pass_on_an_honest_network_and_fail_on_masked_ones(
 
     randomised = keras.Sequential([keras.Input((28, 28, 1)),
                                    RandomisedInput(), trained_standard])
-    checks = _run_checks(randomised, _check_subset(fashion_mnist, 200), 0.01,
-                         200)
+    checks = _run_checks(randomised, data, 0.01, 100)
     assert {"deterministic", "more_steps"} <= set(failed_checks(checks)), \
         checks
 

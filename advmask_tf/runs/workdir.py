@@ -21,8 +21,11 @@ import csv
 import json
 import os
 
+import keras
 import ml_collections
+import tensorflow as tf
 
+import advmask_tf
 from advmask_tf.configs_lib import base_config
 from advmask_tf.io_utils import atomic_write_json
 from advmask_tf.training.objectives import OBJECTIVES
@@ -201,11 +204,6 @@ def run_facts(config, workdir: WorkDir) -> dict:
     """What a run's report records about the run itself: epochs trained,
     the selected epoch (by train.monitor), training time (the sum of the
     epochs' `epoch_seconds`, over every resume) and the versions."""
-    import keras
-    import tensorflow as tf
-
-    import advmask_tf
-
     rows = history(workdir)
     seconds = [float(row["epoch_seconds"]) for row in rows
                if row.get("epoch_seconds") not in (None, "")]
