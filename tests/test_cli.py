@@ -66,6 +66,15 @@ def test_train_then_eval_end_to_end(tmp_path):
     # Logged into a file (not a terminal), fit wrote a line per epoch, not
     # a progress bar's control characters.
     assert "\x1b[" not in result.stdout and "\r" not in result.stdout
+    # TensorBoard: the report as text, its scalars at the last epoch (where
+    # the training curves end), not at eps x 10000.
+    steps = {}
+    for name in os.listdir(os.path.join(workdir, "tensorboard", "eval")):
+        for event in tf.compat.v1.train.summary_iterator(
+                os.path.join(workdir, "tensorboard", "eval", name)):
+            for value in event.summary.value:
+                steps.setdefault(value.tag, set()).add(event.step)
+    assert steps["eval/clean"] == {2} and steps["eval/report"] == {2}
 
     # The exported network loads with Keras alone (no advmask_tf import).
     script = ("import keras, numpy as np; m = keras.models.load_model("
@@ -254,7 +263,9 @@ def test_gairat_on_iaat_preset_exports_radii_and_histograms(tmp_path):
     for event in tf.compat.v1.train.summary_iterator(
             str(workdir / "tensorboard" / "instance_state" / events[0])):
         tags |= {value.tag for value in event.summary.value}
-    assert {"iaat/radius", "gairat/weight"} <= tags
+    assert {"iaat/radius", "gairat/weight", "iaat/radius_mean",
+            "gairat/effective_sample_fraction"} <= tags
+    assert "gairat/weight_mean" not in tags  # 1 by construction
 
 
 def test_eval_of_a_missing_workdir_says_what_to_do(tmp_path):

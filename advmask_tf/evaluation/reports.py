@@ -190,11 +190,14 @@ def plot_conditioning(curves: dict, references: dict, path: str,
     save_figure(fig, path)
 
 
-def write_scalars(log_dir: str, report: dict, step: int = 0) -> None:
+def write_scalars(log_dir: str, report: dict, step: int = 0,
+                  text: str | None = None) -> None:
     """Writes each accuracy (and each ensemble stage) as a TensorBoard
-    scalar `eval/<name>` at `step`."""
+    scalar `eval/<name>` at `step`, and `text` (markdown) as `eval/report`."""
     writer = tf.summary.create_file_writer(log_dir)
     with writer.as_default():
+        if text is not None:
+            tf.summary.text("eval/report", text, step=step)
         for name, entry in attack_entries(report).items():
             tf.summary.scalar(f"eval/{name}", entry["accuracy"], step=step)
             for stage, counts in entry.get("stages", {}).items():

@@ -38,7 +38,13 @@ from advmask_tf.runs.assembly import (
     evaluation_attacks,
     method_label,
 )
-from advmask_tf.runs.workdir import WorkDir, load_config, read_json, run_facts
+from advmask_tf.runs.workdir import (
+    WorkDir,
+    history,
+    load_config,
+    read_json,
+    run_facts,
+)
 
 
 def load_for_evaluation(workdir: str, checkpoint: str, limit,
@@ -158,10 +164,12 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
         markdown_path = wd.path("eval", tag + ".md")
         report["tag"] = tag
     report_to_json(report, json_path)
-    atomic_write_text(markdown_path, report_markdown(
-        f"{wd.name()} ({checkpoint}), eps {eps}", report))
+    markdown = report_markdown(f"{wd.name()} ({checkpoint}), eps {eps}",
+                               report)
+    atomic_write_text(markdown_path, markdown)
+    # At the run's last epoch, where the training curves end.
     write_scalars(wd.path("tensorboard", "eval"), report,
-                  step=eps_step(eps))
+                  step=len(history(wd)), text=markdown)
     return report
 
 

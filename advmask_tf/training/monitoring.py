@@ -26,6 +26,22 @@ def per_example_tables(model) -> dict:
     return tables
 
 
+def effective_sample_fraction(weights) -> float:
+    """Kish's effective sample size of instance weights as a fraction of
+    their number: 1 for uniform weights, 1/N when one sample has them all.
+
+    >>> effective_sample_fraction([1.0, 1.0, 1.0, 1.0])
+    1.0
+    >>> effective_sample_fraction([4.0, 0.0, 0.0, 0.0])
+    0.25
+    """
+    weights = np.asarray(weights, np.float64)
+    squares = float(np.sum(weights ** 2))
+    if squares == 0.0:
+        return 0.0
+    return float(np.sum(weights) ** 2 / (len(weights) * squares))
+
+
 def save_radius_grid(path, images, labels, radii, class_names=(),
                      per_end: int = 16):
     """PNG: the `per_end` training images with the smallest radii, then the
@@ -109,7 +125,11 @@ class InstanceStateMonitor(keras.callbacks.Callback):
             for name, table in tables.items():
                 values = np.asarray(table.numpy())
                 tf.summary.histogram(name, values)
-                tf.summary.scalar(name + "_mean", float(values.mean()))
+                if name == "gairat/weight":  # its mean is 1 by construction
+                    tf.summary.scalar("gairat/effective_sample_fraction",
+                                      effective_sample_fraction(values))
+                else:
+                    tf.summary.scalar(name + "_mean", float(values.mean()))
         self._writer.flush()
 
     def on_train_end(self, logs=None):
