@@ -66,6 +66,9 @@ def test_train_then_eval_end_to_end(tmp_path):
     # Logged into a file (not a terminal), fit wrote a line per epoch, not
     # a progress bar's control characters.
     assert "\x1b[" not in result.stdout and "\r" not in result.stdout
+    assert "Run: epoch 1 of 2 done" in result.stdout  # with the run's ETA
+    assert "Run: epoch 2 of 2 done" in result.stdout
+    assert "run ETA 0.0 min" in result.stdout
     # TensorBoard: the report as text, its scalars at the last epoch (where
     # the training curves end), not at eps x 10000.
     steps = {}

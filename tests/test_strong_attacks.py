@@ -146,7 +146,8 @@ def test_the_cascade_only_attacks_points_still_robust():
                                   [0, 0, 0, 1, 1, 1, 1, 1])
 
 
-def test_autoattack_is_no_weaker_than_pgd20(trained_standard, fashion_mnist):
+def test_autoattack_is_no_weaker_than_pgd20(trained_standard, fashion_mnist,
+                                           capsys):
     x = fashion_mnist.x_test[:200].astype(np.float32) / 255.0
     data = tf.data.Dataset.from_tensor_slices(
         ({"image": x, "index": np.arange(200)},
@@ -154,7 +155,13 @@ def test_autoattack_is_no_weaker_than_pgd20(trained_standard, fashion_mnist):
     attacks = build_attacks("pgd,autoattack", 0.01, AttackBudgets(
         apgd_steps=20, targets=3, square_queries=100))
     points = {}
-    report = evaluate(trained_standard, data, attacks, points=points)
+    report = evaluate(trained_standard, data, attacks, points=points,
+                      verbose=1)
+    # The progress shows every attack and stage, robust so far.
+    shown = capsys.readouterr().out
+    for name in ("pgd20", "autoattack/apgd_ce", "autoattack/apgd_t",
+                 "autoattack/square", "worst"):
+        assert f"{name}: " in shown, (name, shown)
     assert report["autoattack"]["correct"] <= report["pgd20"]["correct"] + 1
     assert report["autoattack"]["correct"] < report["clean"]["correct"]
     assert not np.any(points["autoattack"] & ~points["clean"])

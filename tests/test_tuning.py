@@ -163,6 +163,9 @@ def test_three_trial_search_resumes_after_being_killed(tmp_path):
               "validation.json") as f:
         assert json.load(f)["report"]["clean"]["total"] == 200
     assert "| trial | directory | on the front |" in finished.stdout
+    # Progress as KerasTuner counts trials, with the search's ETA.
+    assert "Trial 3 of 3 (search/trial_2); elapsed" in finished.stdout
+    assert "ETA" in finished.stdout
     # Trial ids count from 0, KerasTuner's console from 1: the report
     # shows the console's number and the trial's directory.
     assert "| 1 | search/trial_0 |" in finished.stdout

@@ -149,10 +149,12 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
         masks["worst_case"].append(worst)
         total += len(clean)
         if progress is not None:
+            # Every attack and ensemble stage, robust so far, in run order.
             progress.update(step + 1, [
-                ("clean", int(np.concatenate(masks["clean"]).sum()) / total),
-                ("worst", int(np.concatenate(masks["worst_case"]).sum())
-                 / total)])
+                (name, int(np.concatenate(parts).sum()) / total)
+                for name, parts in masks.items() if name != "worst_case"]
+                + [("worst", int(np.concatenate(masks["worst_case"]).sum())
+                    / total)])
     if total == 0:
         raise ValueError("evaluate() received an empty dataset.")
     masks = {name: np.concatenate(parts) for name, parts in masks.items()}

@@ -17,6 +17,7 @@ import tensorflow as tf
 from advmask_tf.data.pipeline import build_data
 from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
 from advmask_tf.io_utils import atomic_save
+from advmask_tf.progress import RunProgress
 from advmask_tf.runs.assembly import (
     build_adversarial_model,
     build_network,
@@ -123,6 +124,8 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     ]
     if chief:
         callbacks += _work_directory_callbacks(config, wd, data)
+        if int(config.train.verbose):
+            callbacks.append(RunProgress(int(config.train.epochs)))
     model.fit(data.train, validation_data=data.validation,
               epochs=int(config.train.epochs), callbacks=callbacks,
               verbose=fit_verbosity(int(config.train.verbose)) if chief

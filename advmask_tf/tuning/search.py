@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 
 import keras
 import keras_tuner
@@ -20,6 +21,7 @@ import ml_collections
 
 from advmask_tf import runs
 from advmask_tf.io_utils import atomic_write_json, atomic_write_text
+from advmask_tf.progress import duration
 from advmask_tf.tuning.objectives import check_objective, score
 from advmask_tf.tuning.pareto import pareto_front, plot_front, trials_markdown
 from advmask_tf.tuning.space import AdversarialHyperModel
@@ -37,6 +39,23 @@ class AdversarialTuner(keras_tuner.Tuner):
     def __init__(self, hypermodel: AdversarialHyperModel, oracle, **kwargs):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
 
+    def progress_line(self, trial, max_trials: int) -> str:
+        """"Trial N of M (search/trial_<id>), elapsed ..., ETA ...", the
+        ETA from the mean time of the trials this process finished."""
+        if not hasattr(self, "_started"):
+            self._started, self._finished_here = time.monotonic(), 0
+        else:
+            self._finished_here += 1
+        elapsed = time.monotonic() - self._started
+        number = int(trial.trial_id) + 1
+        line = (f"Trial {number} of {max_trials} (search/trial_"
+                f"{trial.trial_id}); elapsed {duration(elapsed)}")
+        if self._finished_here:
+            left = max_trials - number + 1
+            line += (f", ETA {duration(left * elapsed / self._finished_here)}"
+                     " for the search")
+        return line
+
     def load_model(self, trial):
         """The trial's selected network (its run's model.keras): what
         `get_best_models` returns."""
@@ -47,6 +66,7 @@ class AdversarialTuner(keras_tuner.Tuner):
     def run_trial(self, trial, *args, **kwargs):
         config = self.hypermodel.trial_config(trial.hyperparameters)
         tune = config.tune
+        print(self.progress_line(trial, int(tune.max_trials)), flush=True)
         workdir = os.path.join(self.get_trial_dir(trial.trial_id), "run")
         model, data = runs.train(config, workdir)
         report = validation_report(config, model.network, data,
