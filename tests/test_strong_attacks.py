@@ -174,12 +174,13 @@ def _check_subset(fashion_mnist, count=200):
          fashion_mnist.y_test[:count])).batch(100)
 
 
-def _run_checks(network, data, eps, count):
+def _run_checks(network, data, eps, count, verbose=0):
     attacks = build_attacks("pgd,cw_inf", eps)
     points = {}
     evaluate(network, data, attacks, points=points)
     return sanity_checks(network, data, eps, attacks, points, CheckSettings(
-        points=count, square_queries=300, step_factor=3, restarts=1))
+        points=count, square_queries=300, step_factor=3, restarts=1),
+        verbose=verbose)
 
 
 class RandomisedInput(keras.layers.Layer):
@@ -190,12 +191,16 @@ class RandomisedInput(keras.layers.Layer):
 
 
 def test_checks_pass_on_an_honest_network_and_fail_on_masked_ones(
-        trained_standard, fashion_mnist):
+        trained_standard, fashion_mnist, capsys):
     # 100 points each (noise of 0.3 makes the randomised network's attacks
     # disagree measurably there).
     data = _check_subset(fashion_mnist, 100)
-    honest = _run_checks(trained_standard, data, 0.01, 100)
+    honest = _run_checks(trained_standard, data, 0.01, 100, verbose=1)
     assert failed_checks(honest) == [], honest
+    shown = capsys.readouterr().out  # each verdict as it finished
+    for name in ("deterministic", "large_eps", "more_steps", "black_box",
+                 "logit_scale"):
+        assert f"check {name}: passed (" in shown, (name, shown)
 
     # Logits times 1e4: the CE gradient underflows to exactly 0.
     saturated = keras.Sequential([keras.Input((28, 28, 1)), trained_standard,

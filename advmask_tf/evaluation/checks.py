@@ -149,7 +149,8 @@ def uses_gradients(attack) -> bool:
 
 
 def sanity_checks(network, dataset, eps: float, attacks: dict, points: dict,
-                  settings: CheckSettings | None = None) -> dict:
+                  settings: CheckSettings | None = None,
+                  verbose: int = 0) -> dict:
     """Runs the checks on the first `settings.points` points of `dataset`.
 
     Args:
@@ -158,6 +159,7 @@ def sanity_checks(network, dataset, eps: float, attacks: dict, points: dict,
         eps: the evaluation radius.
         attacks, points: the attacks `evaluate` ran and the per-point masks
             it returned (its `points=` argument).
+        verbose: 1 prints each check's verdict as it finishes.
 
     Returns:
         {"points": n, <check>: {"passed", "value", "reference", "detail"}}.
@@ -168,18 +170,24 @@ def sanity_checks(network, dataset, eps: float, attacks: dict, points: dict,
     clean = points["clean"][:count]
     results = {"points": count}
 
+    def record(name, check):
+        results[name] = check
+        if verbose:  # each check as it finishes: they take a while
+            print(f"check {name}: {'passed' if check['passed'] else 'FAILED'}"
+                  f" ({check['detail']})", flush=True)
+
     def accuracy(mask):
         return float(np.mean(mask)) if count else 0.0
 
     first = batches[0][0]
     same = np.allclose(network(first, training=False).numpy(),
                        network(first, training=False).numpy(), atol=1e-5)
-    results["deterministic"] = _check(
+    record("deterministic", _check(
         same, float(same), 1.0,
         "two forward passes agree" if same else
         "two forward passes on the same batch differ: the model is "
         "randomised, so gradient attacks need expectation over "
-        "transformation (EOT) and these numbers are not reliable")
+        "transformation (EOT) and these numbers are not reliable"))
 
     base_steps = next((a.steps for a in attacks.values()
                        if isinstance(a, PGDConfig) and a.loss == "ce"), 20)
@@ -189,12 +197,12 @@ def sanity_checks(network, dataset, eps: float, attacks: dict, points: dict,
 
     huge = PGDConfig(eps=settings.large_eps, steps=base_steps)
     value = accuracy(_robust(network, huge, batches, clean))
-    results["large_eps"] = _check(
+    record("large_eps", _check(
         value <= settings.max_large_eps_accuracy, value,
         settings.max_large_eps_accuracy,
         f"PGD-{base_steps} at eps {settings.large_eps} leaves "
         f"{100 * value:.1f}% robust (allowed: "
-        f"{100 * settings.max_large_eps_accuracy:.1f}%)")
+        f"{100 * settings.max_large_eps_accuracy:.1f}%)"))
 
     longer = PGDConfig(eps=eps, steps=base_steps * settings.step_factor)
     strong = _robust(network, longer, batches, clean)
@@ -204,14 +212,14 @@ def sanity_checks(network, dataset, eps: float, attacks: dict, points: dict,
     value = accuracy(strong)
     raised = value > base_accuracy + settings.tolerance
     lowered = value < base_accuracy - settings.tolerance
-    results["more_steps"] = _check(
+    record("more_steps", _check(
         not (raised or lowered), value, base_accuracy,
         f"PGD-{longer.steps} with {settings.restarts} extra restarts: "
         f"{100 * value:.1f}% against PGD-{base_steps}'s "
         f"{100 * base_accuracy:.1f}%"
         + ("; more steps RAISED accuracy: the attack or the model is not "
            "deterministic" if raised else "")
-        + ("; the shorter attack has NOT CONVERGED" if lowered else ""))
+        + ("; the shorter attack has NOT CONVERGED" if lowered else "")))
 
     square = SquareConfig(eps=eps, queries=settings.square_queries)
     square_accuracy = accuracy(_robust(network, square, batches, clean))
@@ -220,24 +228,24 @@ def sanity_checks(network, dataset, eps: float, attacks: dict, points: dict,
     beaten["pgd_ce_check"] = base_accuracy
     worse = {name: value for name, value in beaten.items()
              if square_accuracy < value - settings.tolerance}
-    results["black_box"] = _check(
+    record("black_box", _check(
         not worse, square_accuracy, min(beaten.values()),
         f"Square ({settings.square_queries} queries): "
         f"{100 * square_accuracy:.1f}%"
         + ("; it BEATS the white-box " + ", ".join(
             f"{name} ({100 * v:.1f}%)" for name, v in worse.items())
            + ": their gradients are masked" if worse else
-           "; not better than any white-box attack"))
+           "; not better than any white-box attack")))
 
     scaled = accuracy(_robust(rescaled_logits(network, settings.logit_scale),
                               base, batches, clean))
-    results["logit_scale"] = _check(
+    record("logit_scale", _check(
         scaled >= base_accuracy - settings.tolerance, scaled, base_accuracy,
         f"PGD-{base_steps} on logits rescaled to spread "
         f"{settings.logit_scale}: {100 * scaled:.1f}% against "
         f"{100 * base_accuracy:.1f}% on the raw logits"
         + ("; the CE gradient was MASKED by the logits' scale"
-           if scaled < base_accuracy - settings.tolerance else ""))
+           if scaled < base_accuracy - settings.tolerance else "")))
     return results
 
 

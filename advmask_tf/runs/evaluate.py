@@ -119,7 +119,7 @@ def evaluate_network(network, data, config, attacks, eps, checks, verbose,
     if checks:
         report["checks"] = sanity_checks(network, data.test, float(eps),
                                          attacks, points,
-                                         check_settings(config))
+                                         check_settings(config), verbose)
         warn_failed(report["checks"], title)
     return report
 
