@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 
 from absl import app, flags
 
@@ -104,9 +105,18 @@ def run_tool(main, name: str, define_flags=None) -> None:
             sys.exit(0)
         raise
     except (ValueError, KeyError, FileNotFoundError) as error:
+        if isinstance(error, KeyError) and not from_a_config_field(error):
+            raise  # a bug, not input: keep its traceback
         print(f"{name}: error: {one_line(error)}", file=sys.stderr,
               flush=True)
         sys.exit(2)
+
+
+def from_a_config_field(error: KeyError) -> bool:
+    """Whether a KeyError is ml_collections' for an unknown config field
+    (the typo in --config.<field>) rather than a bug elsewhere."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and "ml_collections" in frames[-1].filename
 
 
 def print_report(title: str, report: dict) -> None:
