@@ -80,7 +80,7 @@ def main():
             parser.error(f"{workdir} has no model.keras: train it first "
                          "(bench/tradeoff.py, or the README's main job).")
         lines.append(row(name, eval_report(workdir, checkpoint, ATTACKS,
-                                           args.limit, "--checks")))
+                                           args.limit, checks=True)))
 
     text = "\n".join([
         f"## {args.title}",

@@ -83,21 +83,24 @@ def report(workdir: str, checkpoint: str = "best") -> dict:
     if checkpoint == "best":
         return runs.read_json(runs.WorkDir(workdir).metrics)
     config = runs.load_config(runs.WorkDir(workdir))
-    return eval_report(workdir, checkpoint, config.eval.attacks, 0)
+    return eval_report(workdir, checkpoint, config.eval.attacks, 0,
+                       checks=bool(config.eval.checks))
 
 
 def eval_report(workdir: str, checkpoint: str, attacks: str, limit: int,
-                *flags: str) -> dict:
+                checks: bool) -> dict:
     """An advmask-eval report of `attacks` on `limit` test points (0: all),
-    re-used while newer than the network."""
+    with or without the sanity checks, re-used while newer than the
+    network."""
     wd = runs.WorkDir(workdir)
     config = runs.load_config(wd)
     path = wd.eval_report(runs.evaluation_tag(
-        config, checkpoint, runs.evaluation_attacks(config, attacks), limit))
+        config, checkpoint, runs.evaluation_attacks(config, attacks), limit,
+        checks))
     if not runs.is_fresh(path, wd.model(checkpoint)):
         tool("advmask-eval", f"--workdir={workdir}",
              f"--checkpoint={checkpoint}", f"--attacks={attacks}",
-             f"--limit={limit}", *flags)
+             f"--limit={limit}", "--checks" if checks else "--nochecks")
     return runs.read_json(path)
 
 

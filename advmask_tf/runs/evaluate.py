@@ -62,12 +62,18 @@ def load_for_evaluation(workdir: str, checkpoint: str, limit,
     network = keras.models.load_model(path)
     data_config = ml_collections.ConfigDict(config.data.to_dict())
     data_config.validation_size = 0  # the test split is all evaluation needs
-    if limit is None:
-        limit = config.eval.limit or config.data.test_limit
-    data_config.test_limit = int(limit)
+    data_config.test_limit = requested_points(config, limit)
     data = build_data(data_config, int(config.eval.batch_size),
                       int(config.seed))
     return wd, config, network, data
+
+
+def requested_points(config, limit) -> int:
+    """The test points an evaluation asks for: `limit`, or when None the
+    config's eval.limit (then data.test_limit); 0 means all of them."""
+    if limit is None:
+        return int(config.eval.limit or config.data.test_limit)
+    return int(limit)
 
 
 def with_eval_overrides(config, overrides: dict | None):
@@ -83,18 +89,24 @@ def with_eval_overrides(config, overrides: dict | None):
     return config
 
 
-def evaluation_tag(config, checkpoint: str, attack_names, limit) -> str:
+def evaluation_tag(config, checkpoint: str, attack_names, limit,
+                   checks: bool) -> str:
     """The name of an evaluation's reports: checkpoint, attacks, points
     (the requested number; "all" for the whole test set) and a digest of
-    everything else that changes the figures (eps, budgets, checks).
+    everything else that changes the report (eps, budgets, whether and how
+    the sanity checks ran).
 
     >>> from advmask_tf.configs_lib import base_config
-    >>> evaluation_tag(base_config(), "best", ["pgd20", "cw_inf"], 0)[:22]
-    'best-pgd20+cw_inf-all-'
+    >>> tag = evaluation_tag(base_config(), "best", ["pgd20", "cw_inf"], 0,
+    ...                      checks=True)
+    >>> tag[:22], tag == evaluation_tag(base_config(), "best",
+    ...                                 ["pgd20", "cw_inf"], 0, checks=False)
+    ('best-pgd20+cw_inf-all-', False)
     """
     settings = {"eps": eval_eps(config), "eval": config.eval.to_dict()}
     for unrelated in ("attacks", "limit", "batch_size"):
         settings["eval"].pop(unrelated)
+    settings["eval"]["checks"] = bool(checks)  # as run, not as configured
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True,
                                      default=str).encode()).hexdigest()[:6]
     return f"{checkpoint}-{'+'.join(attack_names)}-{limit or 'all'}-{digest}"
@@ -139,8 +151,6 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     """
     wd, config, network, data = load_for_evaluation(
         workdir, checkpoint, limit, eval_overrides)
-    if limit is None:
-        limit = config.eval.limit or config.data.test_limit
     attack_configs = evaluation_attacks(config, attacks)
     eps = eval_eps(config)
     if checks is None:
@@ -159,7 +169,8 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
         json_path, markdown_path = wd.metrics, wd.results
         report["run"] = run_facts(config, wd)
     else:
-        tag = tag or evaluation_tag(config, checkpoint, attack_configs, limit)
+        tag = tag or evaluation_tag(config, checkpoint, attack_configs,
+                                    requested_points(config, limit), checks)
         json_path = wd.eval_report(tag)
         markdown_path = wd.path("eval", tag + ".md")
         report["tag"] = tag
