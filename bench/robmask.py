@@ -42,6 +42,7 @@ from advmask_tf import runs
 from advmask_tf.evaluation.reports import plot_conditioning
 from advmask_tf.evaluation.robust import evaluate
 from advmask_tf.io_utils import atomic_write_json
+from advmask_tf.plotting import context_line
 from advmask_tf.training.rescaling import mixed_rescaling
 
 STRENGTHS = "0,0.025,0.05,0.075,0.1"
@@ -262,7 +263,10 @@ def plot_curve(robmask, split, references, path):
                                            for r in robmask["mix"]],
          "split BN told eps c": [(f"c={r['condition']:g}", r)
                                  for r in split["condition"]]},
-        references, path, "RobMask and split BN on Fashion-MNIST, eps 0.1")
+        references, path, "RobMask and split BN: one model's trade-off, "
+        "dialled at inference\n" + context_line(
+            "Fashion-MNIST", robmask["eps"], robmask["limit"],
+            robmask["checkpoint"]))
 
 
 if __name__ == "__main__":

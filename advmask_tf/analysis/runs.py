@@ -25,6 +25,7 @@ from advmask_tf.analysis.report import (
 )
 from advmask_tf.io_utils import atomic_save, atomic_write_json, atomic_write_text
 from advmask_tf.models import is_conditioned
+from advmask_tf.plotting import dataset_name
 from advmask_tf.runs import (
     WorkDir,
     is_fresh,
@@ -86,6 +87,7 @@ def analyze_workdir(workdir: str, settings: AnalysisSettings,
         npz_path = wd.path("analysis", tag + ".npz")
         cached = _cached(json_path, npz_path, model_path, settings)
         if cached is not None:
+            cached[0]["dataset"] = dataset_name(config.data)
             results[label] = cached
             continue
         if verbose:
@@ -94,7 +96,8 @@ def analyze_workdir(workdir: str, settings: AnalysisSettings,
         summary, points = profile_network(network, data.test, settings,
                                           condition, verbose)
         summary.update(workdir=wd.root, checkpoint=checkpoint,
-                       condition=condition)
+                       condition=condition,
+                       dataset=dataset_name(config.data))
         os.makedirs(wd.path("analysis"), exist_ok=True)
         # The temporary name keeps the .npz suffix, so savez adds none.
         atomic_save(lambda tmp, p=points: np.savez(tmp, **p), npz_path)
@@ -109,7 +112,8 @@ def compare(workdirs, out: str, settings: AnalysisSettings,
             checkpoint: str = "best", limit: int = 1000, conditions=None,
             verbose: int = 1) -> dict:
     """Analyses each work directory and writes the comparison to `out`:
-    analysis.json, analysis.md and the PNG plots. Returns label -> summary.
+    analysis.json, analysis.md and the PNG plots (also in TensorBoard, under
+    out/tensorboard). Returns label -> summary.
     """
     summaries, points = {}, {}
     for workdir in workdirs:
@@ -125,7 +129,7 @@ def compare(workdirs, out: str, settings: AnalysisSettings,
     atomic_write_text(os.path.join(out, "analysis.md"),
                       "# Regularisation diagnostics\n\n"
                       + summary_markdown(summaries))
-    write_plots(summaries, points, out)
+    write_plots(summaries, points, out, os.path.join(out, "tensorboard"))
     return summaries
 
 

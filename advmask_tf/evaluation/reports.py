@@ -7,7 +7,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from advmask_tf.plotting import pyplot, save_figure
+from advmask_tf.plotting import (
+    clamp_percent_axes,
+    label_points,
+    pyplot,
+    robust_label,
+    save_figure,
+)
 
 # Report keys that are not attack results.
 META_KEYS = ("attacks", "checks", "checkpoint", "config", "eps", "limit")
@@ -123,71 +129,86 @@ def run_line(run: dict) -> str:
             f"{run['advmask_tf']}.")
 
 
-def plot_sweep(sweep: list[dict], path: str, title: str = "") -> None:
-    """Accuracy versus eps, one line per attack (PNG)."""
+def plot_sweep(sweep: list[dict], path: str, title: str = "",
+               tensorboard: tuple | None = None) -> None:
+    """Accuracy versus eps, one line per attack (PNG; `tensorboard`: see
+    `advmask_tf.plotting.save_figure`)."""
     plt = pyplot()
     eps = [point["eps"] for point in sweep]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for name in attack_entries(sweep[0]["report"]):
         ax.plot(eps, [100 * p["report"][name]["accuracy"] for p in sweep],
-                marker="o", label=name)
+                marker="o", label=name.replace("_", "-"), clip_on=False)
     ax.set_xlabel("eps (Linf, pixels in [0, 1])")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title(title)
-    save_figure(fig, path)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path, tensorboard)
 
 
-def plot_tradeoff(rows: dict, path: str, robust_key: str = "worst_case"
-                  ) -> None:
+def plot_tradeoff(rows: dict, path: str, robust_key: str = "worst_case",
+                  title: str = "", tensorboard: tuple | None = None) -> None:
     """Clean versus robust accuracy, one labelled point per run (PNG)."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for name, report in rows.items():
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    labels = []
+    for index, (name, report) in enumerate(rows.items()):
         clean = 100 * report["clean"]["accuracy"]
         robust = 100 * report[robust_key]["accuracy"]
-        ax.scatter([clean], [robust])
-        ax.annotate(name, (clean, robust), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8)
+        ax.scatter([clean], [robust], color=f"C{index % 10}", zorder=3)
+        labels.append((clean, robust, name))
     ax.set_xlabel("clean accuracy (%)")
-    ax.set_ylabel(f"robust accuracy, {robust_key} (%)")
+    ax.set_ylabel(robust_label(robust_key))
     ax.grid(alpha=0.3)
-    save_figure(fig, path)
+    ax.set_title(title or "Clean and robust accuracy of each run",
+                 fontsize=10)
+    clamp_percent_axes(ax)
+    fig.tight_layout()
+    label_points(ax, labels, fontsize=8)
+    save_figure(fig, path, tensorboard)
 
 
 def plot_conditioning(curves: dict, references: dict, path: str,
-                      title: str = "", robust_key: str = "worst_case"
-                      ) -> None:
+                      title: str = "", robust_key: str = "worst_case",
+                      tensorboard: tuple | None = None) -> None:
     """The trade-off curves of conditioned models next to reference runs.
 
     Args:
         curves: curve name -> list of (label, report), in curve order (say,
-            conditioning eps 0 .. 0.1); each point is annotated by its label.
+            conditioning eps 0 .. 0.1); each point is annotated by its label
+            in the curve's colour.
         references: run name -> report (plotted as single points).
     """
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    for name, points in curves.items():
+    fig, ax = plt.subplots(figsize=(7.8, 5.0))
+    labels = []
+    for index, (name, points) in enumerate(curves.items()):
+        if not points:
+            continue
         clean = [100 * r["clean"]["accuracy"] for _, r in points]
         robust = [100 * r[robust_key]["accuracy"] for _, r in points]
-        ax.plot(clean, robust, marker="o", label=name)
-        for (label, _), x, y in zip(points, clean, robust):
-            ax.annotate(label, (x, y), textcoords="offset points",
-                        xytext=(3, -10), fontsize=7)
+        color = f"C{index % 10}"
+        ax.plot(clean, robust, marker="o", label=name, color=color)
+        labels.append((color, [(x, y, label) for (label, _), x, y
+                               in zip(points, clean, robust)]))
     for name, report in references.items():
         clean = 100 * report["clean"]["accuracy"]
         robust = 100 * report[robust_key]["accuracy"]
-        ax.scatter([clean], [robust], marker="s", color="black")
-        ax.annotate(name, (clean, robust), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8)
+        ax.scatter([clean], [robust], marker="s", color="black", zorder=3)
+        labels.append(("black", [(clean, robust, name)]))
     ax.set_xlabel("clean accuracy (%)")
-    ax.set_ylabel(f"robust accuracy, {robust_key} (%)")
+    ax.set_ylabel(robust_label(robust_key))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    save_figure(fig, path)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(title, fontsize=10)
+    clamp_percent_axes(ax)
+    fig.tight_layout()
+    for color, points in labels:
+        label_points(ax, points, fontsize=7, color=color)
+    save_figure(fig, path, tensorboard)
 
 
 def write_scalars(log_dir: str, report: dict, step: int = 0,

@@ -31,6 +31,7 @@ from advmask_tf.evaluation.robust import evaluate, report_to_json
 from advmask_tf.io_utils import atomic_write_text
 from advmask_tf.layers import interpolated, masking_layers
 from advmask_tf.models.conditioning import at_strength, is_conditioned
+from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.runs.assembly import (
     check_settings,
     condition_eps,
@@ -161,7 +162,7 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     report["limit"] = int(report["clean"]["total"])
     report["config"] = {"method": method_label(config),
                         "eps": config.attack.eps, "model": config.model.name,
-                        "dataset": config.data.source}
+                        "dataset": dataset_name(config.data)}
     if run_report:
         if checkpoint != "best":
             raise ValueError("the run's report is of its best network; "
@@ -213,8 +214,12 @@ def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
     report_to_json(result, base + ".json")
     result["markdown"] = sweep_markdown(f"{wd.name()} ({checkpoint})", result)
     atomic_write_text(base + ".md", result["markdown"])
-    plot_sweep(sweep, base + ".png", f"{method_label(config)} "
-               f"({checkpoint})")
+    plot_sweep(sweep, base + ".png",
+               f"{method_label(config)}: accuracy against eps\n"
+               + context_line(dataset_name(config.data), None,
+                              data.num_test, checkpoint),
+               tensorboard=(wd.path("tensorboard", "eval_sweep"),
+                            f"eval/sweep_{checkpoint}", len(history(wd))))
     return result
 
 
@@ -296,7 +301,11 @@ def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
          f"mask mix t (told {eps})": [
             (f"t={r['mix']:g}", r) for r in curves["mix"]]},
         result["references"], base + ".png",
-        f"{method_label(config)}: one model's trade-off")
+        f"{method_label(config)}: one model's trade-off\n"
+        + context_line(dataset_name(config.data), eps, data.num_test,
+                       checkpoint),
+        tensorboard=(wd.path("tensorboard", "eval_condition"),
+                     f"eval/conditioning_{checkpoint}", len(history(wd))))
     return result
 
 
@@ -307,7 +316,13 @@ def compare_workdirs(reports: dict, out: str) -> str:
     table = results_table(reports) + "\n"
     report_to_json(reports, os.path.join(out, "tradeoff.json"))
     atomic_write_text(os.path.join(out, "tradeoff.md"), table)
-    plot_tradeoff(reports, os.path.join(out, "tradeoff.png"))
+    first = next(iter(reports.values()))
+    plot_tradeoff(reports, os.path.join(out, "tradeoff.png"),
+                  title="Clean and worst-case robust accuracy of each run\n"
+                  + context_line(first["config"]["dataset"], first["eps"],
+                                 first["limit"], first["checkpoint"]),
+                  tensorboard=(os.path.join(out, "tensorboard"),
+                               "eval/tradeoff", 0))
     return table
 
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 from advmask_tf.data.pipeline import build_data
 from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
 from advmask_tf.io_utils import atomic_save
+from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.progress import RunProgress
 from advmask_tf.runs.assembly import (
     build_adversarial_model,
@@ -24,6 +25,7 @@ from advmask_tf.runs.assembly import (
     check_config,
     initialise_from,
     make_optimizer,
+    method_label,
     precision,
 )
 from advmask_tf.runs.evaluate import evaluate_workdir
@@ -61,6 +63,15 @@ class EpochSeconds(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
+def radii_title(config, data) -> str:
+    """The title of a run's radii.png: method, dataset, eps, points."""
+    return (f"{method_label(config)}: training images with the smallest "
+            "and largest adaptive radii\n"
+            + context_line(dataset_name(config.data), None,
+                           len(data.train_labels), split="training")
+            + ", after the last epoch")
+
+
 def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
     """What the chief writes while training: last and best weights,
     history, TensorBoard and the per-example state."""
@@ -80,7 +91,8 @@ def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
         InstanceStateMonitor(wd.tensorboard, export_dir=wd.root,
                              images=data.train_images,
                              labels=data.train_labels,
-                             class_names=data.class_names),
+                             class_names=data.class_names,
+                             title=radii_title(config, data)),
     ]
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from advmask_tf.io_utils import atomic_save
+from advmask_tf.plotting import pyplot, save_figure
 
 
 def per_example_tables(model) -> dict:
@@ -43,20 +44,18 @@ def effective_sample_fraction(weights) -> float:
 
 
 def save_radius_grid(path, images, labels, radii, class_names=(),
-                     per_end: int = 16):
+                     per_end: int = 16, title: str = "",
+                     tensorboard: tuple | None = None):
     """PNG: the `per_end` training images with the smallest radii, then the
     `per_end` with the largest, each titled with its class and radius.
 
     >>> images = np.random.rand(40, 8, 8, 1)
     >>> save_radius_grid("/tmp/grid.png", images, np.arange(40) % 10,
-    ...                  np.linspace(0, 0.2, 40), per_end=4)
+    ...                  np.linspace(0, 0.2, 40), per_end=4,
+    ...                  title="Radii of a toy run")
     '/tmp/grid.png'
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     order = np.argsort(radii, kind="stable")
     per_end = min(per_end, len(order) // 2)
     if per_end < 1:
@@ -66,12 +65,15 @@ def save_radius_grid(path, images, labels, radii, class_names=(),
     rows = -(-per_end // columns)
     scale = 255.0 if np.issubdtype(np.asarray(images[:1]).dtype,
                                    np.integer) else 1.0
-    figure = plt.figure(figsize=(1.6 * columns, 4.2 * rows),
+    figure = plt.figure(figsize=(1.6 * columns, 4.2 * rows + 0.6),
                         layout="constrained")
-    ends = (("smallest radii", order[:per_end]),
-            ("largest radii", order[::-1][:per_end]))
-    for subfigure, (title, chosen) in zip(figure.subfigures(2, 1), ends):
-        subfigure.suptitle(title, fontweight="bold")
+    figure.suptitle(title or "Training images with the smallest and "
+                    "largest adaptive radii", fontsize=12)
+    ends = (("smallest radii (Linf, pixels in [0, 1])", order[:per_end]),
+            ("largest radii (Linf, pixels in [0, 1])",
+             order[::-1][:per_end]))
+    for subfigure, (heading, chosen) in zip(figure.subfigures(2, 1), ends):
+        subfigure.suptitle(heading, fontweight="bold")
         axes = subfigure.subplots(rows, columns, squeeze=False)
         for axis in axes.flat:
             axis.axis("off")
@@ -83,9 +85,8 @@ def save_radius_grid(path, images, labels, radii, class_names=(),
                 axis.imshow(np.clip(image, 0, 1))
             name = class_names[labels[i]] if len(class_names) else \
                 str(labels[i])
-            axis.set_title(f"{name}\n{radii[i]:.3f}", fontsize=7)
-    atomic_save(lambda tmp: figure.savefig(tmp, format="png", dpi=110), path)
-    plt.close(figure)
+            axis.set_title(f"{name}\nr = {radii[i]:.3f}", fontsize=7)
+    save_figure(figure, path, tensorboard)
     return path
 
 
@@ -102,11 +103,15 @@ class InstanceStateMonitor(keras.callbacks.Callback):
         export_dir: where the `.npz` and the PNG go (None: not written).
         images, labels: the training arrays in example-index order.
         class_names: names of the classes, for the PNG's titles.
+        title: the PNG's title (the run's dataset and eps, say); the PNG is
+            also the TensorBoard image `iaat/radii` (Images tab).
     """
 
     def __init__(self, log_dir, export_dir=None, images=None, labels=None,
-                 class_names=()):
+                 class_names=(), title: str = ""):
         super().__init__()
+        self.title = title
+        self._epochs_seen = 0
         self.log_dir = log_dir
         self.export_dir = export_dir
         self.images = images
@@ -115,6 +120,7 @@ class InstanceStateMonitor(keras.callbacks.Callback):
         self._writer = None
 
     def on_epoch_end(self, epoch, logs=None):
+        self._epochs_seen = epoch + 1
         tables = per_example_tables(self.model)
         if not tables:
             return
@@ -147,5 +153,8 @@ class InstanceStateMonitor(keras.callbacks.Callback):
 
         atomic_save(write_npz, os.path.join(self.export_dir, "radii.npz"))
         if self.images is not None and len(radii) >= 2:
-            save_radius_grid(os.path.join(self.export_dir, "radii.png"),
-                             self.images, labels, radii, self.class_names)
+            save_radius_grid(
+                os.path.join(self.export_dir, "radii.png"), self.images,
+                labels, radii, self.class_names, title=self.title,
+                tensorboard=(os.path.join(self.log_dir, "instance_state"),
+                             "iaat/radii", self._epochs_seen))

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from advmask_tf.plotting import pyplot, save_figure
+from advmask_tf.plotting import (
+    clamp_percent_axes,
+    label_points,
+    pyplot,
+    save_figure,
+)
 
 
 def pareto_front(points: dict) -> list:
@@ -55,23 +60,27 @@ def trials_markdown(rows: list, front: list) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_front(rows: list, front: list, path: str, title: str = "") -> None:
-    """Clean against robust accuracy of every trial, the front joined."""
+def plot_front(rows: list, front: list, path: str, title: str = "",
+               tensorboard: tuple | None = None) -> None:
+    """Clean against robust accuracy of every trial (labelled with its
+    number, as in trials.md and the console), the front joined."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plt.subplots(figsize=(6.6, 4.6))
     ax.scatter([100 * r["clean"] for r in rows],
                [100 * r["robust"] for r in rows], color="grey",
-               label="trials")
+               label="trials", zorder=3)
     by_name = {r["trial"]: r for r in rows}
-    ax.plot([100 * by_name[n]["clean"] for n in front],
-            [100 * by_name[n]["robust"] for n in front], marker="o",
-            color="C3", label="Pareto front")
-    for row in rows:
-        ax.annotate(row["trial"], (100 * row["clean"], 100 * row["robust"]),
-                    textcoords="offset points", xytext=(3, 3), fontsize=7)
+    front_rows = sorted((by_name[n] for n in front), key=lambda r: r["clean"])
+    ax.plot([100 * r["clean"] for r in front_rows],
+            [100 * r["robust"] for r in front_rows], marker="o",
+            color="C3", label="Pareto front", zorder=4)
     ax.set_xlabel("validation clean accuracy (%)")
-    ax.set_ylabel("validation robust accuracy (%)")
+    ax.set_ylabel("validation worst-case robust accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    save_figure(fig, path)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(title, fontsize=10)
+    clamp_percent_axes(ax)
+    fig.tight_layout()
+    label_points(ax, [(100 * r["clean"], 100 * r["robust"],
+                       str(int(r["trial"]) + 1)) for r in rows])
+    save_figure(fig, path, tensorboard)

@@ -21,7 +21,9 @@ import ml_collections
 
 from advmask_tf import runs
 from advmask_tf.io_utils import atomic_write_json, atomic_write_text
+from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.progress import duration
+from advmask_tf.tuning.dashboard import log_trial
 from advmask_tf.tuning.objectives import check_objective, score
 from advmask_tf.tuning.pareto import pareto_front, plot_front, trials_markdown
 from advmask_tf.tuning.space import AdversarialHyperModel
@@ -79,6 +81,8 @@ class AdversarialTuner(keras_tuner.Tuner):
                                   float(tune.robust_floor))}
         atomic_write_json(os.path.join(workdir, "validation.json"),
                           {**metrics, "report": _plain(report)})
+        log_trial(self.project_dir, trial.trial_id,
+                  trial.hyperparameters.values, metrics)
         return metrics
 
 
@@ -164,6 +168,15 @@ def search(config: ml_collections.ConfigDict, workdir: str) -> dict:
                       f"# Search: objective {config.tune.objective}\n\n"
                       + trials_markdown(rows, front))
     if rows:
+        size, limit = (int(config.data.validation_size),
+                       int(config.tune.validation_limit))
+        points = min(size, limit) if limit else size
         plot_front(rows, front, os.path.join(workdir, "pareto.png"),
-                   f"{len(rows)} trials, objective {config.tune.objective}")
+                   f"Search: {len(rows)} trials, objective "
+                   f"{config.tune.objective}\n" + context_line(
+                       dataset_name(config.data), runs.eval_eps(config),
+                       points, "selected", split="validation"),
+                   tensorboard=(os.path.join(tuner.project_dir,
+                                             "tensorboard"),
+                                "search/pareto_front", len(rows)))
     return result
