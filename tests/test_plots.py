@@ -182,8 +182,12 @@ def test_plots_tables_and_trials_reach_tensorboard(tmp_path):
                       {"margin": np.ones(10), "confidence": np.ones(10),
                        "distance": np.ones(10)})
     events = _events(tmp_path / "analysis")
-    assert events.Tags()["scalars"] == []  # no values over a layer index
-    table = events.Tensors("analysis/tables")[0].tensor_proto.string_val[0]
+    tags = events.Tags()
+    assert tags["scalars"] == []  # no values over a layer index
+    # TensorBoard orders groups by name: the training curves (epoch_*) and
+    # the evaluation (eval/*) must come first.
+    assert all(tag > "eval/~" for tag in tags["histograms"] + tags["tensors"])
+    table = events.Tensors("regularisation/tables")[0].tensor_proto.string_val[0]
     assert b"| conv | 3 |" in table
 
     log_trial(str(tmp_path), "2", {"method": "trades", "beta": 6.0},

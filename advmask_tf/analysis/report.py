@@ -237,11 +237,11 @@ PLOTS = ("spectra", "margins", "normalized_margins", "confidence",
 def write_plots(results: dict, points: dict, out: str,
                 log_dir: str | None = None) -> list:
     """All comparison plots into `out` (and, with `log_dir`, as
-    TensorBoard images `analysis/<plot>`); returns their paths."""
+    TensorBoard images `regularisation/<plot>`); returns their paths."""
     paths = {name: os.path.join(out, name + ".png") for name in PLOTS}
 
     def board(name):
-        return None if log_dir is None else (log_dir, f"analysis/{name}", 0)
+        return None if log_dir is None else (log_dir, f"regularisation/{name}", 0)
 
     context = analysis_context(results)
     plot_spectra(results, paths["spectra"], board("spectra"))
@@ -268,16 +268,20 @@ def write_plots(results: dict, points: dict, out: str,
 def write_tensorboard(log_dir: str, summary: dict, points: dict) -> None:
     """One analysed network in TensorBoard: histograms of margins,
     confidence and boundary distances, and its tables (network-wide values,
-    then spectra and smoothness per layer) as text `analysis/tables`."""
+    then spectra and smoothness per layer) as text
+    `regularisation/tables`. The tags sort after the training curves
+    (epoch_*) and the evaluation (eval/*), which TensorBoard shows first."""
     writer = tf.summary.create_file_writer(log_dir)
     with writer.as_default():
-        tf.summary.histogram("analysis/margin", points["margin"], step=0)
-        tf.summary.histogram("analysis/confidence", points["confidence"],
+        tf.summary.histogram("regularisation/margin", points["margin"], step=0)
+        tf.summary.histogram("regularisation/confidence", points["confidence"],
                              step=0)
         finite = points["distance"][np.isfinite(points["distance"])]
-        tf.summary.histogram("analysis/boundary_distance", finite, step=0)
-        tf.summary.text("analysis/tables", summary_markdown(
-            {os.path.basename(str(summary.get("workdir", "network"))):
-             summary}), step=0)
+        tf.summary.histogram("regularisation/boundary_distance", finite, step=0)
+        name = os.path.basename(str(summary.get("workdir", "network")))
+        if summary.get("condition") is not None:
+            name += f"@{summary['condition']:g}"
+        tf.summary.text("regularisation/tables",
+                        summary_markdown({name: summary}), step=0)
     writer.flush()
     writer.close()
