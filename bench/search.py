@@ -27,6 +27,7 @@ from benchlib import (
 
 from advmask_tf import runs
 from advmask_tf.configs_lib import preset
+from advmask_tf.tuning import trial_number
 
 TUNE_CONFIG = config_path("fashion_mnist_tune.py")
 
@@ -87,7 +88,8 @@ def main():
         f"{validation} held-out validation images with PGD-20 and CW-inf at "
         "eps 0.1 (robust = worst of the two). Searched: "
         f"{searched(tune)} (learning_rate and beta on a log scale); "
-        f"objective: {objective}. Best trial: {best['trial']} ({chosen}). "
+        f"objective: {objective}. Best trial: {trial_number(best['trial'])} "
+        f"(search/trial_{best['trial']}: {chosen}). "
         "The Pareto front of clean and robust accuracy is marked; plot: "
         f"[search_pareto.png]({link}). Validation figures, "
         "not test-set ones: they select, they do not report.",

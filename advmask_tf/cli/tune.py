@@ -23,7 +23,7 @@ from advmask_tf.cli.common import (
     print_config_and_exit,
     run_tool,
 )
-from advmask_tf.tuning import search
+from advmask_tf.tuning import search, trial_number
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "An ml_collections config file (e.g. "
@@ -43,10 +43,11 @@ def main(argv):
     result = search(_CONFIG.value, _WORKDIR.value)
     print(open(f"{_WORKDIR.value}/trials.md").read())
     if result["best"] is not None:
-        print(f"Best trial {result['best']['trial']}: "
-              f"{result['best']['hyperparameters']} (score "
-              f"{result['best']['score']:.4f}); Pareto front: "
-              f"{', '.join(result['front'])}")
+        best = result["best"]
+        front = ", ".join(str(trial_number(t)) for t in result["front"])
+        print(f"Best trial {trial_number(best['trial'])} (search/trial_"
+              f"{best['trial']}): {best['hyperparameters']} (score "
+              f"{best['score']:.4f}); Pareto front: trials {front}")
 
 
 def run():

@@ -7,7 +7,7 @@ it maximises, and `pareto_front` / `search` report the clean/robust front.
 """
 
 from advmask_tf.tuning.objectives import OBJECTIVES, score
-from advmask_tf.tuning.pareto import pareto_front
+from advmask_tf.tuning.pareto import pareto_front, trial_number
 from advmask_tf.tuning.search import AdversarialTuner, make_tuner, search
 from advmask_tf.tuning.space import AdversarialHyperModel
 
@@ -19,4 +19,5 @@ __all__ = [
     "pareto_front",
     "score",
     "search",
+    "trial_number",
 ]

@@ -14,6 +14,8 @@ import os
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
+from advmask_tf.tuning.pareto import trial_number
+
 METRICS = {"val_clean": "validation clean accuracy",
            "val_robust": "validation worst-case robust accuracy",
            "score": "search objective"}
@@ -37,7 +39,7 @@ def log_trial(search_dir: str, trial_id: str, hyperparameters: dict,
     with writer.as_default():
         hparams_api.hparams(
             {name: _plain(value) for name, value in hyperparameters.items()},
-            trial_id=f"trial {int(trial_id) + 1} (trial_{trial_id})")
+            trial_id=f"trial {trial_number(trial_id)} (trial_{trial_id})")
         for name in METRICS:
             tf.summary.scalar(name, float(metrics[name]), step=0,
                               description=METRICS[name])

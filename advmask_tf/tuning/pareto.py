@@ -10,6 +10,17 @@ from advmask_tf.plotting import (
 )
 
 
+def trial_number(trial_id) -> int:
+    """The number KerasTuner's console gives a trial ("Trial 1 Complete"
+    is trial id "0", directory search/trial_0); trials.md, the plots and
+    every message use it.
+
+    >>> trial_number("3")
+    4
+    """
+    return int(trial_id) + 1
+
+
 def pareto_front(points: dict) -> list:
     """Names of the non-dominated points, by clean accuracy descending.
 
@@ -53,7 +64,7 @@ def trials_markdown(rows: list, front: list) -> str:
                            else f"{k}={v}"
                            for k, v in sorted(row["hyperparameters"].items()))
         lines.append(
-            f"| {int(row['trial']) + 1} | search/trial_{row['trial']} | "
+            f"| {trial_number(row['trial'])} | search/trial_{row['trial']} | "
             f"{'yes' if row['trial'] in front else ''} | "
             f"{100 * row['clean']:.2f} | {100 * row['robust']:.2f} | "
             f"{row['score']:.4f} | {values} |")
@@ -82,5 +93,5 @@ def plot_front(rows: list, front: list, path: str, title: str = "",
     clamp_percent_axes(ax)
     fig.tight_layout()
     label_points(ax, [(100 * r["clean"], 100 * r["robust"],
-                       str(int(r["trial"]) + 1)) for r in rows])
+                       str(trial_number(r["trial"]))) for r in rows])
     save_figure(fig, path, tensorboard)

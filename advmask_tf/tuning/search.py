@@ -25,7 +25,12 @@ from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.progress import duration
 from advmask_tf.tuning.dashboard import log_trial
 from advmask_tf.tuning.objectives import check_objective, score
-from advmask_tf.tuning.pareto import pareto_front, plot_front, trials_markdown
+from advmask_tf.tuning.pareto import (
+    pareto_front,
+    plot_front,
+    trial_number,
+    trials_markdown,
+)
 from advmask_tf.tuning.space import AdversarialHyperModel
 
 ORACLES = ("random", "bayesian")
@@ -49,7 +54,7 @@ class AdversarialTuner(keras_tuner.Tuner):
         else:
             self._finished_here += 1
         elapsed = time.monotonic() - self._started
-        number = int(trial.trial_id) + 1
+        number = trial_number(trial.trial_id)
         line = (f"Trial {number} of {max_trials} (search/trial_"
                 f"{trial.trial_id}); elapsed {duration(elapsed)}")
         if self._finished_here:
