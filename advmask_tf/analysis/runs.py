@@ -23,7 +23,12 @@ from advmask_tf.analysis.report import (
     write_plots,
     write_tensorboard,
 )
-from advmask_tf.io_utils import atomic_save, atomic_write_json, atomic_write_text
+from advmask_tf.io_utils import (
+    atomic_save,
+    atomic_write_json,
+    atomic_write_text,
+    check_writable,
+)
 from advmask_tf.models import is_conditioned
 from advmask_tf.plotting import dataset_name
 from advmask_tf.runs import (
@@ -33,6 +38,7 @@ from advmask_tf.runs import (
     load_for_evaluation,
     read_json,
 )
+from advmask_tf.runs.lock import hold, holding
 
 
 def _tag(checkpoint: str, points: int, condition) -> str:
@@ -53,6 +59,7 @@ def _cached(json_path: str, npz_path: str, model_path: str,
     return summary, points
 
 
+@holding("advmask-analyze")
 def analyze_workdir(workdir: str, settings: AnalysisSettings,
                     checkpoint: str = "best", limit: int = 1000,
                     conditions=None, verbose: int = 1) -> dict:
@@ -115,6 +122,7 @@ def compare(workdirs, out: str, settings: AnalysisSettings,
     analysis.json, analysis.md and the PNG plots (also in TensorBoard, under
     out/tensorboard). Returns label -> summary.
     """
+    check_writable(out)  # before the analyses, not after them
     summaries, points = {}, {}
     for workdir in workdirs:
         for label, (summary, values) in analyze_workdir(
@@ -124,12 +132,12 @@ def compare(workdirs, out: str, settings: AnalysisSettings,
                 label = os.path.normpath(workdir) + label[len(
                     os.path.basename(os.path.normpath(workdir))):]
             summaries[label], points[label] = summary, values
-    os.makedirs(out, exist_ok=True)
-    atomic_write_json(os.path.join(out, "analysis.json"), summaries)
-    atomic_write_text(os.path.join(out, "analysis.md"),
-                      "# Regularisation diagnostics\n\n"
-                      + summary_markdown(summaries))
-    write_plots(summaries, points, out, os.path.join(out, "tensorboard"))
+    with hold(out, "advmask-analyze"):
+        atomic_write_json(os.path.join(out, "analysis.json"), summaries)
+        atomic_write_text(os.path.join(out, "analysis.md"),
+                          "# Regularisation diagnostics\n\n"
+                          + summary_markdown(summaries))
+        write_plots(summaries, points, out, os.path.join(out, "tensorboard"))
     return summaries
 
 

@@ -10,7 +10,9 @@ import traceback
 from absl import app, flags
 
 from advmask_tf.evaluation.reports import report_markdown
+from advmask_tf.io_utils import StorageError
 from advmask_tf.runs import resolved
+from advmask_tf.runs.lock import WorkDirBusy
 
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
@@ -91,8 +93,9 @@ def print_config_and_exit(config) -> None:
 def run_tool(main, name: str, define_flags=None) -> None:
     """`app.run(main)` (after `define_flags()`, if given), with every input
     error (bad flags, a typo in a --config field, a value a part refuses, a
-    missing file) reported as one line `<name>: error: ...` and exit status
-    2, instead of a traceback."""
+    missing file), a busy work directory and a disk that cannot take a
+    write reported as one line `<name>: error: ...` and exit status 2,
+    instead of a traceback."""
     try:
         if define_flags is not None:
             define_flags()
@@ -104,7 +107,8 @@ def run_tool(main, name: str, define_flags=None) -> None:
         if stop.code == 1 and set(sys.argv[1:]) & HELP_FLAGS:
             sys.exit(0)
         raise
-    except (ValueError, KeyError, FileNotFoundError) as error:
+    except (ValueError, KeyError, FileNotFoundError, StorageError,
+            WorkDirBusy) as error:
         if isinstance(error, KeyError) and not from_a_config_field(error):
             raise  # a bug, not input: keep its traceback
         print(f"{name}: error: {one_line(error)}", file=sys.stderr,

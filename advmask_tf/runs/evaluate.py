@@ -28,7 +28,7 @@ from advmask_tf.evaluation.reports import (
     write_scalars,
 )
 from advmask_tf.evaluation.robust import evaluate, report_to_json
-from advmask_tf.io_utils import atomic_write_text
+from advmask_tf.io_utils import atomic_write_text, check_writable
 from advmask_tf.layers import interpolated, masking_layers
 from advmask_tf.models.conditioning import at_strength, is_conditioned
 from advmask_tf.plotting import context_line, dataset_name
@@ -39,6 +39,7 @@ from advmask_tf.runs.assembly import (
     evaluation_attacks,
     method_label,
 )
+from advmask_tf.runs.lock import holding
 from advmask_tf.runs.workdir import (
     WorkDir,
     history,
@@ -137,6 +138,7 @@ def evaluate_network(network, data, config, attacks, eps, checks, verbose,
     return report
 
 
+@holding("advmask-eval")
 def evaluate_workdir(workdir: str, checkpoint: str = "best",
                      limit: int | None = None, verbose: int = 1,
                      attacks=None, checks: bool | None = None,
@@ -156,6 +158,8 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     eps = eval_eps(config)
     if checks is None:
         checks = bool(config.eval.checks)
+    # Lose no evaluation to a disk that cannot take its report.
+    check_writable(wd.path("eval"))
     report = evaluate_network(network, data, config, attack_configs, eps,
                               checks, verbose, f"({wd.root}, {checkpoint})")
     report["checkpoint"] = checkpoint
@@ -185,6 +189,7 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
     return report
 
 
+@holding("advmask-eval")
 def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
                    limit: int | None = None, verbose: int = 1, attacks=None,
                    checks: bool = False,
@@ -198,6 +203,7 @@ def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
                          f"{eps_values}.")
     wd, config, network, data = load_for_evaluation(
         workdir, checkpoint, limit, eval_overrides)
+    check_writable(wd.path("eval"))
     sweep = []
     for eps in eps_values:
         attack_configs = evaluation_attacks(config, attacks, eps=eps)
@@ -236,6 +242,7 @@ def _reference_reports(references) -> dict:
     return reports
 
 
+@holding("advmask-eval")
 def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
                           checkpoint: str = "best", limit: int | None = None,
                           verbose: int = 1, attacks=None, references=(),
@@ -273,6 +280,7 @@ def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
                          f"'masking'); this one is {config.model.norm!r}.")
     attack_configs = evaluation_attacks(config, attacks)
     eps = eval_eps(config)
+    check_writable(wd.path("eval"))
     curves = {"condition": [], "mix": []}
     for kind, values in (("condition", conditions), ("mix", mixes)):
         for value in values:
@@ -340,6 +348,8 @@ def evaluate_runs(workdirs, checkpoint: str = "best", limit=None,
     if len(workdirs) > 1 and not out:
         raise ValueError("Several work directories need an output "
                          "directory (--out) for the trade-off report.")
+    if len(workdirs) > 1:
+        check_writable(out)
     parts, reports = [], {}
     for workdir in workdirs:
         if condition_sweep or mix_sweep:

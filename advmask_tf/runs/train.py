@@ -6,6 +6,7 @@ finished epoch (BackupAndRestore), and a finished run is only reported.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -28,10 +29,19 @@ from advmask_tf.runs.assembly import (
     method_label,
     precision,
 )
+from advmask_tf.runs.checkpoints import (
+    HistoryLog,
+    RunBackup,
+    rows_before,
+    unreadable_weights,
+    write_history,
+)
 from advmask_tf.runs.evaluate import evaluate_workdir
+from advmask_tf.runs.lock import hold
 from advmask_tf.runs.workdir import (
     WorkDir,
     best_so_far,
+    history,
     is_finished,
     read_json,
     save_or_check_config,
@@ -74,8 +84,8 @@ def radii_title(config, data) -> str:
 
 def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
     """What the chief writes while training: last and best weights,
-    history, TensorBoard and the per-example state."""
-    os.makedirs(os.path.dirname(wd.last_weights), exist_ok=True)
+    history, TensorBoard and the per-example state (the backup comes after
+    them all, see `RunBackup`)."""
     callbacks = [keras.callbacks.ModelCheckpoint(wd.last_weights,
                                                  save_weights_only=True)]
     if data.validation is not None:
@@ -86,7 +96,7 @@ def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
             initial_value_threshold=best_so_far(wd, monitor)))
     return callbacks + [
         EpochSeconds(),
-        keras.callbacks.CSVLogger(wd.history, append=True),
+        HistoryLog(wd.history, history(wd)),
         keras.callbacks.TensorBoard(wd.tensorboard),
         InstanceStateMonitor(wd.tensorboard, export_dir=wd.root,
                              images=data.train_images,
@@ -94,6 +104,32 @@ def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
                              class_names=data.class_names,
                              title=radii_title(config, data)),
     ]
+
+
+def _drop_unreadable(path: str) -> None:
+    """A torn weights file (left by an older version, or a damaged disk)
+    is removed with a warning instead of failing every re-run."""
+    problem = unreadable_weights(path)
+    if problem:
+        print(f"Warning: {path} cannot be read ({problem}); removed, it is "
+              "written again by the next epoch.", flush=True)
+        os.remove(path)
+
+
+def _resume(model, wd: WorkDir, backup: RunBackup, chief: bool) -> int:
+    """Restores the newest readable backup into `model`; keeps
+    history.csv to the epochs it covers. Returns the epochs done."""
+    if chief:
+        for path in (wd.best_weights, wd.last_weights):
+            _drop_unreadable(path)
+    done = backup.restore(model)
+    if chief and os.path.exists(wd.history):
+        rows = rows_before(wd.history, done)
+        if rows != history(wd):
+            write_history(wd.history, rows)
+    if done:
+        print(f"Resuming {wd.root} after epoch {done}.", flush=True)
+    return done
 
 
 def train(config: ml_collections.ConfigDict, workdir: str):
@@ -105,11 +141,18 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     strategy = get_strategy(config.distribute)
     check_config(config)
     wd = WorkDir(workdir)
+    chief, role = worker_role(strategy)
+    # Only the chief writes the work directory, so only it holds the lock.
+    with (hold(wd.root, "advmask-train") if chief
+          else contextlib.nullcontext()):
+        return _train(config, wd, strategy, chief, role)
+
+
+def _train(config, wd: WorkDir, strategy, chief: bool, role: str):
     os.makedirs(wd.root, exist_ok=True)
     if os.path.exists(wd.config):  # a resumed run: refuse another config now
         save_or_check_config(config, wd)
     keras.utils.set_random_seed(int(config.seed))
-    chief, role = worker_role(strategy)
     if not chief:
         # Every worker trains; only the chief writes the work directory.
         # The others keep a private backup (for resuming) and nothing else.
@@ -129,17 +172,17 @@ def train(config: ml_collections.ConfigDict, workdir: str):
               if model.conditioned else example)
     # Written once the model builds, so a config that cannot is not stored.
     save_or_check_config(config, wd)
-
-    callbacks = [
-        keras.callbacks.BackupAndRestore(wd.backup, double_checkpoint=True,
-                                         delete_checkpoint=False),
-    ]
+    backup = RunBackup(wd.backup)
+    with strategy.scope():
+        done = _resume(model, wd, backup, chief)
+    callbacks = []
     if chief:
         callbacks += _work_directory_callbacks(config, wd, data)
         if int(config.train.verbose):
             callbacks.append(RunProgress(int(config.train.epochs)))
     model.fit(data.train, validation_data=data.validation,
-              epochs=int(config.train.epochs), callbacks=callbacks,
+              epochs=int(config.train.epochs), initial_epoch=done,
+              callbacks=callbacks + [backup],
               verbose=fit_verbosity(int(config.train.verbose)) if chief
               else 0,
               shuffle=False)
@@ -161,13 +204,21 @@ def train_or_report(config: ml_collections.ConfigDict, workdir: str,
     chief; whether the run had finished earlier).
     """
     wd = WorkDir(workdir)
-    # Every worker of a multi-worker run must take part in training, also
-    # when resuming a finished run (the others would wait for it forever).
-    if config.distribute != "multi_worker" and is_finished(config, wd):
-        # Check the config anyway: the same workdir with another config fails.
-        save_or_check_config(config, wd)
-        return read_json(wd.metrics), True
-    train(config, workdir)
-    if not evaluate or not is_chief_process(config.distribute):
-        return None, False
-    return evaluate_workdir(workdir, run_report=True), False
+    if config.distribute == "multi_worker":
+        # Every worker must take part in training, also when resuming a
+        # finished run (the others would wait for it forever); the
+        # strategy comes before any check (train holds the chief's lock).
+        train(config, workdir)
+        if not evaluate or not is_chief_process(config.distribute):
+            return None, False
+        return evaluate_workdir(workdir, run_report=True), False
+    check_config(config)  # before the work directory is made
+    with hold(wd.root, "advmask-train"):
+        if is_finished(config, wd):
+            # Check the config anyway: another config on it fails.
+            save_or_check_config(config, wd)
+            return read_json(wd.metrics), True
+        train(config, workdir)
+        if not evaluate:
+            return None, False
+        return evaluate_workdir(workdir, run_report=True), False

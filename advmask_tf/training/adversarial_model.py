@@ -28,6 +28,7 @@ from advmask_tf.training.objectives import (
 )
 from advmask_tf.training.radius import make_radius_policy
 from advmask_tf.training.rescaling import TRAINABLE, rescaling_variables
+from advmask_tf.training.saving import AtomicSaving
 from advmask_tf.training.weighting import make_weighting
 
 
@@ -67,7 +68,7 @@ def robust_mask(result, attack: PGDConfig):
 
 
 @keras.saving.register_keras_serializable(package="advmask_tf")
-class AdversarialModel(keras.Model):
+class AdversarialModel(AtomicSaving, keras.Model):
     """Wraps any Keras classifier (pixels in [0, 1] -> logits) for training.
 
     A training method is a choice of parts, each given as a spec (a name

@@ -23,6 +23,7 @@ from advmask_tf import runs
 from advmask_tf.io_utils import atomic_write_json, atomic_write_text
 from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.progress import duration
+from advmask_tf.runs.lock import hold
 from advmask_tf.tuning.dashboard import log_trial
 from advmask_tf.tuning.objectives import check_objective, score
 from advmask_tf.tuning.pareto import (
@@ -160,6 +161,11 @@ def search(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Runs (or resumes) the search and writes its reports to `workdir`:
     trials.json, trials.md (all trials, the front marked) and pareto.png.
     Returns {"trials": rows, "front": names, "best": row}."""
+    with hold(workdir, "advmask-tune"):
+        return _search(config, workdir)
+
+
+def _search(config: ml_collections.ConfigDict, workdir: str) -> dict:
     tuner = make_tuner(config, workdir)
     tuner.search()
     rows = trial_rows(tuner)

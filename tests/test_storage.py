@@ -1,0 +1,154 @@
+"""Nothing lost, nothing mixed: torn files, full disks, interrupted writes
+and two processes on one work directory."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+
+import keras
+import pytest
+from conftest import tiny
+
+from advmask_tf import io_utils, runs
+from advmask_tf.io_utils import StorageError, atomic_save, atomic_write_text
+from advmask_tf.runs.lock import WorkDirBusy, hold
+
+
+@pytest.fixture(scope="module")
+def trained_workdir(tmp_path_factory):
+    """A work directory a one-epoch tiny run trained."""
+    workdir = str(tmp_path_factory.mktemp("storage") / "run")
+    runs.train(tiny({"train.verbose": 0, "train.epochs": 1,
+                     "data.train_limit": 300, "data.validation_size": 100}),
+               workdir)
+    return workdir
+
+
+def epochs_in(path):
+    with open(path) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def truncate(path):
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)
+
+
+def test_torn_checkpoints_fall_back_and_history_stays_one_row_per_epoch(
+        tmp_path, capsys):
+    workdir = str(tmp_path / "run")
+    config = tiny({"train.verbose": 0, "data.train_limit": 500,
+                   "data.validation_size": 100})
+    runs.train(config, workdir)
+    wd = runs.WorkDir(workdir)
+    # What a kill -9 mid-write left with Keras' in-place writes: a torn
+    # newest backup and a torn best checkpoint; and a half-written model.
+    truncate(os.path.join(wd.backup, "epoch-2.weights.h5"))
+    truncate(wd.best_weights)
+    atomic_write_text(os.path.join(workdir, ".tmp-model.keras"), "partial")
+    # A history row written twice by an older resume.
+    with open(wd.history, "a") as f:
+        f.write(open(wd.history).read().splitlines()[-1] + "\n")
+
+    config.train.epochs = 3
+    model, _ = runs.train(config, workdir)
+    out = capsys.readouterr().out
+    assert "epoch-2.weights.h5 cannot be read" in out
+    assert "resuming from the backup of epoch 1 instead" in out
+    assert "best.weights.h5 cannot be read" in out
+    assert ".tmp-model.keras, left by an interrupted write" in out
+    assert not os.path.exists(os.path.join(workdir, ".tmp-model.keras"))
+    # Epoch 2 re-trained from epoch 1's state, then epoch 3: one row each.
+    assert epochs_in(wd.history) == [0, 1, 2]
+    assert keras.models.load_model(wd.best_model)
+
+
+def test_a_full_disk_is_named_and_damages_nothing(tmp_path, monkeypatch):
+    target = str(tmp_path / "metrics.json")
+    atomic_write_text(target, "the old report")
+    monkeypatch.setattr(io_utils, "free_bytes", lambda directory: 1000)
+    with pytest.raises(StorageError, match=r"not enough free space to write "
+                       + str(target)):
+        atomic_write_text(target, "x" * 5000)
+    assert open(target).read() == "the old report"
+    assert os.listdir(tmp_path) == ["metrics.json"]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 4 MiB tmpfs (needs the right to mount; skipped otherwise)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m",
+                           "tmpfs", str(mount_point)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: "
+                    + done.stderr.decode().strip())
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_a_real_full_disk_gives_a_clear_error(tiny_disk):
+    old = str(tiny_disk / "last.weights.h5")
+    atomic_write_text(old, "good weights")
+
+    def write_too_much(tmp):  # more than the disk holds
+        with open(tmp, "wb") as f:
+            f.write(b"\0" * (8 << 20))
+
+    with pytest.raises(StorageError, match=f"cannot write {old}: No space"):
+        atomic_save(write_too_much, old, expected_bytes=0)
+    assert open(old).read() == "good weights"
+    assert sorted(os.listdir(tiny_disk)) == ["last.weights.h5"]
+    # A model that cannot fit is refused before HDF5 starts writing (HDF5
+    # can crash the process on a full disk).
+    model = keras.Sequential([keras.Input((2048,)), keras.layers.Dense(1024)])
+    from advmask_tf.training.saving import state_bytes
+
+    assert state_bytes(model) > 4 << 20
+    with pytest.raises(StorageError, match="not enough free space"):
+        atomic_save(model.save_weights, str(tiny_disk / "a.weights.h5"),
+                    expected_bytes=state_bytes(model))
+
+
+def test_an_evaluation_checks_its_output_before_attacking(
+        tmp_path, monkeypatch, trained_workdir):
+    attacked = []
+    monkeypatch.setattr(runs.evaluate, "evaluate_network",
+                        lambda *args, **kwargs: attacked.append(1))
+    monkeypatch.setattr(io_utils, "free_bytes", lambda directory: 0 if
+                        directory.endswith("eval") else 1 << 40)
+    with pytest.raises(StorageError, match="eval"):
+        runs.evaluate_workdir(trained_workdir, limit=20, verbose=0)
+    assert attacked == []
+
+
+HOLDER = """
+import sys, time
+from advmask_tf.runs.lock import hold
+with hold(sys.argv[1], "advmask-train"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_one_writer_per_work_directory_and_a_killed_one_blocks_nothing(
+        tmp_path):
+    workdir = str(tmp_path / "run")
+    other = subprocess.Popen([sys.executable, "-c", HOLDER, workdir],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"
+        with pytest.raises(WorkDirBusy, match=rf"in use by advmask-train "
+                           rf"\(pid {other.pid} on "):
+            with hold(workdir, "advmask-eval"):
+                pass
+    finally:
+        other.send_signal(signal.SIGKILL)
+        other.wait()
+    with hold(workdir, "advmask-eval"):  # the lock died with its process
+        with hold(workdir, "advmask-eval"):  # and is re-entrant
+            pass
