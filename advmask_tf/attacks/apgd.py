@@ -35,6 +35,7 @@ from advmask_tf.attacks.pgd import (
     _check_radius,
     _per_sample,
     _random_start,
+    float_images,
     make_forward,
     project,
 )
@@ -106,13 +107,11 @@ def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
     True
     """
     _check_apgd(steps, loss, rho, alpha)
-    _check_radius("eps", eps)
+    _check_radius("eps", eps, tf.convert_to_tensor(x).shape[0])
     if loss in TARGETED_LOSSES and targets is None:
         raise ValueError(f"APGD loss {loss!r} needs targets.")
     forward = make_forward(model, bn_mode)
-    x = tf.convert_to_tensor(x)
-    if not x.dtype.is_floating:
-        x = tf.cast(x, tf.float32)
+    x = float_images(x, "apgd")
     y = tf.cast(y, tf.int32)
     per_sample_shape = tf.concat(
         [tf.shape(x)[:1], tf.ones([x.shape.rank - 1], tf.int32)], 0)

@@ -52,8 +52,11 @@ class AttackResult:
                               tf.logical_not(self.success))
 
 
-def _check_radius(name, value):
-    """Validates python/numpy radii now; tensors are checked by a TF assert."""
+def _check_radius(name, value, batch: int | None = None):
+    """Validates python, numpy and eager-tensor radii now (against the
+    batch size when known); graph tensors are checked by a TF assert."""
+    if isinstance(value, tf.Tensor) and tf.executing_eagerly():
+        value = value.numpy()
     if isinstance(value, (numbers.Number, np.ndarray, list, tuple)):
         array = np.asarray(value, dtype=np.float64)
         if array.ndim > 1:
@@ -63,6 +66,21 @@ def _check_radius(name, value):
         if np.any(~np.isfinite(array) | (array < 0)):
             raise ValueError(
                 f"{name} must be finite and >= 0; received {value!r}.")
+        if array.ndim == 1 and batch is not None and len(array) != batch:
+            raise ValueError(
+                f"{name} has {len(array)} values for a batch of {batch} "
+                "images; give a scalar or one value per image.")
+
+
+def float_images(x, attack: str):
+    """`x` as a float tensor; integer images (0..255) are refused, since
+    every radius is in the scale of pixels in [0, 1]."""
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        raise ValueError(
+            f"{attack} takes float images with pixels in [0, 1]; received "
+            f"dtype {x.dtype.name} (divide 0..255 images by 255).")
+    return x
 
 
 def _check_settings(steps, norm, loss, random_start, bn_mode):
@@ -214,13 +232,11 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
         random_start = "uniform"
     elif random_start is False:
         random_start = "none"
-    _check_radius("eps", eps)
-    _check_radius("step_size", step_size)
+    x = float_images(x, "pgd")
+    _check_radius("eps", eps, x.shape[0])
+    _check_radius("step_size", step_size, x.shape[0])
 
     forward = make_forward(model, bn_mode)
-    x = tf.convert_to_tensor(x)
-    if not x.dtype.is_floating:
-        x = tf.cast(x, tf.float32)
     y = tf.cast(y, tf.int32)
     eps_b = _per_sample(eps, x)
     step_b = _per_sample(step_size, x)

@@ -24,7 +24,12 @@ import numpy as np
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import cw_margin
-from advmask_tf.attacks.pgd import _check_radius, _per_sample, make_forward
+from advmask_tf.attacks.pgd import (
+    _check_radius,
+    _per_sample,
+    float_images,
+    make_forward,
+)
 from advmask_tf.attacks.registry import ATTACKS
 
 # Ten-thousandths of the budget after which p halves (published schedule).
@@ -77,11 +82,9 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
     True
     """
     _check_square(queries, p_init)
-    _check_radius("eps", eps)
+    _check_radius("eps", eps, tf.convert_to_tensor(x).shape[0])
     forward = make_forward(model, bn_mode)
-    x = tf.convert_to_tensor(x)
-    if not x.dtype.is_floating:
-        x = tf.cast(x, tf.float32)
+    x = float_images(x, "square")
     if x.shape.rank != 4:
         raise ValueError(f"square() needs images (B, H, W, C); received shape "
                          f"{x.shape}.")

@@ -115,6 +115,12 @@ def build_data(data_config, batch_size: int, seed: int = 0,
             data_config.source, data_config.path or None,
             data_config.tfds_name or None, data_config.data_dir or None,
             bool(data_config.download), data_config.num_classes or None)
+    wanted = int(data_config.num_classes)
+    if wanted and wanted != splits.num_classes:
+        raise ValueError(
+            f"data.num_classes={wanted} but {splits.name} has "
+            f"{splits.num_classes} classes; set 0 (take them from the data) "
+            f"or {splits.num_classes}.")
     n_train_all = _subset(len(splits.y_train), data_config.train_limit)
     n_val = int(data_config.validation_size)
     if 0 < n_val and n_val >= n_train_all:

@@ -11,6 +11,8 @@ import dataclasses
 import gzip
 import os
 import pickle
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -62,8 +64,12 @@ def _open_maybe_gzip(path):
 
 def read_idx(path: str) -> np.ndarray:
     """Reads one IDX file (optionally gzipped) into a numpy array."""
-    with _open_maybe_gzip(path) as f:
-        data = f.read()
+    try:
+        with _open_maybe_gzip(path) as f:
+            data = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise ValueError(f"{path} is damaged: it cannot be decompressed "
+                         f"({type(error).__name__}: {error}).") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError(f"{path} is not an IDX file (bad magic number).")
     dtype_code, ndim = data[2], data[3]
@@ -120,8 +126,12 @@ def load_fashion_mnist(path: str = FASHION_MNIST_DIR) -> ArraySplits:
 
 
 def _unpickle(path):
-    with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        raise ValueError(f"{path} is damaged: not a readable CIFAR pickle "
+                         f"({type(error).__name__}: {error}).") from None
 
 
 def load_cifar_pickle_dir(path: str) -> ArraySplits:
@@ -163,13 +173,36 @@ def load_npz(path: str, num_classes: int | None = None) -> ArraySplits:
     """Loads `x_train, y_train, x_test, y_test` from one `.npz` file."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"npz dataset {path!r} does not exist.")
-    with np.load(path) as f:
+    damaged = (zipfile.BadZipFile, EOFError, OSError, ValueError,
+               pickle.UnpicklingError, zlib.error)
+    try:
+        archive = np.load(path)
+    except damaged as error:
+        raise ValueError(f"{path} is damaged: not a readable .npz file "
+                         f"({type(error).__name__}: {error}).") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not a .npz archive (a single array); "
+                         "save the four arrays with numpy.savez.")
+    with archive as f:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
         if missing:
             raise ValueError(
                 f"{path}: missing arrays {sorted(missing)}; an npz dataset "
                 f"needs x_train, y_train, x_test, y_test (found {f.files}).")
-        arrays = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+        try:
+            arrays = [f[k] for k in ("x_train", "y_train", "x_test",
+                                     "y_test")]
+        except damaged as error:
+            raise ValueError(f"{path} is damaged: an array cannot be read "
+                             f"({type(error).__name__}: {error}).") from None
+    for key, array in zip(("y_train", "y_test"), (arrays[1], arrays[3])):
+        if array.size == 0:
+            raise ValueError(f"{path}: {key} is empty; both splits need "
+                             "examples.")
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(
+                array).all():
+            raise ValueError(f"{path}: {key} holds non-finite labels "
+                             "(NaN or inf); labels must be class indices.")
     if num_classes is None:
         num_classes = int(max(np.max(arrays[1]), np.max(arrays[3]))) + 1
     name = os.path.splitext(os.path.basename(path))[0]

@@ -25,6 +25,8 @@ def check_images_and_labels(images, labels, num_classes: int, source: str):
     """
     images = np.asarray(images)
     labels = np.asarray(labels)
+    if images.shape[:1] == (0,):
+        raise ValueError(f"{source} is empty; it needs at least one image.")
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import os
 
 import keras
 
@@ -17,6 +16,7 @@ from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.attacks.registry import AttackBudgets, build_attacks
 from advmask_tf.data.sources import SOURCES
 from advmask_tf.evaluation.checks import CheckSettings
+from advmask_tf.models.loading import load_keras_file
 from advmask_tf.models.normalization import (
     CONDITIONED_NORMS,
     NORMS,
@@ -24,6 +24,11 @@ from advmask_tf.models.normalization import (
 )
 from advmask_tf.models.zoo import build_model
 from advmask_tf.registry import Registry
+from advmask_tf.runs.field_checks import (
+    check_fields,
+    naming_field,
+    warn_about_schedule,
+)
 from advmask_tf.training.adversarial_model import AdversarialModel
 from advmask_tf.training.objectives import OBJECTIVES, training_attack
 from advmask_tf.training.radius import RADIUS_POLICIES
@@ -160,19 +165,19 @@ def method_label(config) -> str:
 
 def initialise_from(network: keras.Model, path: str) -> None:
     """Copies the weights of the network saved at `path` into `network`."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"train.init_from={path!r} does not exist; give the .keras file "
-            "of a trained network (a work directory's model.keras).")
-    source = keras.models.load_model(path)
-    mine = [tuple(w.shape) for w in network.weights]
-    theirs = [tuple(w.shape) for w in source.weights]
-    if mine != theirs:
+    source = load_keras_file(path, "train.init_from")
+    mine = [(w.path, tuple(w.shape)) for w in network.weights]
+    theirs = [(w.path, tuple(w.shape)) for w in source.weights]
+    if len(mine) != len(theirs) or any(
+            a[1] != b[1] for a, b in zip(mine, theirs)):
+        where = next((f"weight {i} ({a[0]}) is {b[1]} there and {a[1]} "
+                      "here" for i, (a, b) in enumerate(zip(mine, theirs))
+                      if a[1] != b[1]),
+                     f"{len(theirs)} weights there, {len(mine)} here")
         raise ValueError(
-            f"train.init_from={path!r} is a different architecture "
-            f"({len(theirs)} weights) from the configured model "
-            f"({len(mine)} weights); use the same model.name, norm and "
-            "options.")
+            f"train.init_from={path!r} is another architecture than the "
+            f"configured model: {where}; use the same model.name, norm "
+            "and options.")
     network.set_weights(source.get_weights())
 
 
@@ -255,9 +260,8 @@ def check_config(config) -> None:
     """Raises ValueError naming the first config field a run cannot use;
     checks every part, the training, validation and evaluation attacks, so
     a bad value fails before any work starts."""
-    if int(config.train.epochs) < 1:
-        raise ValueError(
-            f"train.epochs must be >= 1; received {config.train.epochs}.")
+    check_fields(config)
+    warn_about_schedule(config)
     if config.train.monitor not in MONITORS:
         raise ValueError(f"Unknown train.monitor {config.train.monitor!r}; "
                          f"expected one of {MONITORS}.")
@@ -265,10 +269,13 @@ def check_config(config) -> None:
         raise ValueError(f"Unknown data.source {config.data.source!r}; "
                          f"expected one of {SOURCES}.")
     objective = OBJECTIVES.build(objective_spec(config))
-    attack = training_attack(attack_settings(config), objective)
-    PGDConfig(eps=attack.eps, steps=config.val_attack.steps)
-    evaluation_attacks(config)
-    check_settings(config)
+    with naming_field("attack", config.attack):
+        attack = training_attack(attack_settings(config), objective)
+    with naming_field("val_attack", config.val_attack):
+        PGDConfig(eps=attack.eps, steps=config.val_attack.steps)
+    with naming_field("eval", config.eval):
+        evaluation_attacks(config)
+        check_settings(config)
     # Every radius and weighting field is checked, also those of parts the
     # run does not use (they share a config block): a typo there would
     # otherwise pass silently.

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 
-import keras
 import ml_collections
 
 from advmask_tf.data.pipeline import build_data
@@ -31,6 +30,7 @@ from advmask_tf.evaluation.robust import evaluate, report_to_json
 from advmask_tf.io_utils import atomic_write_text, check_writable
 from advmask_tf.layers import interpolated, masking_layers
 from advmask_tf.models.conditioning import at_strength, is_conditioned
+from advmask_tf.models.loading import load_keras_file
 from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.runs.assembly import (
     check_settings,
@@ -39,6 +39,7 @@ from advmask_tf.runs.assembly import (
     evaluation_attacks,
     method_label,
 )
+from advmask_tf.runs.field_checks import check_fields
 from advmask_tf.runs.lock import holding
 from advmask_tf.runs.workdir import (
     WorkDir,
@@ -61,7 +62,8 @@ def load_for_evaluation(workdir: str, checkpoint: str, limit,
         raise FileNotFoundError(
             f"{path} does not exist: run advmask-train with --workdir="
             f"{wd.root} until it finishes first.")
-    network = keras.models.load_model(path)
+    network = load_keras_file(path, f"the {checkpoint} network of "
+                              f"{wd.root}")
     data_config = ml_collections.ConfigDict(config.data.to_dict())
     data_config.validation_size = 0  # the test split is all evaluation needs
     data_config.test_limit = requested_points(config, limit)
@@ -75,6 +77,9 @@ def requested_points(config, limit) -> int:
     config's eval.limit (then data.test_limit); 0 means all of them."""
     if limit is None:
         return int(config.eval.limit or config.data.test_limit)
+    if int(limit) < 0:
+        raise ValueError(f"--limit must be >= 0 (0: the whole test set); "
+                         f"received {limit}.")
     return int(limit)
 
 
@@ -88,6 +93,8 @@ def with_eval_overrides(config, overrides: dict | None):
                              f"of the run's config; received {key}={value!r} "
                              f"(eval fields: {sorted(config.eval)}).")
         config.eval[field] = value
+    if overrides:
+        check_fields(config)
     return config
 
 

@@ -160,6 +160,12 @@ def _train(config, wd: WorkDir, strategy, chief: bool, role: str):
         os.makedirs(wd.root, exist_ok=True)
     data = build_data(config.data, int(config.train.batch_size),
                       int(config.seed))
+    if int(config.train.batch_size) > data.num_train:
+        raise ValueError(
+            f"train.batch_size={config.train.batch_size} is above the "
+            f"{data.num_train:,} training examples (after data.train_limit "
+            "and data.validation_size); every step would be the whole "
+            f"training set. Choose at most {data.num_train}.")
     steps = int(tf.data.experimental.cardinality(data.train))
     with strategy.scope(), precision(config.train.precision):
         network = build_network(config, data)
@@ -216,8 +222,12 @@ def train_or_report(config: ml_collections.ConfigDict, workdir: str,
     with hold(wd.root, "advmask-train"):
         if is_finished(config, wd):
             # Check the config anyway: another config on it fails.
-            save_or_check_config(config, wd)
-            return read_json(wd.metrics), True
+            if not save_or_check_config(config, wd):
+                return read_json(wd.metrics), True
+            # Only eval settings changed: a new report of the same network.
+            if not evaluate:
+                return None, True
+            return evaluate_workdir(workdir, run_report=True), True
         train(config, workdir)
         if not evaluate:
             return None, False

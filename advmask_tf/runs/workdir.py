@@ -93,8 +93,15 @@ def is_fresh(path: str, source: str) -> bool:
 
 
 def read_json(path: str) -> dict:
+    """A JSON file the toolkit wrote; a damaged one is named as such."""
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except ValueError as error:
+            raise ValueError(
+                f"{path} is damaged (not valid JSON: {error}); restore it or "
+                "remove the work directory's copy to let it be rewritten."
+            ) from None
 
 
 def _flatten(d, prefix=""):
@@ -130,7 +137,10 @@ def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
 
     More train.epochs than the run was started with continue it (the
     stored config is updated; the learning-rate schedule stretches to the
-    new length); any other change is refused, naming the fields.
+    new length); eval.* and tune.* fields, which do not change what is
+    trained, may change (stored; the caller re-evaluates); any other change
+    is refused, naming the fields. Returns the eval.*/tune.* fields that
+    changed.
     """
     new = _flatten(resolved(config))
     if os.path.exists(workdir.config):
@@ -146,6 +156,8 @@ def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
             int(new["train.epochs"]) > int(old["train.epochs"])
         if continued:
             changed.remove("train.epochs")
+        adjusted = [k for k in changed if k.startswith(("eval.", "tune."))]
+        changed = [k for k in changed if k not in adjusted]
         if changed:
             details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
                                 for k in changed)
@@ -153,9 +165,12 @@ def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
                 f"Work directory {workdir.root} holds a run with a different "
                 f"config ({details}). Use a new --workdir, or the same config "
                 "to resume (or more train.epochs to continue).")
-        if not continued:
-            return
+        if not continued and not adjusted:
+            return []
+    else:
+        adjusted = []
     atomic_write_json(workdir.config, resolved(config))
+    return adjusted
 
 
 def load_config(workdir: WorkDir) -> ml_collections.ConfigDict:

@@ -17,6 +17,7 @@ from advmask_tf.models.conditioning import (
 )
 from advmask_tf.training.inputs import (
     check_logits,
+    checked_index,
     checked_pixels,
     class_labels,
 )
@@ -264,6 +265,7 @@ class AdversarialModel(AtomicSaving, keras.Model):
         how the batch is split over devices."""
         keys = None
         if index is not None:
+            index = checked_index(index, self.num_examples)
             keys = noise_keys_for(index, self.optimizer.iterations + 1)
         return StepFacts(image=image, label=label, index=index,
                          noise_keys=keys, clean_correct=clean_correct,

@@ -43,3 +43,19 @@ def checked_pixels(image):
             ["AdversarialModel expects pixels in [0, 1] (divide 0..255 "
              "images by 255); a batch has min", low, "and max", high])]):
         return tf.identity(image)
+
+
+def checked_index(index, num_examples):
+    """`index`, after a check that every example index lies in
+    [0, num_examples) (the per-example tables' rows); inside a graph a
+    violation raises InvalidArgumentError with this message."""
+    if not num_examples:
+        return index
+    with tf.control_dependencies([tf.debugging.Assert(
+            tf.logical_and(tf.reduce_min(index) >= 0,
+                           tf.reduce_max(index) < num_examples),
+            ["example indices must lie in [0, num_examples =",
+             num_examples, "); a batch has min", tf.reduce_min(index),
+             "and max", tf.reduce_max(index),
+             "(give num_examples = the size of the training set)"])]):
+        return tf.identity(index)

@@ -132,6 +132,8 @@ def make_tuner(config: ml_collections.ConfigDict, workdir: str,
     oracle = oracle_class(objective=objective,
                           max_trials=int(tune.max_trials),
                           seed=int(tune.seed))
+    # KerasTuner draws a random seed for a falsy one: seed 0 means 0 here.
+    oracle.seed = oracle._seed_state = int(tune.seed)
     hypermodel = AdversarialHyperModel(config)
     hypermodel.check()
     return AdversarialTuner(hypermodel, oracle,

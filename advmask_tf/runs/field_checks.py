@@ -1,0 +1,124 @@
+"""The ranges of a run config's numeric fields, and errors that name the
+field the user set.
+
+`check_fields` refuses a value outside its field's range with one line:
+the field, the value received and what is accepted. `naming_field` wraps
+the building of a part so that a part's own error ("eps must be ...")
+says which config field it came from ("attack.eps must be ...").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import warnings
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _integer(value) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number == int(number) \
+        else None
+
+
+# field -> (accepts(value) -> bool, what is accepted)
+FIELD_RANGES = {
+    "train.epochs": (lambda v: (_integer(v) or 0) >= 1, "an integer >= 1"),
+    "train.batch_size": (lambda v: (_integer(v) or 0) >= 1,
+                         "an integer >= 1"),
+    "train.learning_rate": (lambda v: (_number(v) or 0) > 0,
+                            "a number > 0"),
+    "train.weight_decay": (lambda v: _number(v) is not None
+                           and float(v) >= 0, "a number >= 0"),
+    "train.momentum": (lambda v: _number(v) is not None
+                       and 0 <= float(v) < 1, "a number in [0, 1)"),
+    "attack.eps": (lambda v: _number(v) is not None and 0 <= float(v) <= 1,
+                   "a number in [0, 1] (pixels are in [0, 1])"),
+    "attack.step_size": (lambda v: _number(v) is not None
+                         and 0 <= float(v) <= 1, "a number in [0, 1]"),
+    "eval.eps": (lambda v: _number(v) is not None and float(v) <= 1,
+                 "a number in [0, 1], or < 0 for the training eps"),
+    "eval.condition_eps": (lambda v: _number(v) is not None
+                           and float(v) <= 1,
+                           "a number in [0, 1], or < 0 for the eval eps"),
+    "eval.batch_size": (lambda v: (_integer(v) or 0) >= 1,
+                        "an integer >= 1"),
+    "eval.limit": (lambda v: _integer(v) is not None and int(v) >= 0,
+                   "an integer >= 0 (0: the whole test set)"),
+    "data.train_limit": (lambda v: _integer(v) is not None and int(v) >= 0,
+                         "an integer >= 0 (0: all training images)"),
+    "data.test_limit": (lambda v: _integer(v) is not None and int(v) >= 0,
+                        "an integer >= 0 (0: the whole test set)"),
+    "data.validation_size": (lambda v: _integer(v) is not None
+                             and int(v) >= 0, "an integer >= 0"),
+    "data.num_classes": (lambda v: _integer(v) is not None and int(v) >= 0,
+                         "an integer >= 0 (0: from the data)"),
+    "tune.validation_limit": (lambda v: _integer(v) is not None
+                              and int(v) >= 0,
+                              "an integer >= 0 (0: the whole split)"),
+    "tune.max_trials": (lambda v: (_integer(v) or 0) >= 1,
+                        "an integer >= 1"),
+    "tune.seed": (lambda v: _integer(v) is not None and int(v) >= 0,
+                  "an integer >= 0"),
+}
+
+
+def field_value(config, field: str):
+    block = config
+    for part in field.split("."):
+        block = block[part]
+    return block
+
+
+def check_fields(config) -> None:
+    """Raises ValueError for the first field outside its range.
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> config = base_config(); config.train.learning_rate = -1.0
+    >>> check_fields(config)
+    Traceback (most recent call last):
+    ...
+    ValueError: train.learning_rate must be a number > 0; received -1.0.
+    """
+    for field, (accepts, accepted) in FIELD_RANGES.items():
+        value = field_value(config, field)
+        if not accepts(value):
+            raise ValueError(f"{field} must be {accepted}; received "
+                             f"{value!r}.")
+
+
+def warn_about_schedule(config) -> None:
+    """Warns about settings that run but cannot do what they say."""
+    epochs = int(config.train.epochs)
+    weighting = config.weighting
+    if weighting.name == "gairat" and int(weighting.burn_in_epochs) >= epochs:
+        warnings.warn(
+            f"weighting.burn_in_epochs={weighting.burn_in_epochs} is not "
+            f"below train.epochs={epochs}: GAIRAT's weights never switch on "
+            "(the run is Madry AT).", stacklevel=2)
+
+
+@contextlib.contextmanager
+def naming_field(section: str, block=None):
+    """Re-raises a ValueError from building the part of config `section`
+    with the field named: "eps must be ..." becomes "attack.eps must be
+    ..." when `eps` is a field of `block`; otherwise the section prefixes
+    the message."""
+    try:
+        yield
+    except ValueError as error:
+        message = str(error)
+        if f"{section}." in message:
+            raise
+        word = re.match(r"\w+", message)
+        if block is not None and word and word.group(0) in block:
+            raise ValueError(f"{section}.{message}") from None
+        raise ValueError(f"{section}: {message}") from None
