@@ -201,7 +201,7 @@ BAD_CONFIGS = [
     ({"method.name": "fast"}, "Unknown method.name 'fast'"),
     ({"attack.eps": -0.5}, "received -0.5"),
     ({"data.source": "imagenet_folder"}, "'imagenet_folder'"),
-    ({"train.epochs": 0}, "train.epochs must be >= 1; received 0"),
+    ({"train.epochs": 0}, "train.epochs must be an integer >= 1; received 0"),
     ({"train.monitor": "val_loss"}, "Unknown train.monitor 'val_loss'"),
     ({"radius.policy": "shrinking"}, "Unknown radius.policy 'shrinking'"),
     ({"weighting.form": "cubic"}, "'cubic'"),
@@ -388,7 +388,7 @@ def test_relearning_only_the_rescaling_keeps_every_other_weight(tmp_path):
     assert "BatchNormalization.moving_mean" in kept
     assert "Conv2D.kernel" in kept
 
-    with pytest.raises(ValueError, match="different architecture"):
+    with pytest.raises(ValueError, match="another architecture"):
         runs.train(tiny({"train.init_from": start,
                          "model.options.width": 4}), str(tmp_path / "wrong"))
 

@@ -152,3 +152,25 @@ def test_one_writer_per_work_directory_and_a_killed_one_blocks_nothing(
     with hold(workdir, "advmask-eval"):  # the lock died with its process
         with hold(workdir, "advmask-eval"):  # and is re-entrant
             pass
+
+
+def test_kerastuner_state_files_are_written_atomically(tmp_path, monkeypatch):
+    import json
+
+    import keras_tuner.src.utils
+
+    from advmask_tf.tuning import make_tuner
+
+    def in_place(path, obj):  # KerasTuner's own, non-atomic write
+        raise AssertionError(f"{path} written in place")
+
+    monkeypatch.setattr(keras_tuner.src.utils, "save_json", in_place)
+    tuner = make_tuner(tiny({"tune.methods": ("madry", "trades")}),
+                       str(tmp_path))
+    trial = tuner.oracle.create_trial("tuner0")
+    tuner.save()
+    search = tmp_path / "search"
+    assert json.load(open(search / "oracle.json"))["seed"] == 0
+    assert json.load(open(search / f"trial_{trial.trial_id}" / "trial.json")
+                     )["trial_id"] == trial.trial_id
+    assert json.load(open(search / "tuner0.json")) is not None

@@ -24,6 +24,8 @@ from advmask_tf.io_utils import atomic_write_json, atomic_write_text
 from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.progress import duration
 from advmask_tf.runs.lock import hold
+from advmask_tf.tuning.atomic_state import ORACLES as ATOMIC_ORACLES
+from advmask_tf.tuning.atomic_state import AtomicTunerState
 from advmask_tf.tuning.dashboard import log_trial
 from advmask_tf.tuning.objectives import check_objective, score
 from advmask_tf.tuning.pareto import (
@@ -34,10 +36,10 @@ from advmask_tf.tuning.pareto import (
 )
 from advmask_tf.tuning.space import AdversarialHyperModel
 
-ORACLES = ("random", "bayesian")
+ORACLES = tuple(ATOMIC_ORACLES)
 
 
-class AdversarialTuner(keras_tuner.Tuner):
+class AdversarialTuner(AtomicTunerState, keras_tuner.Tuner):
     """A KerasTuner `Tuner` whose trials are advmask-train runs.
 
     `run_trial` returns {"score", "val_clean", "val_robust"}; the oracle
@@ -126,10 +128,7 @@ def make_tuner(config: ml_collections.ConfigDict, workdir: str,
         raise ValueError(f"tune.max_trials must be >= 1; received "
                          f"{tune.max_trials}.")
     objective = keras_tuner.Objective("score", direction="max")
-    oracle_class = (keras_tuner.oracles.RandomSearchOracle
-                    if tune.tuner == "random"
-                    else keras_tuner.oracles.BayesianOptimizationOracle)
-    oracle = oracle_class(objective=objective,
+    oracle = ATOMIC_ORACLES[tune.tuner](objective=objective,
                           max_trials=int(tune.max_trials),
                           seed=int(tune.seed))
     # KerasTuner draws a random seed for a falsy one: seed 0 means 0 here.
