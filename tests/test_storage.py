@@ -174,3 +174,30 @@ def test_kerastuner_state_files_are_written_atomically(tmp_path, monkeypatch):
     assert json.load(open(search / f"trial_{trial.trial_id}" / "trial.json")
                      )["trial_id"] == trial.trial_id
     assert json.load(open(search / "tuner0.json")) is not None
+
+
+@pytest.mark.slow
+def test_a_run_on_a_full_disk_stops_clearly_and_resumes_when_space_is_freed(
+        tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs",
+                       str(disk)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    from conftest import TINY, REPO
+
+    command = [sys.executable, os.path.join(REPO, "bin", "advmask-train"),
+               f"--config={TINY}", f"--workdir={disk / 'run'}",
+               "--config.train.verbose=2"]
+    try:
+        full = subprocess.run(command, capture_output=True, text=True)
+        assert full.returncode == 2
+        assert "advmask-train: error: not enough free space to write" in \
+            full.stderr
+        subprocess.run(["mount", "-o", "remount,size=64m", str(disk)],
+                       check=True)
+        freed = subprocess.run(command, capture_output=True, text=True)
+        assert freed.returncode == 0, freed.stderr[-2000:]
+        assert epochs_in(str(disk / "run" / "history.csv")) == [0, 1]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
