@@ -107,6 +107,11 @@ def base_config() -> ml_collections.ConfigDict:
         # others "uniform"); or uniform | normal | none.
         "random_start": "auto",
         "bn_mode": "inference",
+        # The uniform start's ball, in eps (N-FGSM: 2), and whether each
+        # iterate is projected back onto the eps-ball (N-FGSM: False; the
+        # [0, 1] clip always applies).
+        "start_radius": 1.0,
+        "project": True,
     })
     config.val_attack = ml_collections.ConfigDict({"steps": 10})
     config.train = ml_collections.ConfigDict({
@@ -130,6 +135,22 @@ def base_config() -> ml_collections.ConfigDict:
         # float32 | mixed_float16 | mixed_bfloat16: the network's dtype
         # policy (losses, margins and attacks always compute in float32).
         "precision": "float32",
+        # > 0: keep an exponential moving average of the weights with this
+        # momentum (e.g. 0.999); validation, the best-network selection,
+        # the checkpoints and model.keras then use the averaged weights.
+        "ema_momentum": 0.0,
+    })
+    # The guard against catastrophic overfitting (single-step methods):
+    # PGD-`steps` robust accuracy on the first `points` validation images
+    # at each epoch's end (and every `every_steps` steps); a fall of more
+    # than `drop` below the best check restores that check's weights, then
+    # `action`: restore (go on) or restore_and_stop.
+    config.guard = ml_collections.ConfigDict({
+        "points": 0,          # 0: no guard
+        "steps": 10,
+        "every_steps": 0,
+        "drop": 0.2,
+        "action": "restore",
     })
     config.eval = ml_collections.ConfigDict({
         "eps": -1.0,          # < 0: the training eps

@@ -182,3 +182,34 @@ def test_invalid_attack_settings_raise(kwargs, message):
     config_args = {k: v for k, v in args.items() if k != "step_size"}
     with pytest.raises(ValueError, match=message):
         PGDConfig(**config_args)
+
+
+def test_single_step_attacks_of_fast_training_stay_where_their_papers_say():
+    """FGSM-RS (uniform start in the eps-ball, step 1.25 eps, projected)
+    stays in the ball; N-FGSM (noise from the 2 eps ball, step eps, no
+    projection) leaves it, up to 3 eps, always inside [0, 1]."""
+    from conftest import configured
+
+    from advmask_tf.runs.assembly import attack_settings
+    from advmask_tf.training.objectives import make_objective, training_attack
+
+    net = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten(),
+                            keras.layers.Dense(4)])
+    x = tf.random.uniform((256, 6, 6, 1), seed=1)
+    y = tf.zeros(256, tf.int32)
+    distances = {}
+    for name in ("fgsm_rs", "nfgsm"):
+        config = configured(f"fashion_mnist_{name}.py")
+        attack = training_attack(attack_settings(config),
+                                 make_objective("madry"))
+        assert attack.steps == 1
+        x_adv = attack.run(net, x, y, seed=3).x_adv
+        assert float(tf.reduce_min(x_adv)) >= 0.0
+        assert float(tf.reduce_max(x_adv)) <= 1.0
+        distances[name] = tf.reduce_max(tf.abs(x_adv - x), axis=[1, 2, 3])
+    eps = 0.1
+    assert float(tf.reduce_max(distances["fgsm_rs"])) <= eps + 1e-6
+    assert float(tf.reduce_max(distances["nfgsm"])) <= 3 * eps + 1e-6
+    # Most N-FGSM points end outside the eps-ball (noise 2 eps, step eps).
+    assert float(tf.reduce_mean(tf.cast(distances["nfgsm"] > eps + 1e-6,
+                                        tf.float32))) > 0.9

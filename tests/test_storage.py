@@ -184,7 +184,7 @@ def test_a_run_on_a_full_disk_stops_clearly_and_resumes_when_space_is_freed(
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1200k", "tmpfs",
                        str(disk)], capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
-    from conftest import TINY, REPO
+    from conftest import REPO, TINY
 
     command = [sys.executable, os.path.join(REPO, "bin", "advmask-train"),
                f"--config={TINY}", f"--workdir={disk / 'run'}",

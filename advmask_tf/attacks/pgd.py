@@ -158,9 +158,12 @@ def _random_start(x, eps, norm, start, start_scale, seed, keys=None):
     return tf.clip_by_value(x + noise, 0.0, 1.0)
 
 
-def project(x_adv, x, eps, norm):
-    """Projects x_adv onto the eps-ball around x and onto [0, 1]."""
-    if norm == "linf":
+def project(x_adv, x, eps, norm, to_ball: bool = True):
+    """Projects x_adv onto the eps-ball around x (unless not `to_ball`)
+    and onto [0, 1]."""
+    if not to_ball:
+        pass
+    elif norm == "linf":
         x_adv = tf.clip_by_value(x_adv, x - eps, x + eps)
     else:
         delta = x_adv - x
@@ -192,7 +195,8 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
         loss: str = "ce", random_start="uniform", start_scale: float = 1e-3,
         bn_mode: str = "inference", reference_logits=None,
         compute_success: bool = True, seed=None,
-        noise_keys=None) -> AttackResult:
+        noise_keys=None, start_radius: float = 1.0,
+        project_to_ball: bool = True) -> AttackResult:
     """Projected gradient ascent on `loss` within an eps-ball, in [0, 1].
 
     Args:
@@ -213,6 +217,11 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
         seed: op seed of the random start when `noise_keys` is None.
         noise_keys: optional int64 (B, 2); sample i's random start is then a
             stateless function of noise_keys[i] (see `noise_keys_for`).
+        start_radius: the uniform start is drawn from the ball of
+            start_radius * eps (N-FGSM: 2).
+        project_to_ball: project each iterate back onto the eps-ball
+            (N-FGSM does not: the result is only clipped to [0, 1], so it
+            may lie up to (start_radius * eps + steps * step) from x).
 
     Returns:
         An `AttackResult`.
@@ -243,8 +252,12 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
     if loss == "kl" and reference_logits is None:
         reference_logits = tf.stop_gradient(model(x, training=False))
 
-    x_start = project(_random_start(x, eps_b, norm, random_start, start_scale,
-                                    seed, noise_keys), x, eps_b, norm)
+    if start_radius <= 0:
+        raise ValueError(f"start_radius must be > 0; received {start_radius}.")
+    x_start = project(_random_start(x, start_radius * eps_b, norm,
+                                    random_start, start_scale, seed,
+                                    noise_keys), x, eps_b, norm,
+                      project_to_ball)
 
     def body(i, x_adv, kappa):
         with tf.GradientTape() as tape:
@@ -259,7 +272,7 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
             x_adv = x_adv + step_b * tf.sign(grad)
         else:
             x_adv = x_adv + step_b * grad / (_l2_norm(grad) + 1e-12)
-        return i + 1, project(x_adv, x, eps_b, norm), kappa
+        return i + 1, project(x_adv, x, eps_b, norm, project_to_ball), kappa
 
     _, x_adv, kappa = tf.while_loop(
         lambda i, *_: i < steps, body,
@@ -323,6 +336,8 @@ class PGDConfig:
     loss: str = "ce"
     random_start: str = "uniform"
     bn_mode: str = "inference"
+    start_radius: float = 1.0
+    project: bool = True
     uses_gradients = True
 
     def __post_init__(self):
@@ -331,6 +346,19 @@ class PGDConfig:
             _check_radius("step_size", self.step_size)
         _check_settings(self.steps, self.norm, self.loss, self.random_start,
                         self.bn_mode)
+        if not (isinstance(self.start_radius, (int, float))
+                and self.start_radius > 0):
+            raise ValueError(f"start_radius must be a number > 0; received "
+                             f"{self.start_radius!r}.")
+        if self.start_radius != 1 and self.random_start not in (
+                "uniform", True):
+            raise ValueError(
+                f"start_radius={self.start_radius} sets the ball of a "
+                f"uniform random start; random_start is "
+                f"{self.random_start!r}.")
+        if not isinstance(self.project, bool):
+            raise ValueError(f"project must be True or False; received "
+                             f"{self.project!r}.")
 
     def run(self, model, x, y, eps=None, step_size=None, **kwargs):
         """Attacks (x, y); eps/step_size override the configured ones."""
@@ -340,7 +368,8 @@ class PGDConfig:
                 else eps / 4.0
         return pgd(model, x, y, eps, step_size, self.steps, self.norm,
                    self.loss, self.random_start, bn_mode=self.bn_mode,
-                   **kwargs)
+                   start_radius=self.start_radius,
+                   project_to_ball=self.project, **kwargs)
 
     def fooled(self, model, x, y, eps=None, noise_keys=None, seed=None):
         """Bool per sample: some iterate (or the final point) is

@@ -123,8 +123,11 @@ def run_line(run: dict) -> str:
     """
     minutes = ("" if run.get("training_seconds") is None
                else f" in {run['training_seconds'] / 60:.1f} min")
+    guard = ("" if not run.get("guard_restores") else
+             f"; the catastrophic-overfitting guard restored earlier weights "
+             f"{run['guard_restores']} time(s) (guard.json)")
     return (f"Trained {run['epochs_trained']} epochs (network of epoch "
-            f"{run['selected_epoch']}){minutes}; TensorFlow "
+            f"{run['selected_epoch']}){minutes}{guard}; TensorFlow "
             f"{run['tensorflow']}, Keras {run['keras']}, advmask_tf "
             f"{run['advmask_tf']}.")
 

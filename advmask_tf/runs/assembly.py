@@ -104,7 +104,8 @@ def attack_settings(config) -> dict:
     """The training attack of a config as PGDConfig arguments (a
     random_start of "auto" is the objective's)."""
     return {k: config.attack[k] for k in (
-        "eps", "steps", "step_size", "norm", "random_start", "bn_mode")}
+        "eps", "steps", "step_size", "norm", "random_start", "bn_mode",
+        "start_radius", "project")}
 
 
 def training_strengths(config) -> tuple:
@@ -209,11 +210,15 @@ def make_optimizer(train_config, steps_per_epoch: int):
         raise ValueError(f"Unknown train.schedule {schedule!r}; expected one "
                          f"of {SCHEDULES}.")
     weight_decay = float(train_config.weight_decay) or None
+    ema = float(train_config.ema_momentum)
+    averaging = {"use_ema": ema > 0, "ema_momentum": ema or 0.99}
     if train_config.optimizer == "adam":
-        return keras.optimizers.Adam(rate, weight_decay=weight_decay)
+        return keras.optimizers.Adam(rate, weight_decay=weight_decay,
+                                     **averaging)
     if train_config.optimizer == "sgd":
         return keras.optimizers.SGD(rate, momentum=train_config.momentum,
-                                    nesterov=True, weight_decay=weight_decay)
+                                    nesterov=True, weight_decay=weight_decay,
+                                    **averaging)
     raise ValueError(f"Unknown train.optimizer {train_config.optimizer!r}; "
                      f"expected one of {OPTIMIZERS}.")
 

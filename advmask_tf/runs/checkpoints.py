@@ -105,6 +105,22 @@ class RunBackup(keras.callbacks.Callback):
                 os.remove(path)
 
 
+class RawWeightsForBackup(keras.callbacks.Callback):
+    """With weight averaging, `keras.callbacks.SwapEMAWeights(
+    swap_on_epoch=True)` (first in the callbacks) puts the averaged weights
+    into the model at an epoch's end, so validation, the best-network
+    selection and the checkpoints see them. Placed just before `RunBackup`,
+    this swaps the trained weights back, so a resumed run goes on training
+    them, not their average."""
+
+    def __init__(self, swapper: keras.callbacks.SwapEMAWeights):
+        super().__init__()
+        self.swapper = swapper
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.swapper.on_epoch_begin(epoch)  # swaps back when swapped in
+
+
 class HistoryLog(keras.callbacks.Callback):
     """history.csv with one row per epoch (epoch, then the logs' keys in
     sorted order, as keras.callbacks.CSVLogger writes them), rewritten

@@ -40,6 +40,18 @@ FIELD_RANGES = {
                            and float(v) >= 0, "a number >= 0"),
     "train.momentum": (lambda v: _number(v) is not None
                        and 0 <= float(v) < 1, "a number in [0, 1)"),
+    "train.ema_momentum": (lambda v: _number(v) is not None
+                           and 0 <= float(v) < 1,
+                           "a number in [0, 1) (0: no weight averaging)"),
+    "guard.points": (lambda v: _integer(v) is not None and int(v) >= 0,
+                     "an integer >= 0 (0: no guard)"),
+    "guard.steps": (lambda v: (_integer(v) or 0) >= 1, "an integer >= 1"),
+    "guard.every_steps": (lambda v: _integer(v) is not None and int(v) >= 0,
+                          "an integer >= 0 (0: at epoch ends only)"),
+    "guard.drop": (lambda v: _number(v) is not None and 0 < float(v) < 1,
+                   "a fraction in (0, 1)"),
+    "guard.action": (lambda v: v in ("restore", "restore_and_stop"),
+                     "'restore' or 'restore_and_stop'"),
     "attack.eps": (lambda v: _number(v) is not None and 0 <= float(v) <= 1,
                    "a number in [0, 1] (pixels are in [0, 1])"),
     "attack.step_size": (lambda v: _number(v) is not None

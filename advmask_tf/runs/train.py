@@ -15,6 +15,7 @@ import keras
 import ml_collections
 import tensorflow as tf
 
+from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.data.pipeline import build_data
 from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
 from advmask_tf.io_utils import atomic_save
@@ -31,6 +32,7 @@ from advmask_tf.runs.assembly import (
 )
 from advmask_tf.runs.checkpoints import (
     HistoryLog,
+    RawWeightsForBackup,
     RunBackup,
     rows_before,
     unreadable_weights,
@@ -46,6 +48,7 @@ from advmask_tf.runs.workdir import (
     read_json,
     save_or_check_config,
 )
+from advmask_tf.training.guard import OverfittingGuard
 from advmask_tf.training.monitoring import InstanceStateMonitor
 
 
@@ -104,6 +107,28 @@ def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
                              class_names=data.class_names,
                              title=radii_title(config, data)),
     ]
+
+
+def overfitting_guard(config, data, wd: WorkDir, chief: bool
+                      ) -> OverfittingGuard:
+    """The config's guard, on the first guard.points validation images."""
+    points = int(config.guard.points)
+    if data.validation is None or points > data.num_validation:
+        raise ValueError(
+            f"guard.points={points} needs that many held-out images; "
+            f"data.validation_size is {data.num_validation}.")
+    images, labels = [], []
+    for features, label in data.validation.unbatch().take(points).batch(
+            points):
+        images, labels = features["image"], label
+    eps = float(config.attack.eps)
+    return OverfittingGuard(
+        images, labels, PGDConfig(eps=eps, steps=int(config.guard.steps)),
+        drop=float(config.guard.drop),
+        every_steps=int(config.guard.every_steps),
+        action=config.guard.action,
+        log_dir=wd.tensorboard if chief else None,
+        events_path=wd.guard_events if chief else None)
 
 
 def _drop_unreadable(path: str) -> None:
@@ -181,14 +206,23 @@ def _train(config, wd: WorkDir, strategy, chief: bool, role: str):
     backup = RunBackup(wd.backup)
     with strategy.scope():
         done = _resume(model, wd, backup, chief)
-    callbacks = []
+    callbacks, last = [], [backup]
+    if int(config.guard.points):
+        # First: it judges (and restores) the trained weights, not their
+        # average.
+        callbacks.append(overfitting_guard(config, data, wd, chief))
+    if float(config.train.ema_momentum) > 0:
+        swapper = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+        callbacks.append(swapper)
+        last.insert(0, RawWeightsForBackup(swapper))
     if chief:
         callbacks += _work_directory_callbacks(config, wd, data)
         if int(config.train.verbose):
             callbacks.append(RunProgress(int(config.train.epochs)))
+    # After fit the model holds the averaged weights (Keras finalises them).
     model.fit(data.train, validation_data=data.validation,
               epochs=int(config.train.epochs), initial_epoch=done,
-              callbacks=callbacks + [backup],
+              callbacks=callbacks + last,
               verbose=fit_verbosity(int(config.train.verbose)) if chief
               else 0,
               shuffle=False)

@@ -49,6 +49,7 @@ class WorkDir:
 
     config = property(lambda self: self.path("config.json"))
     backup = property(lambda self: self.path("backup"))
+    guard_events = property(lambda self: self.path("guard.json"))
     best_weights = property(
         lambda self: self.path("checkpoints", "best.weights.h5"))
     last_weights = property(
@@ -218,12 +219,16 @@ def selected_epoch(workdir: WorkDir, monitor: str) -> int:
 def run_facts(config, workdir: WorkDir) -> dict:
     """What a run's report records about the run itself: epochs trained,
     the selected epoch (by train.monitor), training time (the sum of the
-    epochs' `epoch_seconds`, over every resume) and the versions."""
+    epochs' `epoch_seconds`, over every resume), how often the overfitting
+    guard restored earlier weights, and the versions."""
     rows = history(workdir)
     seconds = [float(row["epoch_seconds"]) for row in rows
                if row.get("epoch_seconds") not in (None, "")]
     monitor = config.train.monitor
+    guard = (read_json(workdir.guard_events)["events"]
+             if os.path.exists(workdir.guard_events) else [])
     return {
+        "guard_restores": len(guard),
         "epochs_trained": len(rows),
         "selected_epoch": (selected_epoch(workdir, monitor)
                            if rows and monitor in rows[0] else None),
