@@ -103,16 +103,17 @@ def test_a_run_with_the_guard_reports_its_checks(tmp_path):
 
 @pytest.mark.slow
 def test_the_guard_catches_a_real_catastrophic_overfit(tmp_path, capsys):
-    """FGSM without a random start at step 2 eps (eps 0.15) overfits
-    catastrophically on Fashion-MNIST within four epochs of 10,000 images
-    (measured: PGD-10 robust accuracy 0.50 at epoch 2, 0.09 at epoch 4);
-    the guard stops it and keeps the weights from before the collapse."""
+    """FGSM without a random start at step 2 eps (eps 0.2) overfits
+    catastrophically on Fashion-MNIST within three epochs of 10,000 images
+    (measured with seed 0: PGD-10 robust accuracy on 500 held-out images
+    0.39 early in epoch 2, 0.16 in epoch 3 while FGSM training accuracy
+    rises); the guard stops it and keeps the weights from before."""
     config = tiny({
         "data.train_limit": 11000, "data.validation_size": 1000,
         "model.options.width": 16, "model.options.dense_units": 128,
-        "attack.eps": 0.15, "attack.steps": 1, "attack.step_size": 0.3,
+        "attack.eps": 0.2, "attack.steps": 1, "attack.step_size": 0.4,
         "attack.random_start": "none", "val_attack.steps": 10,
-        "train.epochs": 6, "train.batch_size": 128,
+        "train.epochs": 5, "train.batch_size": 128,
         "train.learning_rate": 0.003, "train.schedule": "constant",
         "train.verbose": 0, "guard.points": 500, "guard.every_steps": 20,
         "guard.action": "restore_and_stop"})
@@ -121,7 +122,7 @@ def test_the_guard_catches_a_real_catastrophic_overfit(tmp_path, capsys):
     assert "Catastrophic overfitting guard" in capsys.readouterr().out
     events = runs.read_json(runs.WorkDir(workdir).guard_events)["events"]
     assert len(events) == 1 and events[0]["stopped"]
-    assert events[0]["best_robust_accuracy"] > 0.35
+    assert events[0]["best_robust_accuracy"] > 0.3
     assert events[0]["robust_accuracy"] < events[0][
         "best_robust_accuracy"] - 0.2
     facts = runs.workdir.run_facts(config, runs.WorkDir(workdir))
