@@ -10,10 +10,10 @@ they receive are in `interfaces`. Per-example state lives in tables
 
 from advmask_tf.training.adversarial_model import (
     AdversarialModel,
-    EpochCounter,
     robust_mask,
     split_inputs,
 )
+from advmask_tf.training.epochs import EpochCounter
 from advmask_tf.training.interfaces import (
     InstanceWeighting,
     Objective,

@@ -15,6 +15,7 @@ from advmask_tf.models.conditioning import (
     is_conditioned,
     logits_at,
 )
+from advmask_tf.training.epochs import EpochCounter
 from advmask_tf.training.inputs import (
     check_logits,
     checked_index,
@@ -31,17 +32,6 @@ from advmask_tf.training.radius import make_radius_policy
 from advmask_tf.training.rescaling import TRAINABLE, rescaling_variables
 from advmask_tf.training.saving import AtomicSaving
 from advmask_tf.training.weighting import make_weighting
-
-
-class EpochCounter(keras.callbacks.Callback):
-    """Writes the epoch fit is starting into `model.epoch`.
-
-    `AdversarialModel.fit` adds it, so warmup and burn-in epochs and lambda
-    schedules follow fit's epochs (also after BackupAndRestore resumes).
-    """
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.model.epoch.assign(epoch)
 
 
 def _one_replica(value):

@@ -141,17 +141,15 @@ class OverfittingGuard(keras.callbacks.Callback):
         return self._writer
 
     def _scalar(self, tag, value):
-        writer = self._summary_writer()
-        if writer is not None:
-            step = int(self.model.optimizer.iterations.numpy())
-            with writer.as_default():
-                tf.summary.scalar(tag, value, step=step)
-            writer.flush()
+        self._write(tf.summary.scalar, tag, value)
 
     def _text(self, tag, text):
+        self._write(tf.summary.text, tag, text)
+
+    def _write(self, summary, tag, value):
         writer = self._summary_writer()
         if writer is not None:
             step = int(self.model.optimizer.iterations.numpy())
             with writer.as_default():
-                tf.summary.text(tag, text, step=step)
+                summary(tag, value, step=step)
             writer.flush()
