@@ -108,6 +108,16 @@ def atomic_write_json(path: str, value) -> None:
     atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
+def read_json_or_none(path: str):
+    """The JSON at `path`, or None when it is missing or unreadable (for
+    state a caller can do without: a backup's index, a lock's holder)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def check_writable(directory: str) -> None:
     """Raises StorageError unless a file can be written in `directory` now
     (checked before long work whose result would otherwise be lost)."""

@@ -14,6 +14,10 @@ import itertools
 import os
 import warnings
 
+import numpy as np
+import tensorflow as tf
+from matplotlib.transforms import Bbox
+
 from advmask_tf.io_utils import atomic_save
 
 DATASET_NAMES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST",
@@ -92,8 +96,6 @@ def clamp_percent_axes(ax, margin: float = 2.0) -> None:
     """Fits the x and y limits of a percentage plot to its data with
     `margin` points of room, never beyond [0, 100]. Markers on the edge
     stay whole (their clipping is turned off)."""
-    import numpy as np
-
     points = np.concatenate([np.asarray(a, float).reshape(-1, 2)
                              for a in _data_points(ax)] or
                             [np.zeros((0, 2))])
@@ -161,8 +163,6 @@ def _place_label(ax, renderer, area, obstacles, x, y, text, fontsize,
 
 def _line_samples(ax, spacing: float = 3.0):
     """Points every `spacing` pixels along the axes' lines (display)."""
-    import numpy as np
-
     for line in ax.lines:
         if line.get_linestyle() in ("None", "", " "):
             continue
@@ -248,8 +248,6 @@ def save_figure(fig, path: str, tensorboard: tuple | None = None) -> None:
 def log_image(log_dir: str, tag: str, step: int = 0,
               png_path: str = "") -> None:
     """Writes the PNG at `png_path` into TensorBoard (`log_dir`, `tag`)."""
-    import tensorflow as tf
-
     image = tf.image.decode_png(tf.io.read_file(png_path), channels=4)
     writer = tf.summary.create_file_writer(log_dir)
     with writer.as_default():
@@ -283,8 +281,6 @@ def _data_points(ax):
 
 
 def _all_points(ax):
-    import numpy as np
-
     arrays = [np.asarray(a, float).reshape(-1, 2) for a in _data_points(ax)]
     points = np.concatenate(arrays) if arrays else np.zeros((0, 2))
     return points[np.isfinite(points).all(axis=1)]
@@ -338,8 +334,6 @@ def _texts(fig, renderer) -> list:
 
 
 def _box(x0, y0, x1, y1):
-    from matplotlib.transforms import Bbox
-
     return Bbox.from_extents(x0, y0, x1, y1)
 
 

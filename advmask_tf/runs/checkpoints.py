@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 
+import h5py
 import keras
 
-from advmask_tf.io_utils import atomic_write_json, atomic_write_text
+from advmask_tf.io_utils import (
+    atomic_write_json,
+    atomic_write_text,
+    read_json_or_none,
+)
 
 _EPOCH_FILE = re.compile(r"^epoch-(\d+)\.weights\.h5$")
 
@@ -42,7 +46,7 @@ class RunBackup(keras.callbacks.Callback):
     def candidates(self) -> list[tuple[int, str]]:
         """(epochs done, weights path), the most recent first."""
         found = []
-        state = _read_json(os.path.join(self.backup_dir, "state.json"))
+        state = read_json_or_none(os.path.join(self.backup_dir, "state.json"))
         if state and "weights" in state:
             found.append((int(state["epoch"]),
                           os.path.join(self.backup_dir, state["weights"])))
@@ -54,7 +58,7 @@ class RunBackup(keras.callbacks.Callback):
                                   os.path.join(self.backup_dir, name)))
         # The layout of keras.callbacks.BackupAndRestore (older runs).
         for suffix in ("", ".bkp"):
-            meta = _read_json(os.path.join(
+            meta = read_json_or_none(os.path.join(
                 self.backup_dir, "training_metadata.json" + suffix))
             weights = os.path.join(self.backup_dir,
                                    "latest.weights.h5" + suffix)
@@ -169,8 +173,6 @@ def write_history(path: str, rows: list[dict]) -> None:
 def unreadable_weights(path: str) -> str | None:
     """Why the weights file at `path` cannot be read (None: it can, or
     it does not exist)."""
-    import h5py
-
     if not os.path.exists(path):
         return None
     try:
@@ -187,14 +189,6 @@ def _plain(value):
         return float(value)
     except (TypeError, ValueError):
         return value
-
-
-def _read_json(path: str):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 def _first_line(error) -> str:

@@ -19,7 +19,11 @@ import os
 import socket
 import sys
 
-from advmask_tf.io_utils import atomic_write_json, remove_partial_files
+from advmask_tf.io_utils import (
+    atomic_write_json,
+    read_json_or_none,
+    remove_partial_files,
+)
 
 _HELD: dict[str, list] = {}  # real path -> [file descriptor, depth]
 
@@ -30,12 +34,8 @@ class WorkDirBusy(RuntimeError):
 
 def holder(root: str) -> str:
     """Who holds (or last held) `root`'s lock, in words."""
-    import json
-
-    try:
-        with open(os.path.join(root, ".lock.json")) as f:
-            info = json.load(f)
-    except (OSError, ValueError):
+    info = read_json_or_none(os.path.join(root, ".lock.json"))
+    if not isinstance(info, dict):
         return "another process"
     return (f"{info.get('tool', 'a process')} (pid {info.get('pid')} on "
             f"{info.get('host')}, since {info.get('started')}: "
