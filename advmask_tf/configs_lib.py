@@ -139,6 +139,11 @@ def base_config() -> ml_collections.ConfigDict:
         # momentum (e.g. 0.999); validation, the best-network selection,
         # the checkpoints and model.keras then use the averaged weights.
         "ema_momentum": 0.0,
+        # m > 0: Free adversarial training (Shafahi et al. 2019): each
+        # minibatch replayed m times, the perturbation moved by the weights'
+        # backward pass (attack.steps unused); an epoch then costs m
+        # forward-backward passes per image, so divide epochs by about m.
+        "free_replays": 0,
     })
     # The guard against catastrophic overfitting (single-step methods):
     # PGD-`steps` robust accuracy on the first `points` validation images

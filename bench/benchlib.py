@@ -38,6 +38,7 @@ PRESETS = {
     "split_bn": "fashion_mnist_split_bn.py",
     "fgsm_rs": "fashion_mnist_fgsm_rs.py",
     "nfgsm": "fashion_mnist_nfgsm.py",
+    "free": "fashion_mnist_free.py",
 }
 # Every benchmarked run gets the same data and eps, whatever its preset says.
 SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",

@@ -121,9 +121,9 @@ def test_kappa_counts_iterates_before_the_label_flips():
 
 def test_attack_runs_inside_tf_function_and_under_a_strategy(two_replicas):
     net, _, _ = linear_model()
-    x = tf.constant(np.random.rand(8, 12).astype(np.float32))
+    x = tf.constant(np.random.default_rng(0).random((8, 12), np.float32))
     y = tf.zeros(8, tf.int32)
-    eager = pgd(net, x, y, 0.1, 0.03, 4, random_start="none").x_adv
+    eager = pgd(net, x, y, 0.1, 0.1 / 3, 4, random_start="none").x_adv
     graph = tf.function(lambda x, y, e: pgd(
         net, x, y, e, e / 3, 4, random_start="none").x_adv)
     np.testing.assert_allclose(graph(x, y, tf.fill([8], 0.1)), eager,

@@ -371,6 +371,30 @@ class PGDConfig:
                    start_radius=self.start_radius,
                    project_to_ball=self.project, **kwargs)
 
+    def start(self, x, noise_keys=None, seed=None):
+        """The attack's starting point around x (its random start in the
+        ball of start_radius * eps, within [0, 1])."""
+        x = float_images(x, "pgd")
+        random_start = {True: "uniform", False: "none"}.get(
+            self.random_start, self.random_start)
+        return project(_random_start(x, self.start_radius * self.eps,
+                                     self.norm, random_start, 1e-3, seed,
+                                     noise_keys),
+                       x, self.eps, self.norm, self.project)
+
+    def ascend(self, x_adv, x, gradient):
+        """One step from x_adv along `gradient` (its sign for linf, its
+        direction for l2), projected as the attack projects. Non-finite
+        gradient entries (an overflowing mixed-precision loss) count as 0.
+        """
+        gradient = tf.where(tf.math.is_finite(gradient), gradient, 0.0)
+        step = self.step_size if self.step_size is not None else self.eps / 4
+        if self.norm == "linf":
+            x_adv = x_adv + step * tf.sign(gradient)
+        else:
+            x_adv = x_adv + step * gradient / (_l2_norm(gradient) + 1e-12)
+        return project(x_adv, x, self.eps, self.norm, self.project)
+
     def fooled(self, model, x, y, eps=None, noise_keys=None, seed=None):
         """Bool per sample: some iterate (or the final point) is
         misclassified. The interface every attack config shares."""

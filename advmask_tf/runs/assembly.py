@@ -30,6 +30,7 @@ from advmask_tf.runs.field_checks import (
     warn_about_schedule,
 )
 from advmask_tf.training.adversarial_model import AdversarialModel
+from advmask_tf.training.free import check_free_replays
 from advmask_tf.training.objectives import OBJECTIVES, training_attack
 from advmask_tf.training.radius import RADIUS_POLICIES
 from advmask_tf.training.rescaling import TRAINABLE
@@ -191,13 +192,17 @@ def build_adversarial_model(config, network, num_examples=None
         val_attack={"eps": attack["eps"], "steps": config.val_attack.steps},
         radius=radius_spec(config), weighting=weighting_spec(config),
         num_examples=num_examples, trainable=config.train.trainable,
-        track_clean_accuracy=config.method.track_clean_accuracy)
+        track_clean_accuracy=config.method.track_clean_accuracy,
+        free_replays=int(config.train.free_replays))
 
 
 def make_optimizer(train_config, steps_per_epoch: int):
     """The optimizer of a `train` config block, with its learning-rate schedule."""
     lr = float(train_config.learning_rate)
-    total = max(1, steps_per_epoch * int(train_config.epochs))
+    # Free adversarial training updates the weights once per replay.
+    updates_per_batch = max(1, int(train_config.free_replays))
+    total = max(1, steps_per_epoch * updates_per_batch
+                * int(train_config.epochs))
     schedule = train_config.schedule
     if schedule == "constant":
         rate = lr
@@ -290,6 +295,10 @@ def check_config(config) -> None:
         registry.get(selected)
         for name in registry.names():
             registry.build(part_spec(registry, name, config, block))
+    check_free_replays(
+        config.train.free_replays, objective,
+        RADIUS_POLICIES.build(radius_spec(config)),
+        WEIGHTINGS.build(weighting_spec(config)))
     check_precision(config.train.precision)
     if config.train.trainable not in TRAINABLE:
         raise ValueError(f"train.trainable must be one of {TRAINABLE}; "

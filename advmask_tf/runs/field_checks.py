@@ -43,6 +43,10 @@ FIELD_RANGES = {
     "train.ema_momentum": (lambda v: _number(v) is not None
                            and 0 <= float(v) < 1,
                            "a number in [0, 1) (0: no weight averaging)"),
+    "train.free_replays": (lambda v: _integer(v) is not None
+                           and int(v) >= 0,
+                           "an integer >= 0 (0: no Free adversarial "
+                           "training)"),
     "guard.points": (lambda v: _integer(v) is not None and int(v) >= 0,
                      "an integer >= 0 (0: no guard)"),
     "guard.steps": (lambda v: (_integer(v) or 0) >= 1, "an integer >= 1"),

@@ -16,13 +16,14 @@ from advmask_tf.models.conditioning import (
     logits_at,
 )
 from advmask_tf.training.epochs import EpochCounter
+from advmask_tf.training.free import check_free_replays, train_on_replays
 from advmask_tf.training.inputs import (
     check_logits,
     checked_index,
     checked_pixels,
     class_labels,
 )
-from advmask_tf.training.interfaces import Objective, StepFacts
+from advmask_tf.training.interfaces import Objective, StepFacts, StepLoss
 from advmask_tf.training.objectives import (
     global_sum,
     make_objective,
@@ -113,6 +114,10 @@ class AdversarialModel(AtomicSaving, keras.Model):
         trainable: "all", or "rescaling": train only batch norm's gamma and
             beta, with batch norm on its moving statistics (the RobMask
             paper's analysis; `advmask_tf.training.rescaling`).
+        free_replays: m > 0 trains by Free adversarial training: each batch
+            is replayed m times, the perturbation moved by the same
+            backward pass as the weights (`advmask_tf.training.free`);
+            the attack's steps are then unused.
 
     Example:
 
@@ -132,7 +137,7 @@ class AdversarialModel(AtomicSaving, keras.Model):
                  val_attack=None, radius=None, weighting=None,
                  num_examples: int | None = None,
                  track_clean_accuracy: bool = True, trainable: str = "all",
-                 **kwargs):
+                 free_replays: int = 0, **kwargs):
         super().__init__(**kwargs)
         check_logits(network)
         self.network = network
@@ -161,6 +166,8 @@ class AdversarialModel(AtomicSaving, keras.Model):
                 f"takes neither an adaptive radius nor instance weights; "
                 f"received radius={self.radius.get_config()}, weighting="
                 f"{self.weighting.get_config()}.")
+        self.free_replays = check_free_replays(
+            free_replays, self.objective, self.radius, self.weighting)
         self.num_examples = num_examples
         self.radius.build(self, num_examples)
         self.weighting.build(self, num_examples)
@@ -289,6 +296,11 @@ class AdversarialModel(AtomicSaving, keras.Model):
             clean_correct = tf.equal(
                 tf.argmax(inference_logits, -1, output_type=tf.int32), y)
         facts = self.step_facts(image, y, index, clean_correct)
+        if self.free_replays:
+            with after(inference_logits):
+                step_loss = train_on_replays(self, facts, sample_weight,
+                                             inference_logits)
+            return self._results(step_loss.logged)
         with after(inference_logits):
             attack = self.craft(facts)
         x_adv = eps = instance_weights = None
@@ -298,56 +310,72 @@ class AdversarialModel(AtomicSaving, keras.Model):
                 attack.kappa, self.attack.steps, facts)
         inputs = self.objective.passes(facts, x_adv, eps)
         with tf.GradientTape(persistent=len(inputs) > 1) as tape:
-            logits = [logits_at(self.network, x, strength,
-                                training=self.trainable_part == "all")
-                      for x, strength in inputs]
-            per_sample, clean_logits, adv_logits = self.objective.loss(
-                logits, y)
-            if instance_weights is not None:
-                per_sample *= tf.cast(instance_weights, per_sample.dtype)
-            if sample_weight is not None:
-                per_sample *= tf.cast(tf.reshape(sample_weight, [-1]),
-                                      per_sample.dtype)
-            n_global = global_sum(tf.cast(tf.shape(y)[0], per_sample.dtype))
-            # This replica's share of the global mean: replica gradients sum.
-            loss = tf.reduce_sum(per_sample) / n_global
-            regularisation = tf.zeros([], loss.dtype)
-            if self.network.losses:
-                regularisation = tf.cast(tf.add_n(
-                    self.network.losses), loss.dtype) / float(
-                    tf.distribute.get_strategy().num_replicas_in_sync)
-            total = loss + regularisation
-            # Keras' contract for custom steps: gradients of the scaled loss
-            # (mixed precision's LossScaleOptimizer unscales them).
-            scaled_loss = self.optimizer.scale_loss(loss)
-            scaled_regularisation = self.optimizer.scale_loss(regularisation)
-            scaled_total = scaled_loss + scaled_regularisation
-        gradients = self._gradients(tape, scaled_total, scaled_loss,
-                                    scaled_regularisation, logits)
+            step_loss = self.training_loss(inputs, y, sample_weight,
+                                           instance_weights)
+        self.apply_step(tape, step_loss, y, inference_logits)
+        return self._results(step_loss.logged)
+
+    def training_loss(self, inputs, y, sample_weight=None,
+                      instance_weights=None) -> StepLoss:
+        """The objective's loss on the training-mode passes `inputs`
+        ([(image, strength)]), weighted and divided by the global batch
+        size. Call it inside the step's gradient tape."""
+        logits = [logits_at(self.network, x, strength,
+                            training=self.trainable_part == "all")
+                  for x, strength in inputs]
+        per_sample, clean_logits, adv_logits = self.objective.loss(logits, y)
+        if instance_weights is not None:
+            per_sample *= tf.cast(instance_weights, per_sample.dtype)
+        if sample_weight is not None:
+            per_sample *= tf.cast(tf.reshape(sample_weight, [-1]),
+                                  per_sample.dtype)
+        n_global = global_sum(tf.cast(tf.shape(y)[0], per_sample.dtype))
+        # This replica's share of the global mean: replica gradients sum.
+        loss = tf.reduce_sum(per_sample) / n_global
+        regularisation = tf.zeros([], loss.dtype)
+        if self.network.losses:
+            regularisation = tf.cast(tf.add_n(
+                self.network.losses), loss.dtype) / float(
+                tf.distribute.get_strategy().num_replicas_in_sync)
+        # Keras' contract for custom steps: gradients of the scaled loss
+        # (mixed precision's LossScaleOptimizer unscales them).
+        scaled_loss = self.optimizer.scale_loss(loss)
+        scaled_regularisation = self.optimizer.scale_loss(regularisation)
+        return StepLoss(
+            logits=logits, clean_logits=clean_logits, adv_logits=adv_logits,
+            total=loss + regularisation, scaled_loss=scaled_loss,
+            scaled_regularisation=scaled_regularisation,
+            scaled_total=scaled_loss + scaled_regularisation)
+
+    def apply_step(self, tape, step_loss: StepLoss, y,
+                   inference_logits=None, also=()):
+        """Back-propagates `step_loss` once, applies the gradients, updates
+        the metrics; returns the gradients of the scaled loss with respect
+        to the tensors in `also` (watched by `tape`) from the same backward
+        pass."""
+        gradients, also_gradients = self._gradients(tape, step_loss, also)
         self.optimizer.apply_gradients(
             zip(gradients, self._trained_variables()))
-
-        self.loss_tracker.update_state(global_sum(total))
+        self.loss_tracker.update_state(global_sum(step_loss.total))
+        clean_logits = step_loss.clean_logits
         if clean_logits is None:
             clean_logits = inference_logits
         if clean_logits is not None:
             self.clean_accuracy.update_state(y, clean_logits)
-        if adv_logits is not None:
-            self.adv_accuracy.update_state(y, adv_logits)
-        logged = ["loss"]
-        if clean_logits is not None:
-            logged.append("clean_accuracy")
-        if adv_logits is not None:
-            logged.append("adv_accuracy")
-        return self._results(logged)
+            step_loss.logged.append("clean_accuracy")
+        if step_loss.adv_logits is not None:
+            self.adv_accuracy.update_state(y, step_loss.adv_logits)
+            step_loss.logged.append("adv_accuracy")
+        return also_gradients
 
     def _trained_variables(self):
         if self.trainable_part == "rescaling":
             return rescaling_variables(self.network)
         return self.network.trainable_variables
 
-    def _gradients(self, tape, total, loss, regularisation, logits):
-        """d(total)/d(weights), back-propagating one forward pass at a time.
+    def _gradients(self, tape, step_loss: StepLoss, also=()):
+        """d(total)/d(weights) and d(total)/d(also), back-propagating one
+        forward pass at a time.
 
         Under MirroredStrategy each replica builds its graph in its own
         thread and synchronised batch norm's gradient is a cross-replica
@@ -355,20 +383,24 @@ class AdversarialModel(AtomicSaving, keras.Model):
         in a different order on each replica and pair the wrong tensors;
         walking them one by one, in program order, cannot.
         """
-        variables = self._trained_variables()
+        sources = list(self._trained_variables()) + list(also)
+        count = len(sources) - len(also)
+        logits = step_loss.logits
         if len(logits) == 1:
-            return tape.gradient(total, variables)
-        logit_grads = tape.gradient(loss, logits)
-        gradients = [None] * len(variables)
+            gradients = tape.gradient(step_loss.scaled_total, sources)
+            return gradients[:count], gradients[count:]
+        logit_grads = tape.gradient(step_loss.scaled_loss, logits)
+        gradients = [None] * len(sources)
         if self.network.losses:
-            gradients = tape.gradient(regularisation, variables)
+            gradients = tape.gradient(step_loss.scaled_regularisation,
+                                      sources)
         for pass_logits, pass_grad in zip(logits, logit_grads):
-            pass_grads = tape.gradient(pass_logits, variables,
+            pass_grads = tape.gradient(pass_logits, sources,
                                        output_gradients=pass_grad)
             gradients = [p if g is None else g if p is None else g + p
                          for g, p in zip(gradients, pass_grads)]
         del tape
-        return gradients
+        return gradients[:count], gradients[count:]
 
     def test_step(self, data):
         features, y, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -410,6 +442,7 @@ class AdversarialModel(AtomicSaving, keras.Model):
             "weighting": self.weighting.get_config(),
             "num_examples": self.num_examples,
             "trainable": self.trainable_part,
+            "free_replays": self.free_replays,
             "name": self.name,
         }
 

@@ -42,6 +42,21 @@ class StepFacts:
     epoch: tf.Tensor | int = 0
 
 
+@dataclasses.dataclass
+class StepLoss:
+    """One training pass's losses: the passes' logits, what the metrics
+    read, and the (loss-scaled) values the gradients come from."""
+
+    logits: list
+    clean_logits: tf.Tensor | None
+    adv_logits: tf.Tensor | None
+    total: tf.Tensor
+    scaled_loss: tf.Tensor
+    scaled_regularisation: tf.Tensor
+    scaled_total: tf.Tensor
+    logged: list = dataclasses.field(default_factory=lambda: ["loss"])
+
+
 @runtime_checkable
 class Attack(Protocol):
     """An attack's settings, validated once (`PGDConfig`, `APGDConfig`,
