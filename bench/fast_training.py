@@ -329,9 +329,11 @@ def main():
 def results_markdown(args, parser, rows, peak, per_image, speed, comparison,
                      num_train) -> str:
     lines = ["| method | budget (min) | weight averaging | schedule | "
-             "measured training (min) | clean | PGD-20 | CW-inf | "
-             "worst of the two | AA-style cascade (points) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "measured training (min) | test evaluation (min) | clean | "
+             "PGD-20 | CW-inf | worst of the two | AA-style cascade "
+             "(points; failed checks) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+             "| --- |"]
     for r in rows:
         report = r["report"]
         cascade = ""

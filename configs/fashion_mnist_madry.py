@@ -1,4 +1,5 @@
-"""Madry PGD-AT, small CNN, Fashion-MNIST, eps 0.1: the README's main job.
+"""Madry PGD-AT, small CNN, Fashion-MNIST, eps 0.1 (the README's main job
+before Free training, configs/fashion_mnist_main.py, replaced it).
 
 Sized to finish well under 10 minutes on 2 CPU cores: 3 epochs over 20,000
 training images (2,000 more held out for validation), then clean, PGD-20 and

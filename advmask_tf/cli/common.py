@@ -16,7 +16,7 @@ from advmask_tf.runs.lock import WorkDirBusy
 
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-        __file__)))), "configs", "fashion_mnist_madry.py")
+        __file__)))), "configs", "fashion_mnist_main.py")
 
 
 class CommandLineError(ValueError):
