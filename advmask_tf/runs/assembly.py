@@ -154,6 +154,9 @@ def method_label(config) -> str:
     >>> config = base_config(); config.weighting.name = "gairat"
     >>> method_label(config)
     'madry+gairat'
+    >>> config = base_config(); config.train.free_replays = 4
+    >>> method_label(config)
+    'madry+free4'
     """
     parts = [config.method.name]
     if config.radius.policy != "fixed" and config.method.name != "iaat":
@@ -162,6 +165,8 @@ def method_label(config) -> str:
         parts.append(config.weighting.name)
     if config.model.norm in CONDITIONED_NORMS:
         parts.append(config.model.norm)
+    if int(config.train.free_replays):
+        parts.append(f"free{int(config.train.free_replays)}")
     return "+".join(parts)
 
 

@@ -28,7 +28,20 @@ from advmask_tf.training.interfaces import StepFacts
 
 
 def check_free_replays(replays, objective, radius, weighting) -> int:
-    """`replays` as an int (0: off); raises ValueError naming the field."""
+    """`replays` as an int (0: off); raises ValueError naming the field.
+
+    >>> from advmask_tf.training.objectives import make_objective
+    >>> from advmask_tf.training.radius import make_radius_policy
+    >>> from advmask_tf.training.weighting import make_weighting
+    >>> check_free_replays(4, make_objective("trades"),
+    ...                    make_radius_policy(None), make_weighting(None))
+    4
+    >>> check_free_replays(4, make_objective("standard"),
+    ...                    make_radius_policy(None), make_weighting(None))
+    Traceback (most recent call last):
+    ...
+    ValueError: train.free_replays=4 replays minibatches against an attack; method.name='standard' runs none. Use madry, trades or mixed.
+    """
     if isinstance(replays, bool) or not isinstance(replays, int) \
             or replays < 0:
         raise ValueError(f"train.free_replays must be an integer >= 0 (0: "
