@@ -23,6 +23,7 @@ import os
 import shlex
 
 from benchlib import (
+    REPO,
     RUNS,
     eval_report,
     machine_line,
@@ -86,7 +87,7 @@ def main():
         f"## {args.title}",
         "",
         f"Command: `.venv/bin/python bench/autoattack_rows.py --limit "
-        f"{args.limit} --methods {args.methods} --last "
+        f"{args.limit} --methods {shlex.quote(args.methods)} --last "
         f"{shlex.quote(args.last)}"
         + (f" --extra \"{args.extra}\"" if args.extra else "")
         + section_options(args, parser) + " --write`",
@@ -94,8 +95,9 @@ def main():
         f"Machine: {machine_line()}.",
         "",
         f"Robust accuracy (%) at eps 0.1 on the first {args.limit} test "
-        "images, of the networks in the trade-off table above (same work "
-        "directories; \"main job\" is the README's main job). PGD-20 and "
+        "images, of the networks of the methods' work directories under "
+        f"{os.path.relpath(args.workdir, REPO)} (bench/tradeoff.py's runs by "
+        "default) and of the --extra work directories. PGD-20 and "
         "CW-inf as there; then the cascade APGD-CE "
         "(100 iterations) -> APGD-T (DLR loss, 9 target classes, 100 "
         "iterations each) -> Square (5,000 queries, p_init 0.8), each stage "

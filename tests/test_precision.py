@@ -17,31 +17,35 @@ from advmask_tf.runs.assembly import precision
 from advmask_tf.training import AdversarialModel
 
 
-def _step_size(policy, initial, x, y):
-    """How far one SGD step of Madry AT moves the weights under `policy`."""
+def _step_size(policy, initial, x, y, free_replays=0):
+    """How far one SGD step of Madry AT (or the steps of one Free AT batch)
+    moves the weights under `policy`."""
     with precision(policy):
         net = build_model("small_cnn", (28, 28, 1), 10, width=4,
                           dense_units=8, norm="none")
         net.set_weights(initial)
         model = AdversarialModel(net, attack={"eps": 0.1, "steps": 2,
-                                              "random_start": "none"})
+                                              "random_start": "none"},
+                                 free_replays=free_replays)
         model.compile(optimizer=keras.optimizers.SGD(0.1))
     model.fit(x, y, batch_size=len(y), epochs=1, verbose=0, shuffle=False)
     return np.sqrt(sum(np.sum((w.numpy().astype(np.float64) - w0) ** 2)
                        for w, w0 in zip(net.weights, initial)))
 
 
+@pytest.mark.parametrize("free_replays", [0, 2])
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_one_step_moves_the_weights_as_in_float32(policy, fashion_slice):
+def test_one_step_moves_the_weights_as_in_float32(policy, free_replays,
+                                                  fashion_slice):
     x, y = fashion_slice(16)
     keras.utils.set_random_seed(0)
     initial = build_model("small_cnn", (28, 28, 1), 10, width=4,
                           dense_units=8, norm="none").get_weights()
-    reference = _step_size("float32", initial, x, y)
+    reference = _step_size("float32", initial, x, y, free_replays)
     assert reference > 0
     # Without loss scaling the float16 step was 32768 times too small.
-    assert _step_size(policy, initial, x, y) == pytest.approx(reference,
-                                                              rel=0.1)
+    assert _step_size(policy, initial, x, y, free_replays) == pytest.approx(
+        reference, rel=0.1)
 
 
 def test_losses_and_margins_compute_in_float32():

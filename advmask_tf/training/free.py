@@ -40,7 +40,8 @@ def check_free_replays(replays, objective, radius, weighting) -> int:
     ...                    make_radius_policy(None), make_weighting(None))
     Traceback (most recent call last):
     ...
-    ValueError: train.free_replays=4 replays minibatches against an attack; method.name='standard' runs none. Use madry, trades or mixed.
+    ValueError: train.free_replays=4 replays minibatches ... runs none. Use
+    madry, trades or mixed.
     """
     if isinstance(replays, bool) or not isinstance(replays, int) \
             or replays < 0:
