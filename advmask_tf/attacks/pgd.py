@@ -52,6 +52,12 @@ class AttackResult:
                               tf.logical_not(self.success))
 
 
+def robust_mask(result: AttackResult, attack) -> tf.Tensor:
+    """1.0 where every PGD iterate of `attack` and the final point are
+    classified right (`AttackResult.survived` as a float mask)."""
+    return tf.cast(result.survived(attack.steps), tf.float32)
+
+
 def _check_radius(name, value, batch: int | None = None):
     """Validates python, numpy and eager-tensor radii now (against the
     batch size when known); graph tensors are checked by a TF assert."""

@@ -8,9 +8,9 @@ they receive are in `interfaces`. Per-example state lives in tables
 (`state`) that `monitoring` shows.
 """
 
+from advmask_tf.attacks.pgd import robust_mask
 from advmask_tf.training.adversarial_model import (
     AdversarialModel,
-    robust_mask,
     split_inputs,
 )
 from advmask_tf.training.epochs import EpochCounter

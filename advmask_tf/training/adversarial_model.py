@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy
-from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
+from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for, robust_mask
 from advmask_tf.data.pipeline import split_inputs
 from advmask_tf.models.conditioning import (
     at_strength,
@@ -31,7 +31,7 @@ from advmask_tf.training.objectives import (
 )
 from advmask_tf.training.radius import make_radius_policy
 from advmask_tf.training.rescaling import TRAINABLE, rescaling_variables
-from advmask_tf.training.saving import AtomicSaving
+from advmask_tf.training.saving import AtomicSaving, upgraded_config
 from advmask_tf.training.weighting import make_weighting
 
 
@@ -51,12 +51,6 @@ def after(tensor):
     if tensor is None:
         return contextlib.nullcontext()
     return tf.control_dependencies([tensor])
-
-
-def robust_mask(result, attack: PGDConfig):
-    """1.0 where every PGD iterate and the final point are classified right
-    (`AttackResult.survived` as a float mask)."""
-    return tf.cast(result.survived(attack.steps), tf.float32)
 
 
 @keras.saving.register_keras_serializable(package="advmask_tf")
@@ -448,28 +442,7 @@ class AdversarialModel(AtomicSaving, keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = _upgraded(dict(config))
+        config = upgraded_config(dict(config))
         config["network"] = keras.saving.deserialize_keras_object(
             config["network"])
         return cls(**config)
-
-
-def _upgraded(config: dict) -> dict:
-    """The config of an AdversarialModel saved before every part became a
-    {"name": ...} spec (method and its options as arguments; the radius
-    policy under "policy")."""
-    if "method" in config:
-        objective = {"name": config.pop("method")}
-        options = {"trades": ("beta",), "mixed": ("clean_weight",
-                                                  "adv_weight")}
-        for key in ("beta", "clean_weight", "adv_weight"):
-            value = config.pop(key, None)
-            if key in options.get(objective["name"], ()):
-                objective[key] = value
-        config["objective"] = objective
-    radius = config.get("radius")
-    if isinstance(radius, dict) and "policy" in radius:
-        radius = dict(radius)
-        radius["name"] = radius.pop("policy")
-        config["radius"] = radius
-    return config

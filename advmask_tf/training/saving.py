@@ -4,6 +4,8 @@
 `advmask_tf.io_utils.atomic_save`, so the files Keras callbacks write
 (ModelCheckpoint's weights, a backup) are never left torn by a kill or a
 full disk, and a write that cannot fit is refused before HDF5 starts.
+`upgraded_config` reads the configs of AdversarialModel files saved by
+earlier versions.
 """
 
 from __future__ import annotations
@@ -36,3 +38,24 @@ class AtomicSaving:
         atomic_save(lambda tmp: super(AtomicSaving, self).save(
             tmp, overwrite=True, **kwargs), str(filepath),
             expected_bytes=state_bytes(self))
+
+
+def upgraded_config(config: dict) -> dict:
+    """The config of an AdversarialModel saved before every part became a
+    {"name": ...} spec (method and its options as arguments; the radius
+    policy under "policy")."""
+    if "method" in config:
+        objective = {"name": config.pop("method")}
+        options = {"trades": ("beta",), "mixed": ("clean_weight",
+                                                  "adv_weight")}
+        for key in ("beta", "clean_weight", "adv_weight"):
+            value = config.pop(key, None)
+            if key in options.get(objective["name"], ()):
+                objective[key] = value
+        config["objective"] = objective
+    radius = config.get("radius")
+    if isinstance(radius, dict) and "policy" in radius:
+        radius = dict(radius)
+        radius["name"] = radius.pop("policy")
+        config["radius"] = radius
+    return config
