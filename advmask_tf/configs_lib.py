@@ -61,11 +61,11 @@ def base_config() -> ml_collections.ConfigDict:
         }),
     })
     config.method = ml_collections.ConfigDict({
-        # standard | madry | trades | iaat | mixed (RobMask: weighted clean
+        # standard | madry | trades | mart | iaat | mixed (RobMask: weighted clean
         # and adversarial CE), or any objective registered in
         # advmask_tf.training.objectives.OBJECTIVES
         "name": "madry",
-        "beta": 6.0,                  # TRADES
+        "beta": 6.0,                  # TRADES, MART
         "clean_weight": 1.0,          # mixed
         "adv_weight": 1.0,            # mixed
         "track_clean_accuracy": True,

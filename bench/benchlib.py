@@ -30,6 +30,7 @@ PRESETS = {
     "standard": "fashion_mnist_standard.py",
     "madry": "fashion_mnist_madry.py",
     "trades": "fashion_mnist_trades.py",
+    "mart": "fashion_mnist_mart.py",
     "iaat": "fashion_mnist_iaat.py",
     "gairat": "fashion_mnist_gairat.py",
     "gairat_iaat": "fashion_mnist_gairat_iaat.py",

@@ -13,7 +13,7 @@ minibatch to the next (of other images); here each minibatch starts from
 the attack's random start (keyed by example index, like every other
 attack), so a replicated or resumed run is reproducible.
 
-It combines with objectives that attack (Madry, TRADES, mixed: the input
+It combines with objectives that attack (Madry, TRADES, MART, mixed: the input
 gradient is their loss's gradient at x_adv), a fixed radius, weight
 averaging and conditioned networks (told the attack's eps). It refuses
 radius policies and instance weightings, which read a multi-step attack's
@@ -41,7 +41,7 @@ def check_free_replays(replays, objective, radius, weighting) -> int:
     Traceback (most recent call last):
     ...
     ValueError: train.free_replays=4 replays minibatches ... runs none. Use
-    madry, trades or mixed.
+    madry, trades, mart or mixed.
     """
     if isinstance(replays, bool) or not isinstance(replays, int) \
             or replays < 0:
@@ -54,7 +54,7 @@ def check_free_replays(replays, objective, radius, weighting) -> int:
         raise ValueError(
             f"train.free_replays={replays} replays minibatches against an "
             f"attack; method.name={objective.name!r} runs none. Use madry, "
-            "trades or mixed.")
+            "trades, mart or mixed.")
     if radius.name != "fixed" or weighting.name != "uniform":
         raise ValueError(
             f"train.free_replays={replays} takes a fixed radius and uniform "
