@@ -62,6 +62,24 @@ class BaseObjective:
         return {"name": self.name}
 
 
+class CleanAndAdversarial(BaseObjective):
+    """An objective on two training-mode passes: the clean images (a
+    conditioned network told 0), then x_adv (told its radius)."""
+
+    has_clean_pass = True
+
+    def passes(self, facts, x_adv, eps):
+        return [(facts.image, clean_strength(facts.image)),
+                (x_adv, adv_strength(x_adv, eps))]
+
+
+def checked_beta(beta, method: str) -> float:
+    if not beta >= 0 or beta != beta:
+        raise ValueError(f"method.beta must be >= 0 for {method}; received "
+                         f"{beta!r}.")
+    return float(beta)
+
+
 @OBJECTIVES.register("standard")
 class Standard(BaseObjective):
     """Empirical risk on clean data: CE(f(x), y)."""
@@ -91,7 +109,7 @@ class Madry(BaseObjective):
 
 
 @OBJECTIVES.register("trades")
-class Trades(BaseObjective):
+class Trades(CleanAndAdversarial):
     """Zhang et al. 2019: CE(f(x), y) + beta * KL(f(x) || f(x_adv)).
 
     The attack maximises the KL term from x + 0.001 N(0, 1); the clean and
@@ -102,17 +120,9 @@ class Trades(BaseObjective):
     name = "trades"
     attack_loss = "kl"
     random_start = "normal"
-    has_clean_pass = True
 
     def __init__(self, beta: float = 6.0):
-        if not beta >= 0 or beta != beta:
-            raise ValueError(f"method.beta must be >= 0 for TRADES; received "
-                             f"{beta!r}.")
-        self.beta = float(beta)
-
-    def passes(self, facts, x_adv, eps):
-        return [(facts.image, clean_strength(facts.image)),
-                (x_adv, adv_strength(x_adv, eps))]
+        self.beta = checked_beta(beta, "TRADES")
 
     def loss(self, logits, y):
         clean, adv = logits
@@ -125,7 +135,7 @@ class Trades(BaseObjective):
 
 
 @OBJECTIVES.register("mart")
-class Mart(BaseObjective):
+class Mart(CleanAndAdversarial):
     """Wang et al. 2020 (MART): boosted CE on x_adv plus
     beta * KL(f(x) || f(x_adv)) * (1 - p_y(x)).
 
@@ -138,17 +148,9 @@ class Mart(BaseObjective):
 
     name = "mart"
     attack_loss = "ce"
-    has_clean_pass = True
 
     def __init__(self, beta: float = 6.0):
-        if not beta >= 0 or beta != beta:
-            raise ValueError(f"method.beta must be >= 0 for MART; received "
-                             f"{beta!r}.")
-        self.beta = float(beta)
-
-    def passes(self, facts, x_adv, eps):
-        return [(facts.image, clean_strength(facts.image)),
-                (x_adv, adv_strength(x_adv, eps))]
+        self.beta = checked_beta(beta, "MART")
 
     def loss(self, logits, y):
         clean, adv = logits
@@ -219,7 +221,7 @@ class Iaat(BaseObjective):
 
 
 @OBJECTIVES.register("mixed")
-class Mixed(BaseObjective):
+class Mixed(CleanAndAdversarial):
     """clean_weight * CE(f(x, 0), y) + adv_weight * CE(f(x_adv, eps), y).
 
     RobMask's objective (and AdvProp's): separate clean and adversarial
@@ -229,7 +231,6 @@ class Mixed(BaseObjective):
 
     name = "mixed"
     attack_loss = "ce"
-    has_clean_pass = True
 
     def __init__(self, clean_weight: float = 1.0, adv_weight: float = 1.0):
         for label, value in (("clean_weight", clean_weight),
@@ -242,10 +243,6 @@ class Mixed(BaseObjective):
                              "> 0; both are 0.")
         self.clean_weight = float(clean_weight)
         self.adv_weight = float(adv_weight)
-
-    def passes(self, facts, x_adv, eps):
-        return [(facts.image, clean_strength(facts.image)),
-                (x_adv, adv_strength(x_adv, eps))]
 
     def loss(self, logits, y):
         clean, adv = logits
