@@ -73,11 +73,17 @@ class CleanAndAdversarial(BaseObjective):
                 (x_adv, adv_strength(x_adv, eps))]
 
 
-def checked_beta(beta, method: str) -> float:
-    if not beta >= 0 or beta != beta:
-        raise ValueError(f"method.beta must be >= 0 for {method}; received "
-                         f"{beta!r}.")
-    return float(beta)
+class WithBeta(CleanAndAdversarial):
+    """Two passes and a KL term weighted by `beta` (TRADES, MART)."""
+
+    def __init__(self, beta: float = 6.0):
+        if not beta >= 0 or beta != beta:
+            raise ValueError(f"method.beta must be >= 0 for "
+                             f"{self.name.upper()}; received {beta!r}.")
+        self.beta = float(beta)
+
+    def get_config(self):
+        return {"name": self.name, "beta": self.beta}
 
 
 @OBJECTIVES.register("standard")
@@ -109,7 +115,7 @@ class Madry(BaseObjective):
 
 
 @OBJECTIVES.register("trades")
-class Trades(CleanAndAdversarial):
+class Trades(WithBeta):
     """Zhang et al. 2019: CE(f(x), y) + beta * KL(f(x) || f(x_adv)).
 
     The attack maximises the KL term from x + 0.001 N(0, 1); the clean and
@@ -121,21 +127,15 @@ class Trades(CleanAndAdversarial):
     attack_loss = "kl"
     random_start = "normal"
 
-    def __init__(self, beta: float = 6.0):
-        self.beta = checked_beta(beta, "TRADES")
-
     def loss(self, logits, y):
         clean, adv = logits
         per_sample = cross_entropy(clean, y) + self.beta * kl_divergence(
             adv, clean)
         return per_sample, clean, adv
 
-    def get_config(self):
-        return {"name": self.name, "beta": self.beta}
-
 
 @OBJECTIVES.register("mart")
-class Mart(CleanAndAdversarial):
+class Mart(WithBeta):
     """Wang et al. 2020 (MART): boosted CE on x_adv plus
     beta * KL(f(x) || f(x_adv)) * (1 - p_y(x)).
 
@@ -149,18 +149,12 @@ class Mart(CleanAndAdversarial):
     name = "mart"
     attack_loss = "ce"
 
-    def __init__(self, beta: float = 6.0):
-        self.beta = checked_beta(beta, "MART")
-
     def loss(self, logits, y):
         clean, adv = logits
         misclassified_weight = 1.0 - true_probability(clean, y)
         per_sample = boosted_cross_entropy(adv, y) + (
             self.beta * kl_divergence(adv, clean) * misclassified_weight)
         return per_sample, clean, adv
-
-    def get_config(self):
-        return {"name": self.name, "beta": self.beta}
 
 
 def true_probability(logits, labels):
