@@ -62,12 +62,22 @@ def base_config() -> ml_collections.ConfigDict:
     })
     config.method = ml_collections.ConfigDict({
         # standard | madry | trades | mart | iaat | mixed (RobMask: weighted clean
-        # and adversarial CE), or any objective registered in
+        # and adversarial CE) | oat, or any objective registered in
         # advmask_tf.training.objectives.OBJECTIVES
         "name": "madry",
         "beta": 6.0,                  # TRADES, MART
         "clean_weight": 1.0,          # mixed
         "adv_weight": 1.0,            # mixed
+        # Adversarial weight perturbation (AWP, Wu et al. 2020) on top of
+        # any attacking objective: each kernel moved by awp_gamma times its
+        # norm along the loss's gradient before the step (0: off; the
+        # paper: 5e-3 with TRADES, 1e-2 with Madry).
+        # oat (once-for-all): the set each sample's trade-off weight lambda
+        # is drawn from; the network (model.norm masking) is told
+        # lambda * attack.eps.
+        "lambdas": (0.0, 0.1, 0.2, 0.3, 0.4, 1.0),
+        "awp_gamma": 0.0,
+        "awp_warmup_epochs": 0,
         "track_clean_accuracy": True,
     })
     # Which eps each training sample is attacked at (IAAT: "adaptive").

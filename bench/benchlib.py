@@ -31,6 +31,8 @@ PRESETS = {
     "madry": "fashion_mnist_madry.py",
     "trades": "fashion_mnist_trades.py",
     "mart": "fashion_mnist_mart.py",
+    "awp": "fashion_mnist_awp.py",
+    "oat": "fashion_mnist_oat.py",
     "iaat": "fashion_mnist_iaat.py",
     "gairat": "fashion_mnist_gairat.py",
     "gairat_iaat": "fashion_mnist_gairat_iaat.py",

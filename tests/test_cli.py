@@ -231,8 +231,8 @@ def test_bad_config_values_fail_clearly(overrides, message):
      "\"train\" instead of \"trian\"?"),
     ("--config.method.name=madr",
      "advmask-train: error: Unknown method.name 'madr'; expected one of "
-     "['iaat', 'madry', 'mart', 'mixed', 'standard', 'trades'] (did you "
-     "mean 'madry'?)."),
+     "['iaat', 'madry', 'mart', 'mixed', 'oat', 'standard', 'trades'] (did "
+     "you mean 'madry'?)."),
 ])
 def test_the_command_line_reports_a_bad_config_in_one_line_before_any_work(
         tmp_path, override, message):

@@ -159,6 +159,9 @@ METHODS = [
     # Standard and Madry: every preset's one-epoch run on two replicas
     # (tests/test_distribute.py) compares their weights and logs.
     ({"name": "trades", "beta": 3.0}, {}, "sync_batchnorm", None),
+    # AWP: the weight perturbation's gradient is summed over replicas.
+    ({"name": "trades", "beta": 3.0}, {"weight_perturbation": 0.01},
+     "sync_batchnorm", None),
     # The conditioned norms over 2 epochs with validation: slow, and the
     # one-epoch preset tests (tests/test_distribute.py) cover their weights.
     pytest.param("mixed", {"radius": {"name": "sampled",

@@ -30,6 +30,7 @@ from advmask_tf.runs.field_checks import (
     warn_about_schedule,
 )
 from advmask_tf.training.adversarial_model import AdversarialModel
+from advmask_tf.training.awp import make_weight_perturbation
 from advmask_tf.training.free import check_free_replays
 from advmask_tf.training.objectives import OBJECTIVES, training_attack
 from advmask_tf.training.radius import RADIUS_POLICIES
@@ -112,6 +113,9 @@ def attack_settings(config) -> dict:
 def training_strengths(config) -> tuple:
     """The strengths a conditioned network meets in training."""
     radius = config.radius
+    if config.method.name == "oat":
+        return tuple(sorted(float(v) * float(config.attack.eps)
+                            for v in config.method.lambdas))
     if radius.policy == "sampled":
         if radius.strengths:
             return tuple(sorted(float(s) for s in radius.strengths))
@@ -167,6 +171,8 @@ def method_label(config) -> str:
         parts.append(config.model.norm)
     if int(config.train.free_replays):
         parts.append(f"free{int(config.train.free_replays)}")
+    if float(config.method.awp_gamma):
+        parts.append("awp")
     return "+".join(parts)
 
 
@@ -198,7 +204,14 @@ def build_adversarial_model(config, network, num_examples=None
         radius=radius_spec(config), weighting=weighting_spec(config),
         num_examples=num_examples, trainable=config.train.trainable,
         track_clean_accuracy=config.method.track_clean_accuracy,
-        free_replays=int(config.train.free_replays))
+        free_replays=int(config.train.free_replays),
+        weight_perturbation=weight_perturbation_spec(config))
+
+
+def weight_perturbation_spec(config) -> dict:
+    """AWP's settings from the config's method block."""
+    return {"gamma": float(config.method.awp_gamma),
+            "warmup_epochs": int(config.method.awp_warmup_epochs)}
 
 
 def make_optimizer(train_config, steps_per_epoch: int):
@@ -304,6 +317,9 @@ def check_config(config) -> None:
         config.train.free_replays, objective,
         RADIUS_POLICIES.build(radius_spec(config)),
         WEIGHTINGS.build(weighting_spec(config)))
+    make_weight_perturbation(weight_perturbation_spec(config),
+                             int(config.train.free_replays),
+                             config.train.trainable)
     check_precision(config.train.precision)
     if config.train.trainable not in TRAINABLE:
         raise ValueError(f"train.trainable must be one of {TRAINABLE}; "

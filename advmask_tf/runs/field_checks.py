@@ -47,6 +47,12 @@ FIELD_RANGES = {
                            and int(v) >= 0,
                            "an integer >= 0 (0: no Free adversarial "
                            "training)"),
+    "method.awp_gamma": (lambda v: _number(v) is not None
+                         and 0 <= float(v) < 1,
+                         "a number in [0, 1) (0: no weight perturbation; "
+                         "the paper: 5e-3)"),
+    "method.awp_warmup_epochs": (lambda v: _integer(v) is not None
+                                 and int(v) >= 0, "an integer >= 0"),
     "guard.points": (lambda v: _integer(v) is not None and int(v) >= 0,
                      "an integer >= 0 (0: no guard)"),
     "guard.steps": (lambda v: (_integer(v) or 0) >= 1, "an integer >= 1"),

@@ -32,6 +32,7 @@ from advmask_tf.training.objectives import (
     make_objective,
     training_attack,
 )
+from advmask_tf.training.once_for_all import OnceForAll
 from advmask_tf.training.radius import (
     IAAT_RULES,
     RADIUS_POLICIES,
@@ -64,6 +65,7 @@ __all__ = [
     "Iaat",
     "Madry",
     "Mixed",
+    "OnceForAll",
     "Standard",
     "Trades",
     "global_sum",

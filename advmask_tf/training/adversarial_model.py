@@ -15,6 +15,7 @@ from advmask_tf.models.conditioning import (
     is_conditioned,
     logits_at,
 )
+from advmask_tf.training.awp import make_weight_perturbation
 from advmask_tf.training.epochs import EpochCounter
 from advmask_tf.training.free import check_free_replays, train_on_replays
 from advmask_tf.training.inputs import (
@@ -112,6 +113,9 @@ class AdversarialModel(AtomicSaving, keras.Model):
             is replayed m times, the perturbation moved by the same
             backward pass as the weights (`advmask_tf.training.free`);
             the attack's steps are then unused.
+        weight_perturbation: AWP (`advmask_tf.training.awp`): a gamma such
+            as 5e-3, or {"gamma": ..., "warmup_epochs": ...}; None or 0:
+            off.
 
     Example:
 
@@ -131,7 +135,7 @@ class AdversarialModel(AtomicSaving, keras.Model):
                  val_attack=None, radius=None, weighting=None,
                  num_examples: int | None = None,
                  track_clean_accuracy: bool = True, trainable: str = "all",
-                 free_replays: int = 0, **kwargs):
+                 free_replays: int = 0, weight_perturbation=None, **kwargs):
         super().__init__(**kwargs)
         check_logits(network)
         self.network = network
@@ -162,6 +166,8 @@ class AdversarialModel(AtomicSaving, keras.Model):
                 f"{self.weighting.get_config()}.")
         self.free_replays = check_free_replays(
             free_replays, self.objective, self.radius, self.weighting)
+        self.weight_perturbation = make_weight_perturbation(
+            weight_perturbation, self.free_replays, trainable)
         self.num_examples = num_examples
         self.radius.build(self, num_examples)
         self.weighting.build(self, num_examples)
@@ -258,9 +264,11 @@ class AdversarialModel(AtomicSaving, keras.Model):
         if index is not None:
             index = checked_index(index, self.num_examples)
             keys = noise_keys_for(index, self.optimizer.iterations + 1)
-        return StepFacts(image=image, label=label, index=index,
-                         noise_keys=keys, clean_correct=clean_correct,
-                         epoch=tf.convert_to_tensor(self.epoch))
+        facts = StepFacts(image=image, label=label, index=index,
+                          noise_keys=keys, clean_correct=clean_correct,
+                          epoch=tf.convert_to_tensor(self.epoch))
+        prepare = getattr(self.objective, "prepare", None)
+        return prepare(facts) if prepare else facts
 
     def craft(self, facts: StepFacts):
         """The training attack's result for a batch (None for objectives
@@ -268,7 +276,10 @@ class AdversarialModel(AtomicSaving, keras.Model):
         updates its state)."""
         if self.objective.attack_loss is None:
             return None
-        return self.radius.craft(self.attack, self.network_at, facts)
+        told = getattr(self.objective, "told", None)
+        network_at = self.network_at if told is None else (
+            lambda eps: self.network_at(told(facts, eps)))
+        return self.radius.craft(self.attack, network_at, facts)
 
     def network_at(self, eps):
         """The network as image -> logits at strength eps."""
@@ -303,10 +314,15 @@ class AdversarialModel(AtomicSaving, keras.Model):
             instance_weights = self.weighting.weights(
                 attack.kappa, self.attack.steps, facts)
         inputs = self.objective.passes(facts, x_adv, eps)
+        perturbation = None
+        if self.weight_perturbation is not None:
+            perturbation = self.weight_perturbation.perturb(
+                self, inputs, y, sample_weight, instance_weights)
         with tf.GradientTape(persistent=len(inputs) > 1) as tape:
             step_loss = self.training_loss(inputs, y, sample_weight,
                                            instance_weights)
-        self.apply_step(tape, step_loss, y, inference_logits)
+        self.apply_step(tape, step_loss, y, inference_logits,
+                        restore=perturbation)
         return self._results(step_loss.logged)
 
     def training_loss(self, inputs, y, sample_weight=None,
@@ -342,12 +358,15 @@ class AdversarialModel(AtomicSaving, keras.Model):
             scaled_total=scaled_loss + scaled_regularisation)
 
     def apply_step(self, tape, step_loss: StepLoss, y,
-                   inference_logits=None, also=()):
+                   inference_logits=None, also=(), restore=None):
         """Back-propagates `step_loss` once, applies the gradients, updates
         the metrics; returns the gradients of the scaled loss with respect
         to the tensors in `also` (watched by `tape`) from the same backward
-        pass."""
+        pass. `restore`: an AWP perturbation taken off the weights between
+        the backward pass and the update."""
         gradients, also_gradients = self._gradients(tape, step_loss, also)
+        if restore:
+            self.weight_perturbation.restore(restore)
         self.optimizer.apply_gradients(
             zip(gradients, self._trained_variables()))
         self.loss_tracker.update_state(global_sum(step_loss.total))
@@ -437,6 +456,9 @@ class AdversarialModel(AtomicSaving, keras.Model):
             "num_examples": self.num_examples,
             "trainable": self.trainable_part,
             "free_replays": self.free_replays,
+            "weight_perturbation": (
+                self.weight_perturbation.get_config()
+                if self.weight_perturbation else None),
             "name": self.name,
         }
 

@@ -32,6 +32,8 @@ class StepFacts:
             right; None unless some part asked for it
             (`needs_clean_prediction`).
         epoch: int32 scalar tensor, the epoch fit is in.
+        trade_off: (B,) per-sample trade-off weight an objective drew in
+            its `prepare` (OAT's lambda), or None.
     """
 
     image: tf.Tensor
@@ -40,6 +42,7 @@ class StepFacts:
     noise_keys: tf.Tensor | None = None
     clean_correct: tf.Tensor | None = None
     epoch: tf.Tensor | int = 0
+    trade_off: tf.Tensor | None = None
 
 
 @dataclasses.dataclass
@@ -82,6 +85,11 @@ class Objective(Protocol):
     the config says "auto"); `has_clean_pass` (the loss returns clean
     logits); `needs_clean_prediction` (`passes` needs
     `facts.clean_correct`).
+
+    Optional hooks (`BaseObjective` has the defaults): `prepare(facts)`
+    returns the step's facts with anything the objective draws per sample
+    (OAT's lambda); `told(facts, eps)` is what a conditioned network is
+    told while x_adv is crafted at radius eps (default: eps).
     """
 
     name: str

@@ -49,6 +49,16 @@ class BaseObjective:
     #: prediction's correctness.
     needs_clean_prediction = False
 
+    def prepare(self, facts: StepFacts) -> StepFacts:
+        """The step's facts, with anything drawn per sample added."""
+        return facts
+
+    def told(self, facts: StepFacts, eps):
+        """What a conditioned network is told while x_adv is crafted at
+        radius eps."""
+        del facts
+        return eps
+
     def passes(self, facts: StepFacts, x_adv, eps):
         """[(image, strength)] of the training-mode forward passes, in
         order; eps is x_adv's per-sample radius."""

@@ -249,22 +249,12 @@ class SampledRadius:
     def build(self, model, num_examples):
         del model, num_examples
 
-    def uniforms(self, batch_size, noise_keys):
-        """U[0, 1) per sample, keyed by noise_keys when given."""
-        if noise_keys is None:
-            return tf.random.uniform([batch_size])
-        keys = tf.cast(noise_keys, tf.int64) + tf.constant(
-            [0, self.KEY_OFFSET], tf.int64)
-        return tf.map_fn(lambda key: tf.random.stateless_uniform([], key),
-                         keys, fn_output_signature=tf.float32)
-
     def draw(self, batch_size, noise_keys=None):
         """(B,) strengths for a batch."""
-        u = self.uniforms(batch_size, noise_keys)
         if self.strengths:
-            count = len(self.strengths)
-            choice = tf.minimum(tf.cast(u * count, tf.int32), count - 1)
-            return tf.gather(tf.constant(self.strengths), choice)
+            return draw_from_set(self.strengths, batch_size, noise_keys,
+                                 self.KEY_OFFSET)
+        u = keyed_uniforms(batch_size, noise_keys, self.KEY_OFFSET)
         return self.low + u * (self.high - self.low)
 
     def craft(self, attack, network_at, facts: StepFacts):
@@ -282,6 +272,32 @@ class SampledRadius:
     def get_config(self):
         return {"name": self.name, "strengths": list(self.strengths),
                 "low": self.low, "high": self.high}
+
+
+def keyed_uniforms(batch_size, noise_keys, key_offset: int):
+    """U[0, 1) per sample: a stateless function of noise_keys[i] (shifted
+    by key_offset, so each use of the keys draws afresh) when given."""
+    if noise_keys is None:
+        return tf.random.uniform([batch_size])
+    keys = tf.cast(noise_keys, tf.int64) + tf.constant([0, key_offset],
+                                                       tf.int64)
+    return tf.map_fn(lambda key: tf.random.stateless_uniform([], key),
+                     keys, fn_output_signature=tf.float32)
+
+
+def draw_from_set(values, batch_size, noise_keys, key_offset: int):
+    """(B,) values drawn uniformly from the tuple `values` (see
+    `keyed_uniforms`).
+
+    >>> keys = tf.constant([[1, 0], [2, 0]], tf.int64)
+    >>> draws = draw_from_set((0.0, 1.0), 2, keys, 7)
+    >>> bool(tf.reduce_all((draws == 0.0) | (draws == 1.0)))
+    True
+    """
+    u = keyed_uniforms(batch_size, noise_keys, key_offset)
+    count = len(values)
+    choice = tf.minimum(tf.cast(u * count, tf.int32), count - 1)
+    return tf.gather(tf.constant(values, tf.float32), choice)
 
 
 def make_radius_policy(spec=None):
