@@ -191,6 +191,20 @@ def base_config() -> ml_collections.ConfigDict:
         "check_points": 500,
         "check_square_queries": 1000,
     })
+    # A mixed classifier (advmask_tf.runs.mixing): the run trains the
+    # configured (robust) network in <workdir>/robust and the same model by
+    # standard training in <workdir>/accurate, chooses MixedNUTS' map and
+    # weight on the validation split, and its model.keras is the mixture.
+    config.mix = ml_collections.ConfigDict({
+        "enabled": False,
+        "accurate_epochs": 10,
+        "accurate_width": 0,          # 0: model.options.width
+        # The estimated validation robust accuracy may fall this far below
+        # the robust classifier's own (a fraction).
+        "robust_drop": 0.01,
+        "validation_points": 2000,    # 0: the whole validation split
+        "top_k": 0,                   # logits the map standardises; 0: all
+    })
     # advmask-tune: what a KerasTuner search varies (() keeps the base
     # value) and what it maximises on the validation split.
     config.tune = ml_collections.ConfigDict({

@@ -126,8 +126,12 @@ def run_line(run: dict) -> str:
     guard = ("" if not run.get("guard_restores") else
              f"; the catastrophic-overfitting guard restored earlier weights "
              f"{run['guard_restores']} time(s) (guard.json)")
-    return (f"Trained {run['epochs_trained']} epochs (network of epoch "
-            f"{run['selected_epoch']}){minutes}{guard}; TensorFlow "
+    what = (f"Trained {run['epochs_trained']} epochs (network of epoch "
+            f"{run['selected_epoch']})")
+    if run.get("mixture"):
+        what = ("A mixture of two classifiers (robust/ and accurate/, "
+                "mixing.json), trained")
+    return (f"{what}{minutes}{guard}; TensorFlow "
             f"{run['tensorflow']}, Keras {run['keras']}, advmask_tf "
             f"{run['advmask_tf']}.")
 

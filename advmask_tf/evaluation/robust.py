@@ -47,6 +47,8 @@ def _network_of(model):
 
 
 def _settings(attack) -> dict:
+    if hasattr(attack, "settings"):
+        return attack.settings()
     settings = dict(vars(attack))
     settings["kind"] = type(attack).__name__
     return settings

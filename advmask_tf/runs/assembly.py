@@ -173,6 +173,8 @@ def method_label(config) -> str:
         parts.append(f"free{int(config.train.free_replays)}")
     if float(config.method.awp_gamma):
         parts.append("awp")
+    if config.mix.enabled:
+        parts.append("mixed_with_standard")
     return "+".join(parts)
 
 

@@ -33,6 +33,7 @@ from advmask_tf.models.conditioning import at_strength, is_conditioned
 from advmask_tf.models.loading import load_keras_file
 from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.runs.assembly import (
+    attack_budgets,
     check_settings,
     condition_eps,
     eval_eps,
@@ -41,6 +42,7 @@ from advmask_tf.runs.assembly import (
 )
 from advmask_tf.runs.field_checks import check_fields
 from advmask_tf.runs.lock import holding
+from advmask_tf.runs.mixing import adaptive_attacks, mixture_sources
 from advmask_tf.runs.workdir import (
     WorkDir,
     history,
@@ -163,6 +165,10 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
         workdir, checkpoint, limit, eval_overrides)
     attack_configs = evaluation_attacks(config, attacks)
     eps = eval_eps(config)
+    if config.mix.enabled and checkpoint == "best":
+        # A mixture's own gradients may vanish where its map saturates.
+        attack_configs.update(adaptive_attacks(
+            mixture_sources(wd.root), eps, attack_budgets(config)))
     if checks is None:
         checks = bool(config.eval.checks)
     # Lose no evaluation to a disk that cannot take its report.

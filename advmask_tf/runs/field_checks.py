@@ -53,6 +53,19 @@ FIELD_RANGES = {
                          "the paper: 5e-3)"),
     "method.awp_warmup_epochs": (lambda v: _integer(v) is not None
                                  and int(v) >= 0, "an integer >= 0"),
+    "mix.accurate_epochs": (lambda v: (_integer(v) or 0) >= 1,
+                            "an integer >= 1"),
+    "mix.accurate_width": (lambda v: _integer(v) is not None
+                           and int(v) >= 0,
+                           "an integer >= 0 (0: model.options.width)"),
+    "mix.robust_drop": (lambda v: _number(v) is not None
+                        and 0 <= float(v) < 1, "a fraction in [0, 1)"),
+    "mix.validation_points": (lambda v: _integer(v) is not None
+                              and int(v) >= 0,
+                              "an integer >= 0 (0: the whole validation "
+                              "split)"),
+    "mix.top_k": (lambda v: _integer(v) is not None and int(v) >= 0,
+                  "an integer >= 0 (0: all logits)"),
     "guard.points": (lambda v: _integer(v) is not None and int(v) >= 0,
                      "an integer >= 0 (0: no guard)"),
     "guard.steps": (lambda v: (_integer(v) or 0) >= 1, "an integer >= 1"),

@@ -38,6 +38,7 @@ from advmask_tf.runs.checkpoints import (
     unreadable_weights,
     write_history,
 )
+from advmask_tf.runs import mixing
 from advmask_tf.runs.evaluate import evaluate_workdir
 from advmask_tf.runs.lock import hold
 from advmask_tf.runs.workdir import (
@@ -45,6 +46,7 @@ from advmask_tf.runs.workdir import (
     best_so_far,
     history,
     is_finished,
+    is_fresh,
     read_json,
     save_or_check_config,
 )
@@ -244,6 +246,8 @@ def train_or_report(config: ml_collections.ConfigDict, workdir: str,
     chief; whether the run had finished earlier).
     """
     wd = WorkDir(workdir)
+    if config.mix.enabled:
+        return _train_mixture(config, workdir, evaluate)
     if config.distribute == "multi_worker":
         # Every worker must take part in training, also when resuming a
         # finished run (the others would wait for it forever); the
@@ -266,3 +270,37 @@ def train_or_report(config: ml_collections.ConfigDict, workdir: str,
         if not evaluate:
             return None, False
         return evaluate_workdir(workdir, run_report=True), False
+
+
+def _train_mixture(config, workdir: str, evaluate: bool):
+    """train_or_report for a mixed classifier (`advmask_tf.runs.mixing`):
+    both classifiers' runs (each resumes), the choice on the validation
+    split, the mixture's model.keras, its evaluation."""
+    if config.distribute == "multi_worker":
+        raise ValueError("mix.enabled runs on one machine (train its two "
+                         "classifiers with multi_worker separately); "
+                         "received distribute='multi_worker'.")
+    check_config(config)
+    wd = WorkDir(workdir)
+    with hold(wd.root, "advmask-train"):
+        os.makedirs(wd.root, exist_ok=True)
+        adjusted = save_or_check_config(config, wd)
+        paths = mixing.sub_runs(workdir)
+        for name, sub_config in (("robust", mixing.robust_config(config)),
+                                 ("accurate",
+                                  mixing.accurate_config(config))):
+            if int(config.train.verbose):
+                print(f"The {name} classifier: {paths[name]}", flush=True)
+            # Evaluated too: the mixture's report compares with both.
+            train_or_report(sub_config, paths[name])
+        fresh = all(is_fresh(wd.best_model, os.path.join(path, "model.keras"))
+                    for path in paths.values())
+        if not fresh:
+            mixing.select_and_save(config, workdir,
+                                   verbose=int(config.train.verbose))
+        finished = fresh and is_fresh(wd.metrics, wd.best_model)
+        if finished and not adjusted:
+            return read_json(wd.metrics), True
+        if not evaluate:
+            return None, finished
+        return evaluate_workdir(workdir, run_report=True), finished

@@ -221,13 +221,17 @@ def run_facts(config, workdir: WorkDir) -> dict:
     the selected epoch (by train.monitor), training time (the sum of the
     epochs' `epoch_seconds`, over every resume), how often the overfitting
     guard restored earlier weights, and the versions."""
-    rows = history(workdir)
-    seconds = [float(row["epoch_seconds"]) for row in rows
+    rows = timed = history(workdir)
+    if config.mix.enabled:  # a mixture: its two classifiers' epochs
+        timed = [row for name in ("robust", "accurate")
+                 for row in history(WorkDir(workdir.path(name)))]
+    seconds = [float(row["epoch_seconds"]) for row in timed
                if row.get("epoch_seconds") not in (None, "")]
     monitor = config.train.monitor
     guard = (read_json(workdir.guard_events)["events"]
              if os.path.exists(workdir.guard_events) else [])
     return {
+        "mixture": bool(config.mix.enabled),
         "guard_restores": len(guard),
         "epochs_trained": len(rows),
         "selected_epoch": (selected_epoch(workdir, monitor)

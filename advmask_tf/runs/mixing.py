@@ -1,0 +1,159 @@
+"""A run whose model is a mixed classifier (config.mix.enabled).
+
+The work directory then holds two ordinary runs and their mixture:
+
+    robust/        the config itself (mix off): the robust classifier
+    accurate/      the same model trained by standard training
+                   (mix.accurate_epochs, mix.accurate_width)
+    mixing.json    the map and weight chosen on the validation split, and
+                   every candidate's validation figures
+    model.keras    the mixed classifier, one plain model image -> logits
+    metrics.json   its test-set evaluation, with the adaptive attacks
+
+Both classifiers see the same training split and the same held-out
+validation split (the same data config and seed); the selection uses the
+validation split only. Each sub-run resumes like any run; the mixture is
+rebuilt from them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import ml_collections
+import numpy as np
+
+from advmask_tf.attacks.pgd import PGDConfig
+from advmask_tf.attacks.registry import build_attacks
+from advmask_tf.attacks.transfer import TransferAttack
+from advmask_tf.data.pipeline import build_data
+from advmask_tf.evaluation.mixing_search import (
+    select_mixing,
+    validation_logits,
+)
+from advmask_tf.io_utils import atomic_save, atomic_write_json
+from advmask_tf.models.loading import load_keras_file
+from advmask_tf.models.mixing import MixingMap, mixed_classifier
+from advmask_tf.runs.workdir import WorkDir, history, read_json
+
+SOURCES = ("robust", "accurate", "surrogate")
+
+
+def robust_config(config) -> ml_collections.ConfigDict:
+    """The robust classifier's run: the config with mixing off."""
+    robust = ml_collections.ConfigDict(config.to_dict())
+    robust.mix.enabled = False
+    return robust
+
+
+def accurate_config(config) -> ml_collections.ConfigDict:
+    """The accurate classifier's run: standard training of the same model
+    on the same data, for mix.accurate_epochs, selected by validation
+    clean accuracy.
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> config = base_config(); config.mix.enabled = True
+    >>> accurate_config(config).method.name
+    'standard'
+    """
+    accurate = robust_config(config)
+    accurate.method.name = "standard"
+    accurate.method.awp_gamma = 0.0
+    accurate.radius.policy = "fixed"
+    accurate.weighting.name = "uniform"
+    accurate.model.norm = "auto"
+    accurate.train.free_replays = 0
+    accurate.train.ema_momentum = 0.0
+    accurate.train.epochs = int(config.mix.accurate_epochs)
+    accurate.train.monitor = "val_clean_accuracy"
+    accurate.guard.points = 0
+    accurate.eval.checks = False  # its robust accuracy is about 0
+    if int(config.mix.accurate_width):
+        accurate.model.options.width = int(config.mix.accurate_width)
+    return accurate
+
+
+def sub_runs(workdir: str) -> dict:
+    """{"robust": path, "accurate": path} of a mixing run's classifiers."""
+    return {name: os.path.join(workdir, name)
+            for name in ("robust", "accurate")}
+
+
+def select_and_save(config, workdir: str, verbose: int = 1) -> MixingMap:
+    """Chooses the map on the validation split, writes mixing.json and the
+    mixed model.keras; returns the choice."""
+    wd = WorkDir(workdir)
+    paths = sub_runs(workdir)
+    robust = load_keras_file(os.path.join(paths["robust"], "model.keras"),
+                             "the robust classifier")
+    accurate = load_keras_file(os.path.join(paths["accurate"],
+                                            "model.keras"),
+                               "the accurate classifier")
+    data_config = ml_collections.ConfigDict(config.data.to_dict())
+    data = build_data(data_config, int(config.eval.batch_size),
+                      int(config.seed))
+    if data.validation is None:
+        raise ValueError("mix.enabled needs a validation split to choose "
+                         "the mixing on; data.validation_size is 0.")
+    points = int(config.mix.validation_points)
+    validation = data.validation.unbatch().take(points).batch(
+        int(config.eval.batch_size)) if points else data.validation
+    eps = float(config.attack.eps)
+    if verbose:
+        print(f"Choosing the mixing on {points or data.num_validation} "
+              "validation points (PGD-20 and CW-inf on the robust "
+              "classifier) ...", flush=True)
+    logits = validation_logits(accurate, robust, validation, eps)
+    chosen, rows = select_mixing(logits, float(config.mix.robust_drop),
+                                 top_k=int(config.mix.top_k))
+    atomic_write_json(wd.path("mixing.json"), {
+        "chosen": vars(chosen), "eps": eps,
+        "validation_points": int(len(logits["labels"])),
+        "robust_drop": float(config.mix.robust_drop),
+        "accurate_alone": rows[0]["accurate_alone"],
+        "robust_alone": rows[0]["robust_alone"], "candidates": rows})
+    atomic_save(mixed_classifier(accurate, robust, chosen).save,
+                wd.best_model)
+    return chosen
+
+
+def load_mixing(workdir: str) -> MixingMap:
+    """The chosen map of a mixing run."""
+    return MixingMap(**read_json(os.path.join(workdir, "mixing.json"))[
+        "chosen"])
+
+
+def mixture_sources(workdir: str) -> dict:
+    """The networks the adaptive evaluation crafts examples on: the robust
+    and the accurate classifier and the relaxed surrogate of the mixture."""
+    paths = sub_runs(workdir)
+    robust = load_keras_file(os.path.join(paths["robust"], "model.keras"),
+                             "the robust classifier")
+    accurate = load_keras_file(os.path.join(paths["accurate"],
+                                            "model.keras"),
+                               "the accurate classifier")
+    surrogate = mixed_classifier(accurate, robust, load_mixing(workdir),
+                                 surrogate=True, name="surrogate")
+    return {"robust": robust, "accurate": accurate, "surrogate": surrogate}
+
+
+def adaptive_attacks(sources: dict, eps: float, budgets) -> dict:
+    """PGD (CE) and CW-inf crafted on each source, judged on the mixture:
+    {"<attack>@<source>": TransferAttack}."""
+    attacks = {}
+    for name, attack in build_attacks("pgd,cw_inf", eps, budgets).items():
+        assert isinstance(attack, PGDConfig)
+        for source, network in sources.items():
+            attacks[f"{name}@{source}"] = TransferAttack(attack, network,
+                                                         source)
+    return attacks
+
+
+def training_seconds(workdir: str) -> float | None:
+    """The two classifiers' training time together (their epochs'
+    measured seconds, over every resume)."""
+    seconds = [float(row["epoch_seconds"])
+               for path in sub_runs(workdir).values()
+               for row in history(WorkDir(path))
+               if row.get("epoch_seconds")]
+    return round(float(np.sum(seconds)), 1) if seconds else None
