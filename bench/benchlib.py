@@ -33,6 +33,7 @@ PRESETS = {
     "mart": "fashion_mnist_mart.py",
     "awp": "fashion_mnist_awp.py",
     "oat": "fashion_mnist_oat.py",
+    "keep_accuracy": "fashion_mnist_keep_accuracy.py",
     "iaat": "fashion_mnist_iaat.py",
     "gairat": "fashion_mnist_gairat.py",
     "gairat_iaat": "fashion_mnist_gairat_iaat.py",

@@ -21,6 +21,7 @@ from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
 from advmask_tf.io_utils import atomic_save
 from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.progress import RunProgress
+from advmask_tf.runs import mixing
 from advmask_tf.runs.assembly import (
     build_adversarial_model,
     build_network,
@@ -38,7 +39,6 @@ from advmask_tf.runs.checkpoints import (
     unreadable_weights,
     write_history,
 )
-from advmask_tf.runs import mixing
 from advmask_tf.runs.evaluate import evaluate_workdir
 from advmask_tf.runs.lock import hold
 from advmask_tf.runs.workdir import (
@@ -291,8 +291,8 @@ def _train_mixture(config, workdir: str, evaluate: bool):
                                   mixing.accurate_config(config))):
             if int(config.train.verbose):
                 print(f"The {name} classifier: {paths[name]}", flush=True)
-            # Evaluated too: the mixture's report compares with both.
-            train_or_report(sub_config, paths[name])
+            # Evaluated with the mixture, whose report compares with both.
+            train_or_report(sub_config, paths[name], evaluate=evaluate)
         fresh = all(is_fresh(wd.best_model, os.path.join(path, "model.keras"))
                     for path in paths.values())
         if not fresh:
