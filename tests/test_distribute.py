@@ -147,12 +147,14 @@ def test_multi_worker_without_tf_config_fails_clearly(monkeypatch):
 
 
 # The main job and the keep-accuracy mixture's robust part are the Free
-# preset with other sizes: their parts are tested there.
+# preset with other sizes: their parts are tested there. AWP on two
+# replicas: tests/test_training.py's replica test (TRADES-AWP).
 PRESETS = sorted(name for name in os.listdir(os.path.join(REPO, "configs"))
                  if name.startswith("fashion_mnist_")
                  and name not in ("fashion_mnist_tune.py",
                                   "fashion_mnist_main.py",
-                                  "fashion_mnist_keep_accuracy.py"))
+                                  "fashion_mnist_keep_accuracy.py",
+                                  "fashion_mnist_awp.py"))
 
 
 # What build_network reads of a DataBundle, for Fashion-MNIST.

@@ -40,6 +40,7 @@ def test_mart_refuses_a_negative_beta():
         make_objective({"name": "mart", "beta": -1.0})
 
 
+@pytest.mark.slow  # bench/: pytest -m slow
 def test_mart_learns_robustness_on_real_images(fashion_slice):
     """MART (PGD-3 during training) for one epoch over 2,000 images resists
     PGD-10 at eps 0.1 far better than clean training."""
@@ -198,6 +199,7 @@ def test_oat_attacks_the_network_told_each_samples_lambda_times_eps(
     assert sorted(set(np.round(values, 6))) == [0.0, 0.03, 0.1]
 
 
+@pytest.mark.slow  # bench/: pytest -m slow
 def test_oat_learns_robustness_when_told_lambda_one(fashion_slice):
     """OAT (PGD-3 in training) for two epochs over 2,000 real images: told
     lambda 1 (eps 0.1) the network resists PGD-10 at eps 0.1 on 500 test
