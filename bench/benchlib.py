@@ -101,9 +101,8 @@ def eval_report(workdir: str, checkpoint: str, attacks: str, limit: int,
     network."""
     wd = runs.WorkDir(workdir)
     config = runs.load_config(wd)
-    path = wd.eval_report(runs.evaluation_tag(
-        config, checkpoint, runs.evaluation_attacks(config, attacks), limit,
-        checks))
+    path = wd.eval_report(runs.workdir_evaluation_tag(
+        config, checkpoint, attacks, limit, checks))
     if not runs.is_fresh(path, wd.model(checkpoint)):
         tool("advmask-eval", f"--workdir={workdir}",
              f"--checkpoint={checkpoint}", f"--attacks={attacks}",

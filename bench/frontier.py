@@ -52,6 +52,11 @@ from advmask_tf.plotting import (  # noqa: E402
     pyplot,
     save_figure,
 )
+from advmask_tf.runs.workdir import (  # noqa: E402
+    WorkDir,
+    history,
+    read_json,
+)
 
 MADRY_EPOCHS = 5
 LABELS = {"standard": "Standard", "madry": "Madry PGD-10",
@@ -59,7 +64,9 @@ LABELS = {"standard": "Standard", "madry": "Madry PGD-10",
           "awp": "TRADES-AWP (gamma 5e-3)", "iaat": "IAAT",
           "gairat": "GAIRAT", "robmask": "RobMask (told eps)",
           "oat": "OAT (told lambda 1)", "free": "Free (m 4)",
-          "keep_accuracy": "Keep accuracy (mixture)"}
+          "keep_accuracy": "Keep accuracy (mixture)",
+          "keep_accuracy/robust": "  its robust part (Free m 4)",
+          "keep_accuracy/accurate": "  its accurate part (standard, width 32)"}
 # Runs whose parts have a fixed size (the mixture's two classifiers).
 AS_CONFIGURED = ("keep_accuracy",)
 
@@ -82,30 +89,54 @@ def main():
           flush=True)
     rows = [{"method": "madry", "workdir": budget_workdir,
              "seconds": budget, "schedule": f"epochs={MADRY_EPOCHS}"}]
+    evaluate(rows[0], aa_methods, args.aa_points)
     data = build_data(method_config("madry").data, 128, 0)
     for method in chosen:
+        workdir = os.path.join(args.workdir, method)
+        record = os.path.join(workdir, "bench_seconds.json")
         overrides = []
-        if method not in AS_CONFIGURED:
+        if method not in AS_CONFIGURED and not os.path.exists(record):
             speed = calibrate(method, data)
             overrides = schedule(
                 budget, epoch_seconds(method, speed, data.num_train),
                 START_UP_SECONDS + speed["tracing"], data.num_train)
-        workdir = os.path.join(args.workdir, method)
+        seconds = train_timed(method, workdir, overrides)
+        # A reused run keeps the schedule it was trained with.
+        overrides = read_json(record)["overrides"]
         rows.append({"method": method, "workdir": workdir,
-                     "seconds": train_timed(method, workdir, overrides),
+                     "seconds": seconds,
                      "schedule": ", ".join(o.split(".")[-1]
                                            for o in overrides)
                      or "as configured"})
-    for row in rows:
-        row["report"], row["eval_seconds"] = test_timed(row["workdir"], 0)
-        if row["method"] in aa_methods:
-            row["cascade"] = eval_report(row["workdir"], "best",
-                                         "autoattack", args.aa_points, True)
+        # Each run is evaluated as soon as it is trained, so that an
+        # interrupted bench keeps (and its rerun reuses) every report.
+        evaluate(rows[-1], aa_methods, args.aa_points)
+        if method in AS_CONFIGURED:
+            for part in ("robust", "accurate"):
+                rows.append(part_row(method, workdir, part))
+                evaluate(rows[-1], (), 0)
     text = results_markdown(args, rows, budget, data.num_train)
     figure = plot(rows, os.path.join(args.workdir, "frontier.png"))
     link = publish_figure(figure, "frontier.png", args.write)
     publish("frontier", text + f"\n\n![clean against worst-case robust "
             f"accuracy]({link})", args.write)
+
+
+def part_row(method: str, workdir: str, part: str) -> dict:
+    """A row for one classifier of a mixture, timed by its epochs."""
+    path = os.path.join(workdir, part)
+    seconds = sum(float(r["epoch_seconds"])
+                  for r in history(WorkDir(path)))
+    return {"method": f"{method}/{part}", "workdir": path,
+            "seconds": seconds, "schedule": "part of the mixture"}
+
+
+def evaluate(row: dict, aa_methods: list, aa_points: int) -> None:
+    """Adds the run's full-test report, and its cascade when asked."""
+    row["report"], row["eval_seconds"] = test_timed(row["workdir"], 0)
+    if row["method"] in aa_methods:
+        row["cascade"] = eval_report(row["workdir"], "best", "autoattack",
+                                     aa_points, True)
 
 
 def worst(row) -> float:

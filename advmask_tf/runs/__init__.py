@@ -33,6 +33,7 @@ from advmask_tf.runs.evaluate import (
     evaluation_tag,
     load_for_evaluation,
     with_eval_overrides,
+    workdir_evaluation_tag,
 )
 from advmask_tf.runs.train import train, train_or_report
 from advmask_tf.runs.workdir import (
@@ -71,6 +72,7 @@ __all__ = [
     "evaluate_sweep",
     "evaluate_workdir",
     "evaluation_tag",
+    "workdir_evaluation_tag",
     "load_for_evaluation",
     "with_eval_overrides",
     "train",

@@ -42,7 +42,11 @@ from advmask_tf.runs.assembly import (
 )
 from advmask_tf.runs.field_checks import check_fields
 from advmask_tf.runs.lock import holding
-from advmask_tf.runs.mixing import adaptive_attacks, mixture_sources
+from advmask_tf.runs.mixing import (
+    adaptive_attack_names,
+    adaptive_attacks,
+    mixture_sources,
+)
 from advmask_tf.runs.workdir import (
     WorkDir,
     history,
@@ -123,6 +127,27 @@ def evaluation_tag(config, checkpoint: str, attack_names, limit,
     return f"{checkpoint}-{'+'.join(attack_names)}-{limit or 'all'}-{digest}"
 
 
+def workdir_evaluation_tag(config, checkpoint: str, attacks=None,
+                           limit: int | None = None,
+                           checks: bool | None = None) -> str:
+    """The tag of the report `evaluate_workdir` writes for these arguments
+    (a mixture's best network adds its adaptive attacks' columns).
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> config = base_config(); config.mix.enabled = True
+    >>> workdir_evaluation_tag(config, "best", "pgd", 0, False)[:40]
+    'best-pgd20+pgd20@robust+pgd20@accurate+p'
+    """
+    names = list(evaluation_attacks(config, attacks))
+    if config.mix.enabled and checkpoint == "best":
+        names += adaptive_attack_names(eval_eps(config),
+                                       attack_budgets(config))
+    if checks is None:
+        checks = bool(config.eval.checks)
+    return evaluation_tag(config, checkpoint, names,
+                          requested_points(config, limit), checks)
+
+
 def evaluate_network(network, data, config, attacks, eps, checks, verbose,
                      title, condition=None):
     """One evaluation of `network` on `data.test` with `attacks`; a
@@ -187,8 +212,8 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
         json_path, markdown_path = wd.metrics, wd.results
         report["run"] = run_facts(config, wd)
     else:
-        tag = tag or evaluation_tag(config, checkpoint, attack_configs,
-                                    requested_points(config, limit), checks)
+        tag = tag or workdir_evaluation_tag(config, checkpoint, attacks,
+                                            limit, checks)
         json_path = wd.eval_report(tag)
         markdown_path = wd.path("eval", tag + ".md")
         report["tag"] = tag

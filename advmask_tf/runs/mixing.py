@@ -142,7 +142,8 @@ def mixture_sources(workdir: str) -> dict:
 
 def adaptive_attacks(sources: dict, eps: float, budgets) -> dict:
     """PGD (CE) and CW-inf crafted on each source, judged on the mixture:
-    {"<attack>@<source>": TransferAttack}."""
+    {"<attack>@<source>": TransferAttack}, named by
+    `adaptive_attack_names`."""
     attacks = {}
     for name, attack in build_attacks("pgd,cw_inf", eps, budgets).items():
         assert isinstance(attack, PGDConfig)
@@ -150,6 +151,19 @@ def adaptive_attacks(sources: dict, eps: float, budgets) -> dict:
             attacks[f"{name}@{source}"] = TransferAttack(attack, network,
                                                          source)
     return attacks
+
+
+def adaptive_attack_names(eps: float, budgets) -> list[str]:
+    """The names of `adaptive_attacks` over `SOURCES`, without loading any
+    network (what a report's tag is made of).
+
+    >>> from advmask_tf.attacks.registry import AttackBudgets
+    >>> adaptive_attack_names(0.1, AttackBudgets())[:2]
+    ['pgd20@robust', 'pgd20@accurate']
+    """
+    return [f"{name}@{source}"
+            for name in build_attacks("pgd,cw_inf", eps, budgets)
+            for source in SOURCES]
 
 
 def training_seconds(workdir: str) -> float | None:
