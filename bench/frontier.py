@@ -65,8 +65,9 @@ LABELS = {"standard": "Standard", "madry": "Madry PGD-10",
           "gairat": "GAIRAT", "robmask": "RobMask (told eps)",
           "oat": "OAT (told lambda 1)", "free": "Free (m 4)",
           "keep_accuracy": "Keep accuracy (mixture)",
-          "keep_accuracy/robust": "  its robust part (Free m 4)",
-          "keep_accuracy/accurate": "  its accurate part (standard, width 32)"}
+          "keep_accuracy/robust": "Keep accuracy's robust part (Free m 4)",
+          "keep_accuracy/accurate": ("Keep accuracy's accurate part "
+                                     "(standard, width 32)")}
 # Runs whose parts have a fixed size (the mixture's two classifiers).
 AS_CONFIGURED = ("keep_accuracy",)
 
@@ -236,8 +237,11 @@ def results_markdown(args, rows, budget, num_train) -> str:
 
 
 def plot(rows, path: str) -> str:
+    """Left: every run's test-set point with the target box. Right: the
+    mixture's candidate maps on the validation split (its Pareto front), so
+    the price of clean accuracy in robustness can be read off."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, (ax, ax_mix) = plt.subplots(1, 2, figsize=(12, 5.6))
     xs = [100 * worst(r) for r in rows]
     ys = [100 * clean(r) for r in rows]
     x_limits = (max(0, min(xs) - 5), min(100, max(xs) + 5))
@@ -249,21 +253,64 @@ def plot(rows, path: str) -> str:
         ax.fill_between([low_robust, x_limits[1]], low_clean, y_limits[1],
                         color="tab:green", alpha=0.15,
                         label="target: within 1 point of both")
-    for row in rows:
-        ax.scatter(100 * worst(row), 100 * clean(row), s=40,
-                   label=f"{LABELS[row['method']]} "
+    markers = "os^vD<>pXh*P"
+    for i, row in enumerate(rows):
+        ax.scatter(100 * worst(row), 100 * clean(row), s=45,
+                   marker=markers[i % len(markers)],
+                   label=f"{LABELS[row['method']].strip()} "
                    f"({row['seconds'] / 60:.1f} min)")
     ax.set_xlabel("worst-case robust accuracy, full test set (%)")
-    ax.set_ylabel("clean accuracy (%)")
-    ax.set_title("Clean against robust accuracy at one training budget\n"
-                 + context_line("Fashion-MNIST", 0.1, rows[0]["report"][
-                     "clean"]["total"], "best"), fontsize=10)
-    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+    ax.set_ylabel("clean accuracy, full test set (%)")
+    ax.set_title("Each run at one training budget\n" + context_line(
+        "Fashion-MNIST", 0.1, rows[0]["report"]["clean"]["total"], "best"),
+        fontsize=10)
     ax.set_xlim(*x_limits)
     ax.set_ylim(*y_limits)
-    fig.tight_layout()
+    ax.grid(alpha=0.3)
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=3,
+               fontsize=8, frameon=False)
+    if "keep_accuracy" in by:
+        plot_mixing_candidates(ax_mix, by["keep_accuracy"]["workdir"])
+    else:
+        ax_mix.set_visible(False)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     save_figure(fig, path)
     return path
+
+
+def plot_mixing_candidates(ax, workdir: str) -> None:
+    """The mixture's validation-split candidates and their Pareto front."""
+    mixing = read_json(os.path.join(workdir, "mixing.json"))
+    points = sorted(((100 * c["robust_estimate"], 100 * c["clean"], c)
+                     for c in mixing["candidates"]), key=lambda p: -p[0])
+    front, best_clean = [], -1.0
+    for robust, clean_acc, _ in points:
+        if clean_acc > best_clean:
+            front.append((robust, clean_acc))
+            best_clean = clean_acc
+    ax.scatter([p[0] for p in points], [p[1] for p in points], s=8,
+               color="0.7", label="candidate maps and weights")
+    ax.plot(*zip(*front), color="tab:blue", label="their Pareto front")
+    chosen = [p for p in points if p[2]["chosen"]]
+    if chosen:
+        ax.scatter(chosen[0][0], chosen[0][1], s=80, marker="*",
+                   color="tab:red", zorder=3, label="chosen")
+    robust_alone = 100 * mixing["robust_alone"]
+    ax.axvline(robust_alone, color="tab:orange", linestyle="--",
+               label=f"robust part alone ({robust_alone:.1f}%)")
+    ax.axhline(100 * mixing["accurate_alone"], color="tab:purple",
+               linestyle=":", label="accurate part alone (clean "
+               f"{100 * mixing['accurate_alone']:.1f}%)")
+    ax.set_xlim(max(0, robust_alone - 30), robust_alone + 3)
+    ax.set_ylim(min(p[1] for p in front) - 3,
+                100 * mixing["accurate_alone"] + 1)
+    ax.set_xlabel("estimated robust accuracy, validation (%)")
+    ax.set_ylabel("clean accuracy, validation (%)")
+    ax.set_title(f"The mixture's choices on {mixing['validation_points']:,} "
+                 "validation images\n(PGD-20 and CW-inf on the robust part)",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
 
 
 if __name__ == "__main__":
