@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import keras
 import tensorflow as tf
 
@@ -32,30 +30,14 @@ from advmask_tf.training.objectives import (
 )
 from advmask_tf.training.radius import make_radius_policy
 from advmask_tf.training.rescaling import TRAINABLE, rescaling_variables
+from advmask_tf.training.ordering import after
 from advmask_tf.training.saving import AtomicSaving, upgraded_config
+from advmask_tf.training.strategy_build import BuildsWithoutBatch
 from advmask_tf.training.weighting import make_weighting
 
 
-def _one_replica(value):
-    if isinstance(value, tf.distribute.DistributedValues):
-        return value.values[0]
-    return value
-
-
-def after(tensor):
-    """Orders the ops built in this context after `tensor` (if not None).
-
-    Two independent forward passes in one step (say, logging logits and the
-    attack loop) may otherwise run at the same time; on a CPU their thread
-    pools then fight and the step ran up to 40% slower (bench/throughput.py).
-    """
-    if tensor is None:
-        return contextlib.nullcontext()
-    return tf.control_dependencies([tensor])
-
-
 @keras.saving.register_keras_serializable(package="advmask_tf")
-class AdversarialModel(AtomicSaving, keras.Model):
+class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
     """Wraps any Keras classifier (pixels in [0, 1] -> logits) for training.
 
     A training method is a choice of parts, each given as a spec (a name
@@ -232,28 +214,6 @@ class AdversarialModel(AtomicSaving, keras.Model):
         if not any(isinstance(c, EpochCounter) for c in callbacks):
             callbacks.append(EpochCounter())
         return super().fit(*args, callbacks=callbacks, **kwargs)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a strategy Keras builds metrics and optimizer from a batch it
-        # takes from a new iterator over the training data. That shifts a
-        # reshuffling dataset by one shuffle (so a distributed run would see
-        # other batches than a single-device one), and under
-        # MultiWorkerMirroredStrategy its strategy.reduce fails on dict
-        # batches (keras-team/keras issue 20329). A built AdversarialModel
-        # has no compiled loss or metrics, so no batch is needed; otherwise
-        # one replica's local values of a batch give the shapes.
-        if self._distribute_strategy is None:
-            return None
-        if all(layer.built for layer in self._flatten_layers()):
-            with self.distribute_strategy.scope():
-                return self._symbolic_build(data_batch=None)
-        if iterator is not None:
-            for _, _, batches in iterator:
-                data_batch = tf.nest.map_structure(_one_replica,
-                                                   next(batches))
-                break
-        with self.distribute_strategy.scope():
-            return self._symbolic_build(data_batch=data_batch)
 
     def step_facts(self, image, label, index=None, clean_correct=None
                    ) -> StepFacts:
