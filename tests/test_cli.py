@@ -245,6 +245,7 @@ def test_the_command_line_reports_a_bad_config_in_one_line_before_any_work(
     assert not os.path.exists(tmp_path / "run")  # nothing was created
 
 
+@pytest.mark.slow
 def test_gairat_on_iaat_preset_exports_radii_and_histograms(tmp_path):
     workdir = tmp_path / "run"
     config = configured("fashion_mnist_gairat_iaat.py", {
@@ -278,6 +279,7 @@ def test_eval_of_a_missing_workdir_says_what_to_do(tmp_path):
         runs.evaluate_runs([str(tmp_path / "none")])
 
 
+@pytest.mark.slow
 def test_robmask_run_then_its_trade_off_curve_end_to_end(tmp_path, capsys):
     """A tiny RobMask run (what advmask-train runs), then its trade-off
     swept over the strength it is told and the mask mix (what advmask-eval

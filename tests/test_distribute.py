@@ -162,7 +162,19 @@ FASHION_SHAPES = SimpleNamespace(image_shape=(28, 28, 1), num_classes=10,
                                  mean=(0.286,), std=(0.353,))
 
 
-@pytest.mark.parametrize("preset_name", PRESETS)
+# Presets whose parts the others already combine (GAIRAT and IAAT on
+# TRADES, N-FGSM beside FGSM-RS, OAT's and split BN's conditioned norms
+# beside RobMask's, TRADES beside the two-replica TRADES tests of
+# tests/test_training.py) run with `-m slow`, for the default suite's time.
+COVERED_BY_OTHERS = ("fashion_mnist_gairat_iaat.py",
+                     "fashion_mnist_gairat_trades.py",
+                     "fashion_mnist_nfgsm.py", "fashion_mnist_oat.py",
+                     "fashion_mnist_split_bn.py", "fashion_mnist_trades.py")
+
+
+@pytest.mark.parametrize("preset_name", [
+    pytest.param(name, marks=pytest.mark.slow)
+    if name in COVERED_BY_OTHERS else name for name in PRESETS])
 def test_every_preset_trains_alike_on_two_replicas(preset_name, fashion_slice,
                                                    float64, replica_pair):
     """Each configs/ preset, made small (its parts and settings unchanged,

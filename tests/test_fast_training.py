@@ -12,6 +12,7 @@ from advmask_tf import runs
 from advmask_tf.data import build_data
 
 
+@pytest.mark.slow
 def test_weight_averaging_is_what_validation_selects_and_exports(tmp_path):
     histories = {}
     for momentum in (0.0, 0.8):
@@ -161,6 +162,7 @@ def test_free_training_replays_each_batch_and_moves_the_perturbation(
     assert losses[0] > one.history["loss"][0] + 1e-3
 
 
+@pytest.mark.slow
 def test_free_training_combines_with_two_pass_objectives(fashion_slice):
     """TRADES and mixed run two passes per replay; the perturbation's
     gradient comes from the same backward pass as the weights'."""

@@ -45,6 +45,16 @@ def test_a_bad_value_names_its_field(field, value, message):
     assert "\n" not in str(caught.value)
 
 
+def test_a_guard_larger_than_the_validation_split_is_refused_first(
+        tmp_path):
+    # A mixture trains two runs; the check must come before the first.
+    config = tiny({"guard.points": 300, "mix.enabled": True})
+    with pytest.raises(ValueError, match="guard.points=300 needs that many "
+                       "held-out images; data.validation_size is 200"):
+        runs.train_or_report(config, str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run" / "robust")
+
+
 def test_settings_that_cannot_do_what_they_say_warn():
     config = tiny({"weighting.name": "gairat",
                    "weighting.burn_in_epochs": 5, "train.epochs": 5})

@@ -126,6 +126,7 @@ def run_tune(workdir, *extra):
             "--config.tune.objective=weighted", *extra]
 
 
+@pytest.mark.slow
 def test_three_trial_search_resumes_after_being_killed(tmp_path):
     workdir = tmp_path / "tune"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

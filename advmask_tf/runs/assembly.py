@@ -323,6 +323,12 @@ def check_config(config) -> None:
                              int(config.train.free_replays),
                              config.train.trainable)
     check_precision(config.train.precision)
+    if int(config.guard.points) > int(config.data.validation_size):
+        raise ValueError(
+            f"guard.points={int(config.guard.points)} needs that many "
+            "held-out images; data.validation_size is "
+            f"{int(config.data.validation_size)} (set guard.points at most "
+            "data.validation_size, or 0 for no guard).")
     if config.train.trainable not in TRAINABLE:
         raise ValueError(f"train.trainable must be one of {TRAINABLE}; "
                          f"received {config.train.trainable!r}.")
