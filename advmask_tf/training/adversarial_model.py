@@ -28,9 +28,9 @@ from advmask_tf.training.objectives import (
     make_objective,
     training_attack,
 )
+from advmask_tf.training.ordering import after
 from advmask_tf.training.radius import make_radius_policy
 from advmask_tf.training.rescaling import TRAINABLE, rescaling_variables
-from advmask_tf.training.ordering import after
 from advmask_tf.training.saving import AtomicSaving, upgraded_config
 from advmask_tf.training.strategy_build import BuildsWithoutBatch
 from advmask_tf.training.weighting import make_weighting
