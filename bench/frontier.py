@@ -5,7 +5,8 @@ Madry PGD-10 epochs of the small CNN through `advmask-train` (that run is
 also the Madry reference). Every other method is calibrated (its step and
 validation speed, bench/fast_training.py) and given the epochs that fill the
 same budget; the keep-accuracy preset (a mixture of two classifiers) runs
-as it is and the table shows its measured time against the budget. Every
+as it is and the table shows its measured time against the budget (its
+two classifiers get rows of their own, timed by their epochs). Every
 network is evaluated on the full test set (clean, PGD-20, CW-inf; the
 mixture also under PGD and CW-inf crafted on each of its classifiers and
 on a relaxed surrogate); the AutoAttack-style cascade with the sanity
@@ -257,7 +258,7 @@ def plot(rows, path: str) -> str:
     for i, row in enumerate(rows):
         ax.scatter(100 * worst(row), 100 * clean(row), s=45,
                    marker=markers[i % len(markers)],
-                   label=f"{LABELS[row['method']].strip()} "
+                   label=f"{LABELS[row['method']]} "
                    f"({row['seconds'] / 60:.1f} min)")
     ax.set_xlabel("worst-case robust accuracy, full test set (%)")
     ax.set_ylabel("clean accuracy, full test set (%)")
