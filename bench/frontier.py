@@ -55,8 +55,8 @@ from advmask_tf.plotting import (  # noqa: E402
 )
 from advmask_tf.runs.workdir import (  # noqa: E402
     WorkDir,
-    history,
     read_json,
+    training_seconds,
 )
 
 MADRY_EPOCHS = 5
@@ -127,8 +127,7 @@ def main():
 def part_row(method: str, workdir: str, part: str) -> dict:
     """A row for one classifier of a mixture, timed by its epochs."""
     path = os.path.join(workdir, part)
-    seconds = sum(float(r["epoch_seconds"])
-                  for r in history(WorkDir(path)))
+    seconds = training_seconds(WorkDir(path)) or 0.0
     return {"method": f"{method}/{part}", "workdir": path,
             "seconds": seconds, "schedule": "part of the mixture"}
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 
 import ml_collections
-import numpy as np
 
 from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.attacks.registry import build_attacks
@@ -34,7 +33,7 @@ from advmask_tf.evaluation.mixing_search import (
 from advmask_tf.io_utils import atomic_save, atomic_write_json
 from advmask_tf.models.loading import load_keras_file
 from advmask_tf.models.mixing import MixingMap, mixed_classifier
-from advmask_tf.runs.workdir import WorkDir, history, read_json
+from advmask_tf.runs.workdir import WorkDir, read_json
 
 SOURCES = ("robust", "accurate", "surrogate")
 
@@ -165,12 +164,3 @@ def adaptive_attack_names(eps: float, budgets) -> list[str]:
             for name in build_attacks("pgd,cw_inf", eps, budgets)
             for source in SOURCES]
 
-
-def training_seconds(workdir: str) -> float | None:
-    """The two classifiers' training time together (their epochs'
-    measured seconds, over every resume)."""
-    seconds = [float(row["epoch_seconds"])
-               for path in sub_runs(workdir).values()
-               for row in history(WorkDir(path))
-               if row.get("epoch_seconds")]
-    return round(float(np.sum(seconds)), 1) if seconds else None

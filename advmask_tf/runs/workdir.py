@@ -216,17 +216,25 @@ def selected_epoch(workdir: WorkDir, monitor: str) -> int:
     return values.index(max(values)) + 1
 
 
+def training_seconds(*workdirs: WorkDir) -> float | None:
+    """The runs' measured training time: the sum of their epochs'
+    `epoch_seconds` over every resume (None before any timed epoch)."""
+    seconds = [float(row["epoch_seconds"]) for workdir in workdirs
+               for row in history(workdir)
+               if row.get("epoch_seconds") not in (None, "")]
+    return round(sum(seconds), 1) if seconds else None
+
+
 def run_facts(config, workdir: WorkDir) -> dict:
     """What a run's report records about the run itself: epochs trained,
     the selected epoch (by train.monitor), training time (the sum of the
     epochs' `epoch_seconds`, over every resume), how often the overfitting
     guard restored earlier weights, and the versions."""
-    rows = timed = history(workdir)
+    rows = history(workdir)
+    timed = [workdir]
     if config.mix.enabled:  # a mixture: its two classifiers' epochs
-        timed = [row for name in ("robust", "accurate")
-                 for row in history(WorkDir(workdir.path(name)))]
-    seconds = [float(row["epoch_seconds"]) for row in timed
-               if row.get("epoch_seconds") not in (None, "")]
+        timed = [WorkDir(workdir.path(name)) for name in ("robust",
+                                                          "accurate")]
     monitor = config.train.monitor
     guard = (read_json(workdir.guard_events)["events"]
              if os.path.exists(workdir.guard_events) else [])
@@ -236,7 +244,7 @@ def run_facts(config, workdir: WorkDir) -> dict:
         "epochs_trained": len(rows),
         "selected_epoch": (selected_epoch(workdir, monitor)
                            if rows and monitor in rows[0] else None),
-        "training_seconds": round(sum(seconds), 1) if seconds else None,
+        "training_seconds": training_seconds(*timed),
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "advmask_tf": advmask_tf.__version__,
     }
