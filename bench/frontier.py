@@ -302,15 +302,16 @@ def plot_mixing_candidates(ax, workdir: str) -> None:
                linestyle=":", label="accurate part alone (clean "
                f"{100 * mixing['accurate_alone']:.1f}%)")
     ax.set_xlim(max(0, robust_alone - 30), robust_alone + 3)
+    # Room above the accurate part's line for the legend.
     ax.set_ylim(min(p[1] for p in front) - 3,
-                100 * mixing["accurate_alone"] + 1)
+                100 * mixing["accurate_alone"] + 3.5)
     ax.set_xlabel("estimated robust accuracy, validation (%)")
     ax.set_ylabel("clean accuracy, validation (%)")
     ax.set_title(f"The mixture's choices on {mixing['validation_points']:,} "
                  "validation images\n(PGD-20 and CW-inf on the robust part)",
                  fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center")
 
 
 if __name__ == "__main__":
