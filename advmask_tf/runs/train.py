@@ -113,12 +113,9 @@ def _work_directory_callbacks(config, wd: WorkDir, data) -> list:
 
 def overfitting_guard(config, data, wd: WorkDir, chief: bool
                       ) -> OverfittingGuard:
-    """The config's guard, on the first guard.points validation images."""
+    """The config's guard, on the first guard.points validation images
+    (`check_config` has made sure there are that many)."""
     points = int(config.guard.points)
-    if data.validation is None or points > data.num_validation:
-        raise ValueError(
-            f"guard.points={points} needs that many held-out images; "
-            f"data.validation_size is {data.num_validation}.")
     images, labels = [], []
     for features, label in data.validation.unbatch().take(points).batch(
             points):
