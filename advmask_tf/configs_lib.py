@@ -177,14 +177,19 @@ def base_config() -> ml_collections.ConfigDict:
         "limit": 0,           # 0: the whole test set
         "batch_size": 500,
         # Comma-separated: pgd (pgd_steps steps) or pgd<K>, cw_inf, apgd_ce,
-        # apgd_t, apgd_dlr, square, autoattack (the APGD-CE -> APGD-T ->
-        # Square cascade). autoattack on the full
-        # test set takes about 10 minutes per 1000 points on 2 CPU cores for
-        # the small CNN, so advmask-train leaves it to advmask-eval.
+        # apgd_t, apgd_dlr, fab_t, square, autoattack (the standard version:
+        # APGD-CE -> APGD-T -> FAB-T -> Square), autoattack_fast (without
+        # FAB-T), autoattack_rand (APGD-CE -> APGD-DLR with 20 EOT draws).
+        # AutoAttack costs minutes per 1000 points on 2 CPU cores for the
+        # small CNN, so advmask-train leaves it to advmask-eval.
         "attacks": "pgd,cw_inf",
         "apgd_steps": 100,
         "apgd_targets": 9,
+        "fab_steps": 100,
         "square_queries": 5000,
+        # Square's p schedule: "official" (AutoAttack's standard version)
+        # or "rescaled" (the halvings spread over any query budget).
+        "square_schedule": "official",
         # Gradient-masking sanity checks (advmask_tf/evaluation/checks.py),
         # on the first check_points test points.
         "checks": True,

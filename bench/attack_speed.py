@@ -7,8 +7,9 @@ for Square). 1.0 means the attack costs exactly its model evaluations;
 rounds alternate reference and attack so that load on this shared machine
 hits both alike. Also prints plain images/s per attack.
 
-    .venv/bin/python bench/attack_speed.py [--model runs/tradeoff/madry/model.keras] \
-        [--points 500] [--rounds 3] [--write]
+    .venv/bin/python bench/attack_speed.py \
+        [--model runs/frontier/madry/model.keras] [--points 500] \
+        [--rounds 3] [--write]
 """
 
 from __future__ import annotations
@@ -21,16 +22,21 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from benchlib import RUNS, machine_line, publish
+from benchlib import REPO, RUNS, machine_line, publish
 
-from advmask_tf.attacks import APGDConfig, PGDConfig, SquareConfig
+from advmask_tf.attacks import (
+    APGDConfig,
+    FABConfig,
+    PGDConfig,
+    SquareConfig,
+)
 from advmask_tf.data import load_fashion_mnist
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=os.path.join(
-        RUNS, "tradeoff", "madry", "model.keras"))
+        RUNS, "frontier", "madry", "model.keras"))
     parser.add_argument("--points", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true")
@@ -69,6 +75,12 @@ def main():
         "APGD-T (20 iterations, 3 targets)": (
             APGDConfig(eps=0.1, steps=steps, loss="dlr_targeted",
                        targets=3), 3 * (steps + 1) + 1, "gradient"),
+        # FAB-T stops a point once it is fooled within eps; at eps 0.001
+        # none is, so every point runs every iteration. Each iteration is
+        # one input gradient plus one forward pass and the projection.
+        "FAB-T (20 iterations, 3 targets)": (
+            FABConfig(eps=0.001, steps=steps, targets=3), 3 * steps + 1,
+            "gradient"),
         # Square stops early on fooled points; at eps 0.5 none is fooled
         # for long, so a small eps keeps every point queried.
         "Square (200 queries)": (SquareConfig(eps=0.01, queries=200), 200,
@@ -112,12 +124,14 @@ def main():
         "",
         f"Machine: {machine_line()}.",
         "",
-        f"Small CNN of the Madry trade-off run, {args.points} test images in "
-        "one batch. The ratio divides the attack's model evaluations per "
-        "second by those of a bare loop of the same evaluation (input "
+        f"Small CNN of {os.path.relpath(args.model, REPO)}, {args.points} "
+        "test images in one batch. The ratio divides the attack's model "
+        "evaluations per second by those of a bare loop of the same evaluation (input "
         "gradient of the CE, or forward pass) in the same process; rounds "
         "alternate the two; median and range over rounds. 1.0 means the "
-        "attack costs exactly its model evaluations.",
+        "attack costs exactly its model evaluations (FAB-T's are counted "
+        "as its input gradients: its extra forward pass and projection per "
+        "iteration show as a ratio under 1).",
         "",
         "| attack | model evaluation | images/s | ratio to the model | range |",
         "| --- | --- | --- | --- | --- |",

@@ -153,18 +153,56 @@ def test_autoattack_is_no_weaker_than_pgd20(trained_standard, fashion_mnist,
         ({"image": x, "index": np.arange(200)},
          fashion_mnist.y_test[:200])).batch(100)
     attacks = build_attacks("pgd,autoattack", 0.01, AttackBudgets(
-        apgd_steps=20, targets=3, square_queries=100))
+        apgd_steps=20, targets=3, fab_steps=20, square_queries=100))
     points = {}
     report = evaluate(trained_standard, data, attacks, points=points,
                       verbose=1)
     # The progress shows every attack and stage, robust so far.
     shown = capsys.readouterr().out
     for name in ("pgd20", "autoattack/apgd_ce", "autoattack/apgd_t",
-                 "autoattack/square", "worst"):
+                 "autoattack/fab_t", "autoattack/square", "worst"):
         assert f"{name}: " in shown, (name, shown)
     assert report["autoattack"]["correct"] <= report["pgd20"]["correct"] + 1
     assert report["autoattack"]["correct"] < report["clean"]["correct"]
     assert not np.any(points["autoattack"] & ~points["clean"])
+
+
+SMALL_BUDGETS = AttackBudgets(apgd_steps=10, targets=2, fab_steps=10,
+                              square_queries=60)
+
+
+def _robust_by_index(network, x, y, order, batch, names):
+    """Per-point robust masks (in the original order) of an evaluation of
+    the points taken in `order`, `batch` at a time."""
+    data = tf.data.Dataset.from_tensor_slices(
+        ({"image": x[order], "index": order}, y[order])).batch(batch)
+    points = {}
+    evaluate(network, data, build_attacks(names, 0.01, SMALL_BUDGETS),
+             points=points)
+    restored = {}
+    for name, mask in points.items():
+        restored[name] = np.empty_like(mask)
+        restored[name][order] = mask
+    return restored
+
+
+def test_autoattack_is_per_point_and_no_stronger_than_its_cascade(
+        trained_standard, fashion_mnist):
+    x = fashion_mnist.x_test[:40].astype(np.float32) / 255.0
+    y = fashion_mnist.y_test[:40]
+    stages = ("apgd_ce", "apgd_t", "fab_t", "square")
+    first = _robust_by_index(trained_standard, x, y, np.arange(40), 40,
+                             ",".join(("autoattack",) + stages))
+    # The cascade never leaves a point robust that a stage alone breaks.
+    for stage in stages:
+        assert not np.any(first["autoattack"] & ~first[stage]), stage
+    assert first["square"].sum() > first["autoattack"].sum()
+    # Another batch size and order: the same verdict for every point.
+    shuffled = np.random.RandomState(0).permutation(40)
+    second = _robust_by_index(trained_standard, x, y, shuffled, 13,
+                              "autoattack,square")
+    for name in second:
+        np.testing.assert_array_equal(first[name], second[name], name)
 
 
 def _check_subset(fashion_mnist, count=200):

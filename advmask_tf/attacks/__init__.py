@@ -1,12 +1,14 @@
 """Attacks in pixel space: batched, per-sample eps, tf.function-safe.
 
 Every attack config (`PGDConfig`, `APGDConfig`, `SquareConfig`,
-`AutoAttackConfig`) has `fooled(model, x, y, eps=None, noise_keys=None) ->
-bool per sample`; `ATTACKS` holds them by name (`build_attacks`).
+`FABConfig`, `AutoAttackConfig`) has `fooled(model, x, y, eps=None,
+noise_keys=None) -> bool per sample`; `ATTACKS` holds them by name
+(`build_attacks`).
 """
 
 from advmask_tf.attacks.apgd import APGDConfig, apgd, checkpoints
 from advmask_tf.attacks.autoattack import AutoAttackConfig
+from advmask_tf.attacks.fab import FABConfig, boundary_step, fab_targeted
 from advmask_tf.attacks.losses import (
     ATTACK_LOSSES,
     attack_loss,
@@ -36,6 +38,9 @@ from advmask_tf.attacks.square import SquareConfig, square
 __all__ = [
     "APGDConfig",
     "AutoAttackConfig",
+    "FABConfig",
+    "boundary_step",
+    "fab_targeted",
     "SquareConfig",
     "apgd",
     "checkpoints",

@@ -58,10 +58,12 @@ def checkpoints(steps: int) -> list[int]:
     return [p for p in points if 0 < p <= steps]
 
 
-def _check_apgd(steps, loss, rho, alpha):
-    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) \
-            or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1; received {steps!r}.")
+def _check_apgd(steps, loss, rho, alpha, eot=1):
+    for name, value in (("steps", steps), ("eot", eot)):
+        if not isinstance(value, (int, np.integer)) or isinstance(
+                value, bool) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1; received "
+                             f"{value!r}.")
     if loss not in ATTACK_LOSSES or loss in ("kl",):
         raise ValueError(f"Unknown APGD loss {loss!r}; expected one of "
                          "('ce', 'cw', 'dlr', 'dlr_targeted', 'ce_targeted').")
@@ -74,7 +76,7 @@ def _check_apgd(steps, loss, rho, alpha):
 def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
          rho: float = 0.75, alpha: float = 0.75, random_start: bool = True,
          bn_mode: str = "inference", seed=None,
-         noise_keys=None) -> AttackResult:
+         noise_keys=None, eot: int = 1) -> AttackResult:
     """One APGD run on a batch (Linf ball of radius eps, images in [0, 1]).
 
     Args:
@@ -89,6 +91,9 @@ def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
         random_start: start uniformly in the ball (else at x).
         seed, noise_keys: as in `pgd` (per-sample keys make the start
             independent of the batch layout).
+        eot: each loss and gradient is the mean over this many forward
+            passes (expectation over transformation, for randomised
+            networks; 1 for deterministic ones).
 
     Returns:
         An `AttackResult`: x_adv is the first misclassified point found (the
@@ -106,7 +111,7 @@ def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
     >>> bool(tf.reduce_max(tf.abs(result.x_adv - x)) <= 0.1 + 1e-6)
     True
     """
-    _check_apgd(steps, loss, rho, alpha)
+    _check_apgd(steps, loss, rho, alpha, eot)
     _check_radius("eps", eps, tf.convert_to_tensor(x).shape[0])
     if loss in TARGETED_LOSSES and targets is None:
         raise ValueError(f"APGD loss {loss!r} needs targets.")
@@ -120,13 +125,17 @@ def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
     per_sample = [-1] + [1] * (x.shape.rank - 1)
 
     def loss_and_grad(point):
-        with tf.GradientTape() as tape:
-            tape.watch(point)
-            logits = forward(point)
-            values = attack_loss(loss, logits, y, targets=targets)
-            total = tf.reduce_sum(values)
+        values, grad = 0.0, 0.0
+        for _ in range(eot):
+            with tf.GradientTape() as tape:
+                tape.watch(point)
+                logits = forward(point)
+                draw = attack_loss(loss, logits, y, targets=targets)
+                total = tf.reduce_sum(draw)
+            values += draw / eot
+            grad += tape.gradient(total, point) / eot
         correct = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y)
-        return values, tape.gradient(total, point), correct
+        return values, grad, correct
 
     def select(mask, a, b):
         return tf.where(tf.reshape(mask, per_sample), a, b)
@@ -240,11 +249,12 @@ class APGDConfig:
     rho: float = 0.75
     alpha: float = 0.75
     bn_mode: str = "inference"
+    eot: int = 1
     uses_gradients = True
 
     def __post_init__(self):
         _check_radius("eps", self.eps)
-        _check_apgd(self.steps, self.loss, self.rho, self.alpha)
+        _check_apgd(self.steps, self.loss, self.rho, self.alpha, self.eot)
         for name in ("restarts", "targets"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -255,7 +265,7 @@ class APGDConfig:
     def runs(self) -> int:
         """Gradient evaluations per sample, at most."""
         per_restart = self.targets if self.loss in TARGETED_LOSSES else 1
-        return self.restarts * per_restart * (self.steps + 1)
+        return self.restarts * per_restart * (self.steps + 1) * self.eot
 
     def fooled(self, model, x, y, eps=None, noise_keys=None, seed=None):
         """Bool per sample: some run found a misclassified point."""
@@ -282,7 +292,7 @@ class APGDConfig:
                               targets, self.rho, self.alpha,
                               bn_mode=self.bn_mode,
                               seed=None if seed is None else seed + restart,
-                              noise_keys=keys)
+                              noise_keys=keys, eot=self.eot)
                 fooled = tf.logical_or(fooled, result.success)
         return fooled
 

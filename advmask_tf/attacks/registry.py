@@ -33,7 +33,9 @@ class AttackBudgets:
     cw_steps: int = 20
     apgd_steps: int = 100
     targets: int = 9
+    fab_steps: int = 100
     square_queries: int = 5000
+    square_schedule: str = "official"
 
 
 def report_name(name: str, budgets: AttackBudgets) -> str:

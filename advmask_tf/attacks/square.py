@@ -5,12 +5,18 @@ Random search over the vertices of the eps-ball. Start from vertical
 stripes (each column of each channel at +eps or -eps); at query i change one
 square window per sample, of side s = round(sqrt(p_i * H * W)), to a random
 vertex (one random sign per channel), and keep the change when it lowers the
-margin z_y - max_{j != y} z_j. The fraction p_i starts at `p_init` and halves
-at 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 ten-thousandths of the
-query budget (the published schedule). A sample stops being queried once
-its margin is negative.
+margin z_y - max_{j != y} z_j. A sample stops being queried once its margin
+is negative.
 
-Differences from the reference code, both for batching: all samples share
+The fraction p_i starts at `p_init` and halves after iterations 10, 50, 200,
+500, 1000, 2000, 4000, 6000 and 8000. `schedule="official"` (the default)
+counts those in iterations, as AutoAttack's standard version runs Square (a
+5,000-query budget never reaches the last two halvings); "rescaled" reads
+them as ten-thousandths of the query budget, so any budget sees all nine.
+
+Every draw of a sample is keyed by its noise key (example index and salt;
+the position in the batch when no keys are given), so a point's result does
+not depend on the batch it is attacked in. For batching, all samples share
 the window side of an iteration (it depends only on the iteration), and a
 window that happens to equal the current one is not re-drawn (that query is
 spent without changing the point).
@@ -23,6 +29,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from advmask_tf.attacks.keyed_random import keyed_uniform
 from advmask_tf.attacks.losses import cw_margin
 from advmask_tf.attacks.pgd import (
     _check_radius,
@@ -32,29 +39,38 @@ from advmask_tf.attacks.pgd import (
 )
 from advmask_tf.attacks.registry import ATTACKS
 
-# Ten-thousandths of the budget after which p halves (published schedule).
+# Iterations (or, rescaled, ten-thousandths of the budget) after which p
+# halves: the published schedule.
 _HALVING_POINTS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+SCHEDULES = ("official", "rescaled")
 
 
-def square_fraction(p_init: float, query: int, queries: int) -> float:
-    """The fraction of pixels changed at `query` of a budget of `queries`.
+def square_fraction(p_init: float, iteration: int, queries: int,
+                    schedule: str = "official") -> float:
+    """The fraction of pixels changed at `iteration` (0 is the first query
+    after the stripes) of a budget of `queries`.
 
-    >>> [square_fraction(0.8, q, 10000) for q in (5, 100, 9000)]
+    >>> [square_fraction(0.8, i, 5000) for i in (5, 30, 4500)]
+    [0.8, 0.4, 0.00625]
+    >>> [square_fraction(0.8, i, 5000, "rescaled") for i in (5, 30, 4500)]
     [0.8, 0.2, 0.0015625]
     """
-    progress = int(query / queries * 10000)
+    progress = (iteration if schedule == "official"
+                else int(iteration / queries * 10000))
     return p_init / 2 ** sum(progress > point for point in _HALVING_POINTS)
 
 
-def _fraction_tensor(p_init, i, queries):
-    progress = (i * 10000) // queries
+def _fraction_tensor(p_init, iteration, queries, schedule):
+    progress = (iteration if schedule == "official"
+                else (iteration * 10000) // queries)
     halvings = tf.reduce_sum(tf.cast(
         progress > tf.constant(_HALVING_POINTS), tf.float32))
     return p_init / tf.pow(2.0, halvings)
 
 
 def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
-           seed: int = 0, bn_mode: str = "inference"):
+           seed: int = 0, bn_mode: str = "inference",
+           schedule: str = "official", noise_keys=None):
     """Runs the Square attack on a batch; never computes a gradient.
 
     Args:
@@ -64,8 +80,10 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
         queries: model evaluations per sample at most (the first one is the
             stripes start).
         p_init: the initial fraction of pixels changed per query.
-        seed: the attack's random draws are a function of (seed, query), so
-            a batch gives the same result on every run.
+        seed: a sample's draws are a function of (its key, seed, query).
+        schedule: "official" or "rescaled" (see the module docstring).
+        noise_keys: int64 (B, 2) per-sample keys (`noise_keys_for`); by
+            default the position in the batch.
 
     Returns:
         (x_adv, fooled, used): the best point per sample, whether its margin
@@ -81,7 +99,7 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
     >>> bool(tf.reduce_max(tf.abs(x_adv - x)) <= 0.1 + 1e-6)
     True
     """
-    _check_square(queries, p_init)
+    _check_square(queries, p_init, schedule)
     _check_radius("eps", eps, tf.convert_to_tensor(x).shape[0])
     forward = make_forward(model, bn_mode)
     x = float_images(x, "square")
@@ -98,11 +116,20 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
     def margin(point):
         return -cw_margin(forward(point), y)
 
-    def random_signs(shape, query):
-        draw = tf.random.stateless_uniform(shape, [seed, query])
+    if noise_keys is None:
+        noise_keys = tf.stack([tf.range(batch, dtype=tf.int64),
+                               tf.zeros([batch], tf.int64)], 1)
+
+    def draws(query, size):
+        stream = tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(query,
+                                                                 tf.int64)
+        return keyed_uniform(noise_keys, stream, size)
+
+    def signs(draw):
         return tf.where(draw < 0.5, -1.0, 1.0)
 
-    stripes = random_signs(tf.stack([batch, 1, width, channels]), 0)
+    stripes = tf.reshape(signs(draws(0, width * channels)),
+                         tf.stack([batch, 1, width, channels]))
     x_best = tf.clip_by_value(x + eps_b * stripes, low, high)
     margin_best = margin(x_best)
     used = tf.ones_like(y)
@@ -112,19 +139,23 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
 
     def body(i, x_best, margin_best, used):
         active = margin_best > 0
-        fraction = _fraction_tensor(p_init, i, queries)
+        fraction = _fraction_tensor(p_init, i - 1, queries, schedule)
         side = tf.cast(tf.round(tf.sqrt(
             fraction * float(height * width))), tf.int32)
         side = tf.clip_by_value(side, 1, max(min_side - 1, 1))
-        corner = tf.random.stateless_uniform(
-            tf.stack([batch, 2]), [seed, 2 * i + 1], minval=0,
-            maxval=tf.int32.max, dtype=tf.int32)
-        top = tf.reshape(corner[:, 0] % (height - side + 1), [-1, 1, 1, 1])
-        left = tf.reshape(corner[:, 1] % (width - side + 1), [-1, 1, 1, 1])
+        draw = draws(i, 2 + channels)
+
+        def position(u, extent):
+            places = extent - side + 1
+            return tf.reshape(tf.minimum(tf.cast(
+                u * tf.cast(places, tf.float32), tf.int32), places - 1),
+                [-1, 1, 1, 1])
+
+        top, left = position(draw[:, 0], height), position(draw[:, 1], width)
         window = ((rows >= top) & (rows < top + side)
                   & (cols >= left) & (cols < left + side))
-        vertex = x + eps_b * random_signs(tf.stack([batch, 1, 1, channels]),
-                                          2 * i + 2)
+        vertex = x + eps_b * tf.reshape(signs(draw[:, 2:]),
+                                        tf.stack([batch, 1, 1, channels]))
         candidate = tf.clip_by_value(tf.where(window, vertex, x_best), low,
                                      high)
         margin_new = margin(candidate)
@@ -143,7 +174,10 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
     return x_best, margin_best <= 0, used
 
 
-def _check_square(queries, p_init):
+def _check_square(queries, p_init, schedule="official"):
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}; received "
+                         f"{schedule!r}.")
     if not isinstance(queries, (int, np.integer)) or isinstance(
             queries, bool) or queries < 1:
         raise ValueError(f"queries must be an integer >= 1; received "
@@ -169,23 +203,24 @@ class SquareConfig:
     p_init: float = 0.8
     seed: int = 0
     bn_mode: str = "inference"
+    schedule: str = "official"
     #: score-based: the black-box check's reference
     uses_gradients = False
 
     def __post_init__(self):
         _check_radius("eps", self.eps)
-        _check_square(self.queries, self.p_init)
+        _check_square(self.queries, self.p_init, self.schedule)
 
     def fooled(self, model, x, y, eps=None, noise_keys=None, seed=None):
-        """Bool per sample (noise_keys are not used: draws are seeded)."""
-        del noise_keys
+        """Bool per sample; each sample's draws keyed by its noise key."""
         eps = self.eps if eps is None else eps
         _, fooled, _ = square(model, x, y, eps, self.queries, self.p_init,
                               self.seed if seed is None else seed,
-                              self.bn_mode)
+                              self.bn_mode, self.schedule, noise_keys)
         return fooled
 
 
 @ATTACKS.register("square")
 def _square(eps, budgets):
-    return SquareConfig(eps=eps, queries=budgets.square_queries)
+    return SquareConfig(eps=eps, queries=budgets.square_queries,
+                        schedule=budgets.square_schedule)

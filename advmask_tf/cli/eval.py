@@ -5,6 +5,9 @@ r"""advmask-eval: evaluate trained work directories on their test sets.
         [--nochecks] [--workdir=runs/trades ... --out=runs/compare]
     advmask-eval --workdir=runs/robmask --condition_sweep=0,0.05,0.1 \
         [--mix_sweep=0,0.5,1] [--reference=runs/madry --reference=...]
+    advmask-eval --model=PATH.keras --out=DIR [--attacks=autoattack] \
+        [--condition_eps=0.1] [--config.data.source=tfds \
+        --config.data.tfds_name=cifar10 --config.eval.eps=0.0314]
 
 Each work directory gets its report (JSON, markdown, TensorBoard scalars
 under tensorboard/eval) and the gradient-masking sanity checks; a failed
@@ -17,7 +20,10 @@ eval.condition_eps; --condition_sweep / --mix_sweep trace the trade-off of the
 one model instead (eval/conditioning-<checkpoint>.*), plotted next to the
 --reference runs. Reports go to eval/ (never the run's metrics.json).
 Here only --config.eval.<field> can be set (budgets, checks, eps); the
-run's other fields are its own.
+run's other fields are its own. With --model, any saved Keras classifier
+(pixels in [0, 1] -> logits) is evaluated instead, on the test set that
+--config.data.<field> chooses (default Fashion-MNIST); its reports (JSON,
+markdown and a RobustBench-style summary) go to --out.
 """
 
 from __future__ import annotations
@@ -33,11 +39,20 @@ from advmask_tf.cli.common import (
     run_tool,
 )
 from advmask_tf.configs_lib import base_config
+from advmask_tf.evaluation.reports import report_markdown
 from advmask_tf.runs import evaluate_runs
+from advmask_tf.runs.evaluate_model import evaluate_model_file
 
 _WORKDIR = flags.DEFINE_multi_string(
     "workdir", None, "A work directory made by advmask-train; repeat the "
-    "flag to compare several.", required=True)
+    "flag to compare several.")
+_MODEL = flags.DEFINE_string(
+    "model", None, "A saved Keras classifier (.keras, pixels in [0, 1] -> "
+    "logits) to evaluate instead of a work directory; needs --out.")
+_CONDITION_EPS = flags.DEFINE_float(
+    "condition_eps", None, "Conditioned networks: the strength to tell the "
+    "network (default: a work directory's eval.condition_eps; required "
+    "with --model when the model is conditioned).")
 _CHECKPOINT = flags.DEFINE_enum("checkpoint", "best", ["best", "last"],
                                 "Which exported network to evaluate.")
 _LIMIT = flags.DEFINE_integer("limit", None, "Evaluate on the first N test "
@@ -62,14 +77,34 @@ _REFERENCE = flags.DEFINE_multi_string(
     "plotted next to a conditioning sweep (e.g. Madry, TRADES).")
 _OUT = flags.DEFINE_string(
     "out", None, "Where the trade-off of several work directories goes "
-    "(required with more than one --workdir).")
+    "(required with more than one --workdir), or where the reports of "
+    "--model go.")
 
 
 def main(argv):
     check_no_arguments(argv)
+    overrides = config_flags.get_override_values(flags.FLAGS["config"])
+    if bool(_WORKDIR.value) == bool(_MODEL.value):
+        raise CommandLineError(
+            "give either --workdir=<work directory> (repeatable) or "
+            f"--model=<file.keras>; received --workdir={_WORKDIR.value} "
+            f"--model={_MODEL.value}.")
+    if _MODEL.value:
+        if not _OUT.value:
+            raise CommandLineError("--model needs --out=<directory> for its "
+                                   "reports; received none.")
+        report = evaluate_model_file(
+            _OUT.value, _MODEL.value, _LIMIT.value, attacks=_ATTACKS.value,
+            checks=_CHECKS.value, condition=_CONDITION_EPS.value,
+            overrides=overrides)
+        print(report_markdown(f"{_MODEL.value}, eps {report['eps']}",
+                              report), flush=True)
+        return
     if len(_WORKDIR.value) > 1 and not _OUT.value:
         raise CommandLineError("Several --workdir need --out=<directory> "
                                "for the trade-off report.")
+    if _CONDITION_EPS.value is not None:
+        overrides = {**overrides, "eval.condition_eps": _CONDITION_EPS.value}
     print(evaluate_runs(
         _WORKDIR.value, _CHECKPOINT.value, _LIMIT.value,
         attacks=_ATTACKS.value, checks=_CHECKS.value,
@@ -78,19 +113,21 @@ def main(argv):
                                    "condition_sweep"),
         mix_sweep=float_list(_MIX_SWEEP.value or [], "mix_sweep"),
         references=_REFERENCE.value, out=_OUT.value,
-        eval_overrides=config_flags.get_override_values(
-            flags.FLAGS["config"])), flush=True)
+        eval_overrides=overrides), flush=True)
 
 
 def define_config_flag():
     """--config.eval.<field>: defined when the tool runs, because the flag
     reads its overrides as it is defined (a typo must reach `run_tool`)."""
+    config = base_config()
     config_flags.DEFINE_config_dict(
-        "config", config_dict.ConfigDict({"eval": base_config().eval}),
+        "config", config_dict.ConfigDict({"eval": config.eval,
+                                          "data": config.data}),
         "Override the run's evaluation settings, one --config.eval.<field>="
         "<value> each (attack budgets: pgd_steps, cw_steps, apgd_steps, "
-        "apgd_targets, square_queries; checks: check_points, ...; eps, "
-        "condition_eps). The other fields stay the run's.")
+        "apgd_targets, fab_steps, square_queries; checks: check_points, "
+        "...; eps, condition_eps). The other fields stay the run's. With "
+        "--model, --config.data.<field> chooses the test set too.")
 
 
 def run():

@@ -4,7 +4,8 @@ Each check compares attacks on the same test points (the first `points` of
 the evaluated set) and reports pass or fail with the figures it compared:
 
   deterministic  two forward passes on the same batch give the same logits
-                 (a randomised model needs EOT attacks, not these).
+                 (a randomised model needs EOT attacks, not these; an
+                 AutoAttack of the evaluation then runs its rand version).
   large_eps      PGD-CE at a huge radius (default 0.5: every image can reach
                  mid-grey) leaves at most `max_large_eps_accuracy` robust.
   more_steps     PGD-CE with `step_factor` times the steps and `restarts`
@@ -33,6 +34,7 @@ from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
 from advmask_tf.attacks.square import SquareConfig
 from advmask_tf.data.pipeline import split_inputs
 from advmask_tf.evaluation.ensemble import compile_attack, run_on
+from advmask_tf.evaluation.randomised import is_deterministic
 
 # Salt for the extra restarts of `more_steps` (evaluation itself uses -1).
 RESTART_SALT = -2
@@ -180,8 +182,7 @@ def sanity_checks(network, dataset, eps: float, attacks: dict, points: dict,
         return float(np.mean(mask)) if count else 0.0
 
     first = batches[0][0]
-    same = np.allclose(network(first, training=False).numpy(),
-                       network(first, training=False).numpy(), atol=1e-5)
+    same = is_deterministic(network, first)
     record("deterministic", _check(
         same, float(same), 1.0,
         "two forward passes agree" if same else

@@ -3,6 +3,8 @@ network, on the points still robust, and ensembles stage by stage."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import tensorflow as tf
 
@@ -79,14 +81,16 @@ def cascade(stage_fns: dict, image, label, keys, robust):
 
     Returns:
         (robust after the last stage, {stage: {"attacked", "broken",
-        "robust"}} counts for this batch, {stage: robust mask after it}).
+        "robust", "seconds"}} for this batch, {stage: robust mask after it}).
     """
     robust = np.array(robust, bool)
     counts, after = {}, {}
     for name, fooled_fn in stage_fns.items():
+        start = time.perf_counter()
         fooled = run_on(fooled_fn, image, label, keys, robust)
         counts[name] = {"attacked": int(robust.sum()),
-                        "broken": int(fooled.sum())}
+                        "broken": int(fooled.sum()),
+                        "seconds": time.perf_counter() - start}
         robust = robust & ~fooled
         counts[name]["robust"] = int(robust.sum())
         after[name] = robust

@@ -16,7 +16,8 @@ from advmask_tf.plotting import (
 )
 
 # Report keys that are not attack results.
-META_KEYS = ("attacks", "checks", "checkpoint", "config", "eps", "limit")
+META_KEYS = ("attacks", "checks", "checkpoint", "config", "eps", "limit",
+             "autoattack_version")
 
 
 def attack_entries(report: dict) -> dict:
@@ -30,24 +31,28 @@ def attack_entries(report: dict) -> dict:
 
 
 def stages_table(report: dict) -> str:
-    """A markdown table of each ensemble's stages (attacked, broken, robust).
+    """A markdown table of each ensemble's stages (attacked, broken, robust,
+    and the stage's seconds per 1,000 evaluated points).
 
     >>> print(stages_table({"aa": {"total": 4, "stages": {"apgd_ce": {
-    ...     "attacked": 3, "broken": 1, "robust": 2, "accuracy": 0.5}}}}))
-    | ensemble | stage | attacked | broken | robust after |
-    | --- | --- | --- | --- | --- |
-    | aa | apgd_ce | 3 | 1 | 50.00% (2/4) |
+    ...     "attacked": 3, "broken": 1, "robust": 2, "accuracy": 0.5,
+    ...     "seconds": 2.0}}}}))
+    | ensemble | stage | attacked | broken | robust after | s per 1,000 points |
+    | --- | --- | --- | --- | --- | --- |
+    | aa | apgd_ce | 3 | 1 | 50.00% (2/4) | 500 |
     """
-    lines = ["| ensemble | stage | attacked | broken | robust after |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| ensemble | stage | attacked | broken | robust after | "
+             "s per 1,000 points |", "| --- | --- | --- | --- | --- | --- |"]
     found = False
     for name, entry in attack_entries(report).items():
         for stage, counts in entry.get("stages", {}).items():
             found = True
+            cost = ("-" if "seconds" not in counts else
+                    f"{1000 * counts['seconds'] / entry['total']:.0f}")
             lines.append(
                 f"| {name} | {stage} | {counts['attacked']} | "
                 f"{counts['broken']} | {100 * counts['accuracy']:.2f}% "
-                f"({counts['robust']}/{entry['total']}) |")
+                f"({counts['robust']}/{entry['total']}) | {cost} |")
     return "\n".join(lines) if found else ""
 
 
@@ -105,6 +110,8 @@ def report_markdown(title: str, report: dict) -> str:
     stages = stages_table(report)
     if stages:
         parts += ["", stages]
+    if "autoattack_version" in report:
+        parts += ["", f"AutoAttack version: {report['autoattack_version']}."]
     if "checks" in report:
         parts += ["", checks_table(report["checks"])]
     if "run" in report:

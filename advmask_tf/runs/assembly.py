@@ -264,7 +264,9 @@ def attack_budgets(config) -> AttackBudgets:
     return AttackBudgets(pgd_steps=int(ev.pgd_steps), cw_steps=int(ev.cw_steps),
                          apgd_steps=int(ev.apgd_steps),
                          targets=int(ev.apgd_targets),
-                         square_queries=int(ev.square_queries))
+                         fab_steps=int(ev.fab_steps),
+                         square_queries=int(ev.square_queries),
+                         square_schedule=str(ev.square_schedule))
 
 
 def evaluation_attacks(config, names=None, eps=None) -> dict:

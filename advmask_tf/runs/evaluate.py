@@ -14,6 +14,7 @@ import ml_collections
 
 from advmask_tf.data.pipeline import build_data
 from advmask_tf.evaluation.checks import sanity_checks, warn_failed
+from advmask_tf.evaluation.randomised import for_randomised_networks
 from advmask_tf.evaluation.reports import (
     conditioning_markdown,
     eps_step,
@@ -27,6 +28,7 @@ from advmask_tf.evaluation.reports import (
     write_scalars,
 )
 from advmask_tf.evaluation.robust import evaluate, report_to_json
+from advmask_tf.evaluation.robustbench import robustbench_entry
 from advmask_tf.io_utils import atomic_write_text, check_writable
 from advmask_tf.layers import interpolated, masking_layers
 from advmask_tf.models.conditioning import at_strength, is_conditioned
@@ -121,6 +123,13 @@ def evaluation_tag(config, checkpoint: str, attack_names, limit,
     settings = {"eps": eval_eps(config), "eval": config.eval.to_dict()}
     for unrelated in ("attacks", "limit", "batch_size"):
         settings["eval"].pop(unrelated)
+    # Budgets no attack of this evaluation uses are left out, so adding one
+    # to the schema keeps the tags (and cached reports) of the others.
+    names = "+".join(attack_names)
+    if "fab" not in names and "autoattack" not in names:
+        settings["eval"].pop("fab_steps")
+    if not checks and "square" not in names and "autoattack" not in names:
+        settings["eval"].pop("square_schedule")
     settings["eval"]["checks"] = bool(checks)  # as run, not as configured
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True,
                                      default=str).encode()).hexdigest()[:6]
@@ -158,10 +167,14 @@ def evaluate_network(network, data, config, attacks, eps, checks, verbose,
         if condition is None:
             condition = condition_eps(config, eps)
         network = at_strength(network, condition)
+    attacks, version_note = for_randomised_networks(attacks, network,
+                                                    data.test)
     points = {}
     report = evaluate(network, data.test, attacks, verbose=verbose,
                       points=points)
     report["eps"] = float(eps)
+    if version_note:
+        report["autoattack_version"] = version_note
     if condition is not None:
         report["condition_eps"] = float(condition)
     if checks:
@@ -217,14 +230,27 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
         json_path = wd.eval_report(tag)
         markdown_path = wd.path("eval", tag + ".md")
         report["tag"] = tag
-    report_to_json(report, json_path)
-    markdown = report_markdown(f"{wd.name()} ({checkpoint}), eps {eps}",
-                               report)
-    atomic_write_text(markdown_path, markdown)
+    markdown = write_reports(report, json_path, markdown_path,
+                             f"{wd.name()} ({checkpoint}), eps {eps}",
+                             f"{wd.root} ({checkpoint})")
     # At the run's last epoch, where the training curves end.
     write_scalars(wd.path("tensorboard", "eval"), report,
                   step=len(history(wd)), text=markdown)
     return report
+
+
+def write_reports(report: dict, json_path: str, markdown_path: str,
+                  title: str, model: str) -> str:
+    """Writes the report as JSON, as markdown and as its RobustBench-style
+    summary (<json name>.robustbench.json), each atomically; returns the
+    markdown."""
+    report_to_json(report, json_path)
+    markdown = report_markdown(title, report)
+    atomic_write_text(markdown_path, markdown)
+    summary = os.path.splitext(json_path)[0] + ".robustbench.json"
+    report_to_json(robustbench_entry(report, model,
+                                     report["config"]["dataset"]), summary)
+    return markdown
 
 
 @holding("advmask-eval")
