@@ -40,6 +40,8 @@ STAGES = ("apgd_ce", "apgd_t", "fab_t", "square")
 
 def row(name: str, report: dict) -> str:
     def pct(entry):
+        if entry is None:  # an attack this evaluation did not run
+            return "-"
         return f"{100 * entry['accuracy']:.1f}"  # 1 decimal on few points
 
     stages = report["autoattack"]["stages"]
@@ -48,7 +50,7 @@ def row(name: str, report: dict) -> str:
               if isinstance(c, dict) and not c["passed"]]
     seconds = sum(stages[s]["seconds"] for s in STAGES)
     return (f"| {name} | {total} | {pct(report['clean'])} | "
-            f"{pct(report['pgd20'])} | {pct(report['cw_inf'])} | "
+            f"{pct(report.get('pgd20'))} | {pct(report.get('cw_inf'))} | "
             + "".join(f"{pct(stages[s])} ({stages[s]['broken']}) | "
                       for s in STAGES)
             + f"{pct(report['worst_case'])} | "
@@ -64,6 +66,9 @@ def main():
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--methods", default="madry,keep_accuracy")
     parser.add_argument("--last", default="")
+    parser.add_argument("--attacks", default=ATTACKS,
+                        help="what advmask-eval runs (autoattack alone "
+                        "leaves the PGD-20 and CW-inf columns empty)")
     parser.add_argument("--extra", default="",
                         help="NAME=WORKDIR pairs, comma-separated")
     parser.add_argument("--write", action="store_true")
@@ -91,7 +96,7 @@ def main():
         if not os.path.exists(os.path.join(workdir, "model.keras")):
             parser.error(f"{workdir} has no model.keras: train it first "
                          "(bench/frontier.py, or the README's main job).")
-        lines.append(row(name, eval_report(workdir, checkpoint, ATTACKS,
+        lines.append(row(name, eval_report(workdir, checkpoint, args.attacks,
                                            args.limit, checks=True)))
 
     text = "\n".join([
@@ -101,6 +106,7 @@ def main():
         f"{args.limit} --methods {shlex.quote(args.methods)} --last "
         f"{shlex.quote(args.last)}"
         + (f" --extra \"{args.extra}\"" if args.extra else "")
+        + (f" --attacks {args.attacks}" if args.attacks != ATTACKS else "")
         + section_options(args, parser) + " --write`",
         "",
         f"Machine: {machine_line()}.",

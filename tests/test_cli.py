@@ -95,7 +95,7 @@ def test_train_then_eval_end_to_end(tmp_path):
                      "--nochecks", "--config.eval.pgd_steps=4")
     assert budget.returncode == 0, budget.stderr[-3000:]
     assert "| clean | pgd4 | cw_inf | worst_case |" in budget.stdout
-    [path] = glob.glob(os.path.join(workdir, "eval", "best-pgd4+cw_inf-40-*"
+    [path] = glob.glob(os.path.join(workdir, "eval", "best-pgd4+cw_inf-40-??????"
                                                      ".json"))
     assert runs.read_json(path)["pgd4"]["total"] == 40
     with open(os.path.join(workdir, "metrics.json"), "rb") as f:
@@ -105,7 +105,7 @@ def test_train_then_eval_end_to_end(tmp_path):
 
     # What advmask-eval runs, in this process.
     evaluated = runs.evaluate_runs([workdir], "last", limit=100)
-    [path] = glob.glob(os.path.join(workdir, "eval", "last-pgd3+cw_inf-100-*"
+    [path] = glob.glob(os.path.join(workdir, "eval", "last-pgd3+cw_inf-100-??????"
                                                      ".json"))
     last = runs.read_json(path)
     assert last["clean"]["total"] == 100
@@ -118,14 +118,16 @@ def test_train_then_eval_end_to_end(tmp_path):
     shutil.copytree(workdir, other)
     compared = runs.evaluate_runs(
         [workdir, other], limit=40, checks=False, attacks="pgd,autoattack",
-        out=str(tmp_path / "cmp"))
+        out=str(tmp_path / "cmp"), eval_overrides={
+            "eval.apgd_steps": 10, "eval.apgd_targets": 3,
+            "eval.fab_steps": 10, "eval.square_queries": 100})
     assert "| autoattack | apgd_t |" in compared
     [path] = glob.glob(os.path.join(workdir, "eval",
-                                    "best-pgd3+autoattack-40-*.json"))
+                                    "best-pgd3+autoattack-40-??????.json"))
     strong = runs.read_json(path)
     assert strong["worst_case"]["correct"] <= strong["pgd3"]["correct"]
     assert set(strong["autoattack"]["stages"]) == {"apgd_ce", "apgd_t",
-                                                   "square"}
+                                                   "fab_t", "square"}
     for name in ("tradeoff.json", "tradeoff.md", "tradeoff.png"):
         assert os.path.exists(tmp_path / "cmp" / name), name
     runs.evaluate_runs([workdir], limit=40, eps_sweep=[0, 0.05, 0.3])

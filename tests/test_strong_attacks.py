@@ -65,6 +65,7 @@ def test_apgd_t_reaches_the_analytic_worst_case(linear_problem):
     np.testing.assert_array_equal(fooled, worst < 0)
 
 
+@pytest.mark.slow  # APGD's closed-form tests above bound it
 def test_apgd_is_at_least_as_strong_as_pgd20_on_a_trained_network(
         trained_standard, fashion_mnist):
     x = fashion_mnist.x_test[:400].astype(np.float32) / 255.0
@@ -146,14 +147,15 @@ def test_the_cascade_only_attacks_points_still_robust():
                                   [0, 0, 0, 1, 1, 1, 1, 1])
 
 
+@pytest.mark.slow  # the cascade's stages: the per-point test below
 def test_autoattack_is_no_weaker_than_pgd20(trained_standard, fashion_mnist,
                                            capsys):
-    x = fashion_mnist.x_test[:200].astype(np.float32) / 255.0
+    x = fashion_mnist.x_test[:120].astype(np.float32) / 255.0
     data = tf.data.Dataset.from_tensor_slices(
-        ({"image": x, "index": np.arange(200)},
-         fashion_mnist.y_test[:200])).batch(100)
+        ({"image": x, "index": np.arange(120)},
+         fashion_mnist.y_test[:120])).batch(60)
     attacks = build_attacks("pgd,autoattack", 0.01, AttackBudgets(
-        apgd_steps=20, targets=3, fab_steps=20, square_queries=100))
+        apgd_steps=20, targets=3, fab_steps=10, square_queries=100))
     points = {}
     report = evaluate(trained_standard, data, attacks, points=points,
                       verbose=1)
