@@ -15,7 +15,10 @@ from conftest import TINY
 from test_cli import run_cli
 
 from advmask_tf.evaluation import evaluate
-from advmask_tf.evaluation.mixing_search import select_mixing
+from advmask_tf.evaluation.mixing_search import (
+    confidence_gate,
+    select_mixing,
+)
 from advmask_tf.models import build_model
 from advmask_tf.models.mixing import (
     MixingMap,
@@ -110,6 +113,45 @@ def test_the_choice_keeps_the_robust_floor_and_gains_clean_accuracy():
     _, rows = select_mixing(logits, robust_drop=0.0)
     best = next(row for row in rows if row["chosen"])
     assert best["robust_estimate"] >= best["robust_alone"]
+
+
+def _gate_problem(separated: bool):
+    """Robust classifier right on 80%; where wrong, unsure. Separated: its
+    attacked margins on robust points stay large; else they are as small as
+    its gaps where it is wrong."""
+    rng = np.random.default_rng(1)
+    n = 2000
+    y = rng.integers(0, 10, n)
+    accurate = np.eye(10)[y] * 6.0
+    robust_right = rng.random(n) < 0.8
+    wrong = (y + 1) % 10
+    robust = np.where(robust_right[:, None], np.eye(10)[y] * 6,
+                      np.eye(10)[wrong] * rng.uniform(0, 1.5, (n, 1)))
+    attacked = robust - np.eye(10)[y] * (
+        2.0 if separated else rng.uniform(4.5, 6.0, (n, 1)))
+    return {"labels": y, "accurate": accurate, "robust": robust,
+            "pgd": attacked, "attacks": ["pgd"]}, robust_right
+
+
+@pytest.mark.parametrize("separated", [True, False])
+def test_the_confidence_gate_measures_what_mixing_can_trade(separated):
+    logits, robust_right = _gate_problem(separated)
+    gate = confidence_gate(logits)
+    clean, robust = np.array(gate["clean"]), np.array(gate["robust"])
+    # Threshold 0 is the robust classifier alone; raising it only loses
+    # robust points.
+    assert clean[0] == pytest.approx(robust_right.mean())
+    assert robust[0] == pytest.approx(robust_right.mean())
+    assert np.all(np.diff(robust) <= 1e-12)
+    assert len(gate["gainable"]) == (~robust_right).sum()
+    free_gain = clean[robust >= robust[0] - 1e-9].max() - clean[0]
+    if separated:
+        # Every gainable point gained at no robust cost.
+        assert gate["separation"] == 1.0
+        assert free_gain == pytest.approx(1 - robust_right.mean())
+    else:
+        assert gate["separation"] < 0.8
+        assert free_gain < 0.5 * (1 - robust_right.mean())
 
 
 def test_adaptive_attacks_catch_a_mixture_that_hides_behind_its_map(

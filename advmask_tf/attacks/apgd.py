@@ -73,6 +73,34 @@ def _check_apgd(steps, loss, rho, alpha, eot=1):
         raise ValueError(f"alpha must be in (0, 1]; received {alpha!r}.")
 
 
+def expected_loss_and_gradient(forward, point, y, loss: str, targets=None,
+                                draws: int = 1):
+    """Per-sample attack loss and its input gradient, each the mean over
+    `draws` forward passes (expectation over transformation: for a
+    randomised network, the gradient of the expected loss), and whether
+    the last pass classified each sample right.
+
+    >>> import keras
+    >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> point = tf.fill((4, 3), 0.5); y = tf.zeros(4, tf.int32)
+    >>> one = expected_loss_and_gradient(net, point, y, "ce")
+    >>> five = expected_loss_and_gradient(net, point, y, "ce", draws=5)
+    >>> bool(tf.reduce_all(tf.abs(one[1] - five[1]) < 1e-5))
+    True
+    """
+    values, grad = 0.0, 0.0
+    for _ in range(draws):
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            logits = forward(point)
+            draw = attack_loss(loss, logits, y, targets=targets)
+            total = tf.reduce_sum(draw)
+        values += draw / draws
+        grad += tape.gradient(total, point) / draws
+    correct = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y)
+    return values, grad, correct
+
+
 def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
          rho: float = 0.75, alpha: float = 0.75, random_start: bool = True,
          bn_mode: str = "inference", seed=None,
@@ -125,17 +153,8 @@ def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
     per_sample = [-1] + [1] * (x.shape.rank - 1)
 
     def loss_and_grad(point):
-        values, grad = 0.0, 0.0
-        for _ in range(eot):
-            with tf.GradientTape() as tape:
-                tape.watch(point)
-                logits = forward(point)
-                draw = attack_loss(loss, logits, y, targets=targets)
-                total = tf.reduce_sum(draw)
-            values += draw / eot
-            grad += tape.gradient(total, point) / eot
-        correct = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y)
-        return values, grad, correct
+        return expected_loss_and_gradient(forward, point, y, loss, targets,
+                                          draws=eot)
 
     def select(mask, a, b):
         return tf.where(tf.reshape(mask, per_sample), a, b)

@@ -48,6 +48,12 @@ FAB_NORMS = ("linf", "l2")
 _FAR = 1e30
 
 
+def _check_norm(norm) -> None:
+    if norm not in FAB_NORMS:
+        raise ValueError(f"norm must be one of {FAB_NORMS}; received "
+                         f"{norm!r}.")
+
+
 def boundary_step(points, w, b, norm: str):
     """The smallest step d (Linf or L2) with w.(points + d) = b and
     points + d in [0, 1]; where the box cannot reach the hyperplane, the
@@ -68,9 +74,7 @@ def boundary_step(points, w, b, norm: str):
     >>> [round(float(v), 4) for v in d.numpy()[0]]
     [0.12, 0.16]
     """
-    if norm not in FAB_NORMS:
-        raise ValueError(f"norm must be one of {FAB_NORMS}; received "
-                         f"{norm!r}.")
+    _check_norm(norm)
     need = b - tf.reduce_sum(w * points, axis=-1)
     direction = tf.sign(w * need[:, None])
     room = tf.where(direction > 0, 1.0 - points, points)
@@ -209,9 +213,7 @@ def decided(distance, radius):
 
 
 def _check_fab(norm, steps, targets, alpha_max, eta, beta):
-    if norm not in FAB_NORMS:
-        raise ValueError(f"norm must be one of {FAB_NORMS}; received "
-                         f"{norm!r}.")
+    _check_norm(norm)
     for name, value in (("steps", steps), ("targets", targets)):
         if not isinstance(value, (int, np.integer)) or isinstance(
                 value, bool) or value < 1:

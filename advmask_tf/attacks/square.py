@@ -45,22 +45,19 @@ _HALVING_POINTS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
 SCHEDULES = ("official", "rescaled")
 
 
-def square_fraction(p_init: float, iteration: int, queries: int,
-                    schedule: str = "official") -> float:
+def square_fraction(p_init: float, iteration, queries: int,
+                    schedule: str = "official"):
     """The fraction of pixels changed at `iteration` (0 is the first query
-    after the stripes) of a budget of `queries`.
+    after the stripes) of a budget of `queries`; `iteration` may be a
+    tensor (as inside the attack's loop).
 
-    >>> [square_fraction(0.8, i, 5000) for i in (5, 30, 4500)]
+    >>> [round(float(square_fraction(0.8, i, 5000)), 7)
+    ...  for i in (5, 30, 4500)]
     [0.8, 0.4, 0.00625]
-    >>> [square_fraction(0.8, i, 5000, "rescaled") for i in (5, 30, 4500)]
+    >>> [round(float(square_fraction(0.8, i, 5000, "rescaled")), 7)
+    ...  for i in (5, 30, 4500)]
     [0.8, 0.2, 0.0015625]
     """
-    progress = (iteration if schedule == "official"
-                else int(iteration / queries * 10000))
-    return p_init / 2 ** sum(progress > point for point in _HALVING_POINTS)
-
-
-def _fraction_tensor(p_init, iteration, queries, schedule):
     progress = (iteration if schedule == "official"
                 else (iteration * 10000) // queries)
     halvings = tf.reduce_sum(tf.cast(
@@ -139,7 +136,7 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
 
     def body(i, x_best, margin_best, used):
         active = margin_best > 0
-        fraction = _fraction_tensor(p_init, i - 1, queries, schedule)
+        fraction = square_fraction(p_init, i - 1, queries, schedule)
         side = tf.cast(tf.round(tf.sqrt(
             fraction * float(height * width))), tf.int32)
         side = tf.clip_by_value(side, 1, max(min_side - 1, 1))

@@ -132,3 +132,71 @@ def select_mixing(logits: dict, robust_drop: float = 0.01, scales=SCALES,
         row["accurate_alone"] = float(
             (np.argmax(logits["accurate"], -1) == labels).mean())
     return chosen, rows
+
+
+def _top_two_gap(logits):
+    """Max softmax probability minus the runner-up's, per sample."""
+    probabilities = np.sort(tf.nn.softmax(tf.cast(logits, tf.float32))
+                            .numpy().astype(np.float64), axis=-1)
+    return probabilities[:, -1] - probabilities[:, -2]
+
+
+def confidence_gate(logits: dict, thresholds: int = 400) -> dict:
+    """What the best gate on the robust classifier's confidence could
+    trade, from `validation_logits` (any split): the mixing premise tested
+    without a map or a weight.
+
+    The gate lets the accurate classifier decide a point when the robust
+    one's top-two probability gap is under a threshold t. Clean accuracy
+    is exact; a point counts as robust when the robust classifier is right
+    on it and at its attacked points with a probability margin of at least
+    t there and on the clean image (otherwise an attacker who controls the
+    accurate classifier takes it), as `select_mixing` estimates.
+
+    Returns the thresholds with the clean and robust accuracy at each, and
+    the two groups that decide the trade: `gainable` (robust wrong, accurate
+    right on the clean image: their robust clean gaps) and `kept` (robust
+    right under every attack: their worst margins), with `separation`, the
+    chance that a gainable point's gap is under a kept point's margin
+    (1: a threshold gains every gainable point for free; 0.5: no better
+    than chance).
+
+    Robust wrong on the second point only, and unsure of the fourth:
+    gating at a gap above 0.1 gains the second and loses the fourth's
+    robustness (one of three kept points has a smaller margin).
+
+    >>> y = np.array([0, 0, 1, 1])
+    >>> robust = np.array([[3.0, 0], [0, 0.2], [0, 3.0], [0, 0.1]])
+    >>> accurate = np.array([[2.0, 0], [2.0, 0], [0, 2.0], [0, 2.0]])
+    >>> logits = {"labels": y, "robust": robust, "accurate": accurate,
+    ...           "pgd": robust - [[1, 0], [0, 0], [0, 1], [0, 0]],
+    ...           "attacks": ["pgd"]}
+    >>> gate = confidence_gate(logits, thresholds=5)
+    >>> gate["clean"][0], max(gate["clean"]), round(gate["separation"], 2)
+    (0.75, 1.0, 0.67)
+    """
+    labels = np.asarray(logits["labels"])
+    robust_right = np.argmax(logits["robust"], -1) == labels
+    accurate_right = np.argmax(logits["accurate"], -1) == labels
+    clean_gap = _top_two_gap(logits["robust"])
+    worst_margin = np.min([_probability_margin(logits[name], labels)
+                           for name in ["robust", *logits["attacks"]]],
+                          axis=0)
+    kept = worst_margin > 0
+    gainable = ~robust_right & accurate_right
+    cuts = np.unique(np.concatenate([
+        [0.0], np.quantile(np.concatenate([clean_gap, worst_margin[kept]]),
+                           np.linspace(0, 1, thresholds)), [1.01]]))
+    gated = clean_gap[None, :] < cuts[:, None]
+    clean = np.where(gated, accurate_right[None, :], robust_right[None, :])
+    robust = kept[None, :] & (worst_margin[None, :] >= cuts[:, None]) & (
+        clean_gap[None, :] >= cuts[:, None])
+    gains, keeps = clean_gap[gainable], np.sort(worst_margin[kept])
+    separation = float(np.mean(
+        (len(keeps) - np.searchsorted(keeps, gains, side="right"))
+        / max(len(keeps), 1))) if len(gains) else 1.0
+    return {"thresholds": cuts.tolist(),
+            "clean": clean.mean(axis=1).tolist(),
+            "robust": robust.mean(axis=1).tolist(),
+            "gainable": gains.tolist(), "kept": keeps.tolist(),
+            "separation": separation}
