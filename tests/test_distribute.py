@@ -165,9 +165,11 @@ FASHION_SHAPES = SimpleNamespace(image_shape=(28, 28, 1), num_classes=10,
 # Presets whose parts the others already combine (GAIRAT and IAAT on
 # TRADES, N-FGSM beside FGSM-RS, OAT's and split BN's conditioned norms
 # beside RobMask's, TRADES beside the two-replica TRADES tests of
-# tests/test_training.py) run with `-m slow`, for the default suite's time.
+# tests/test_training.py, MART's KL term beside TRADES-AWP's there) run
+# with `-m slow`, for the default suite's time.
 COVERED_BY_OTHERS = ("fashion_mnist_gairat_iaat.py",
                      "fashion_mnist_gairat_trades.py",
+                     "fashion_mnist_mart.py",
                      "fashion_mnist_nfgsm.py", "fashion_mnist_oat.py",
                      "fashion_mnist_split_bn.py", "fashion_mnist_trades.py")
 

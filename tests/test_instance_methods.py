@@ -233,6 +233,7 @@ def test_infinite_lambda_is_exactly_madry(fashion_mnist):
     assert any(not np.array_equal(a, b) for a, b in zip(madry, finite))
 
 
+@pytest.mark.slow  # the paper's reading; the radius rule is tested above
 def test_small_iaat_radii_mark_ambiguous_images(fashion_mnist):
     """The IAAT paper's reading of the radii, on real data: the images given
     the smallest radii are the ones the network is least sure of."""

@@ -158,7 +158,9 @@ STRENGTHS = (0.0, 0.05, 0.1)
 METHODS = [
     # Standard and Madry: every preset's one-epoch run on two replicas
     # (tests/test_distribute.py) compares their weights and logs.
-    ({"name": "trades", "beta": 3.0}, {}, "sync_batchnorm", None),
+    # TRADES alone: slow, as the AWP case below runs TRADES underneath.
+    pytest.param({"name": "trades", "beta": 3.0}, {}, "sync_batchnorm", None,
+                 marks=pytest.mark.slow),
     # AWP: the weight perturbation's gradient is summed over replicas.
     ({"name": "trades", "beta": 3.0}, {"weight_perturbation": 0.01},
      "sync_batchnorm", None),
