@@ -189,8 +189,9 @@ def confidence_gate(logits: dict, thresholds: int = 400) -> dict:
                            np.linspace(0, 1, thresholds)), [1.01]]))
     gated = clean_gap[None, :] < cuts[:, None]
     clean = np.where(gated, accurate_right[None, :], robust_right[None, :])
-    robust = kept[None, :] & (worst_margin[None, :] >= cuts[:, None]) & (
-        clean_gap[None, :] >= cuts[:, None])
+    # The worst margin includes the clean image's, which equals its gap on
+    # a kept point: a kept point above the cut is never gated.
+    robust = kept[None, :] & (worst_margin[None, :] >= cuts[:, None])
     gains, keeps = clean_gap[gainable], np.sort(worst_margin[kept])
     separation = float(np.mean(
         (len(keeps) - np.searchsorted(keeps, gains, side="right"))
