@@ -25,6 +25,8 @@ setup(
         "ml-collections>=0.1.1",
         "matplotlib>=3.7",
         "numpy>=1.24",
+        # KerasTuner's distributed search (chief and workers) talks gRPC.
+        "grpcio>=1.50",
     ],
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
     entry_points={"console_scripts": [

@@ -130,8 +130,19 @@ def base_config() -> ml_collections.ConfigDict:
         "optimizer": "adam",          # adam | sgd
         "learning_rate": 1e-3,
         "momentum": 0.9,              # sgd
+        "nesterov": True,             # sgd
         "weight_decay": 0.0,
-        "schedule": "cosine",         # constant | cosine | piecewise
+        # decoupled (Keras: w -= lr * wd * w outside the momentum) | l2
+        # (wd * w added to the gradient, as PyTorch's SGD, which the papers
+        # use: with momentum 0.9 about 10 times the decay of "decoupled").
+        "weight_decay_style": "decoupled",
+        "schedule": "cosine",         # constant | cosine | piecewise | cyclic
+        # piecewise: the rate is multiplied by lr_multipliers[i] from epoch
+        # lr_boundaries[i] on; () drops x0.1 at 50% and x0.01 at 75%.
+        "lr_boundaries": (),
+        "lr_multipliers": (),
+        # cyclic: 0 -> learning_rate at this fraction of the run -> 0.
+        "cyclic_peak": 0.4,
         # Which validation metric picks model.keras: val_robust_accuracy or
         # val_clean_accuracy (standard training: robust accuracy stays 0).
         "monitor": "val_robust_accuracy",
@@ -142,9 +153,14 @@ def base_config() -> ml_collections.ConfigDict:
         # all | rescaling: train only batch norm's gamma and beta, batch norm
         # on its moving statistics (the RobMask paper's analysis).
         "trainable": "all",
-        # float32 | mixed_float16 | mixed_bfloat16: the network's dtype
-        # policy (losses, margins and attacks always compute in float32).
-        "precision": "float32",
+        # auto | float32 | mixed_float16 | mixed_bfloat16: the network's
+        # dtype policy (losses, margins and attacks always compute in
+        # float32); auto: mixed_float16 on GPUs with tensor cores, float32
+        # elsewhere (stored resolved in the work directory).
+        "precision": "auto",
+        # auto | on | off: XLA for the train step; auto: on with a single
+        # GPU, off on the CPU (slower there) and with several replicas.
+        "jit_compile": "auto",
         # > 0: keep an exponential moving average of the weights with this
         # momentum (e.g. 0.999); validation, the best-network selection,
         # the checkpoints and model.keras then use the averaged weights.
@@ -252,3 +268,40 @@ def preset(config_file: str, sibling: str) -> ml_collections.ConfigDict:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.get_config()
+
+
+def cifar10_paper_base(model: str, **options) -> ml_collections.ConfigDict:
+    """The CIFAR-10 setting the adversarial-training papers share, as their
+    PyTorch code runs it: eps 8/255, PGD-10 with step 2/255, SGD with
+    momentum 0.9 (no Nesterov), learning rate 0.1 dropped x0.1 at epoch 100
+    and x0.01 at 150 of 200, weight decay 5e-4 added to the gradient,
+    batch 128, pad-crop-flip augmentation. 1,000 training images are held
+    out to pick the best epoch (the papers pick on the test set or not at
+    all). The paper presets under configs/ change what their paper changes.
+
+    >>> config = cifar10_paper_base("preact_resnet18")
+    >>> config.data.tfds_name, round(config.attack.eps * 255)
+    ('cifar10', 8)
+    """
+    config = base_config()
+    config.data.source = "tfds"
+    config.data.tfds_name = "cifar10"
+    config.data.validation_size = 1000
+    config.model.name = model
+    config.model.options = ml_collections.ConfigDict(options)
+    config.attack.eps = 8 / 255
+    config.attack.step_size = 2 / 255
+    config.attack.steps = 10
+    config.train.optimizer = "sgd"
+    config.train.learning_rate = 0.1
+    config.train.momentum = 0.9
+    config.train.nesterov = False
+    config.train.weight_decay = 5e-4
+    config.train.weight_decay_style = "l2"
+    config.train.batch_size = 128
+    config.train.epochs = 200
+    config.train.schedule = "piecewise"
+    config.train.lr_boundaries = (100, 150)
+    config.train.lr_multipliers = (0.1, 0.01)
+    config.eval.batch_size = 200
+    return config

@@ -128,16 +128,9 @@ def machine_line() -> str:
     import keras
     import tensorflow as tf
 
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} "
+    from advmask_tf.devices import cpu_model
+
+    return (f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
             f"{platform.release()}; TensorFlow {tf.__version__}, Keras "
             f"{keras.__version__}; measured {datetime.date.today()}")
 

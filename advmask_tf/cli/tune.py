@@ -11,6 +11,11 @@ search keeps its state in <workdir>, so re-running the command resumes it
 (the interrupted trial first). Reports: <workdir>/trials.json, trials.md
 (every trial, the Pareto front of clean and robust accuracy marked) and
 pareto.png.
+
+Distributed (KerasTuner's mechanism): run the same command once with
+KERASTUNER_TUNER_ID=chief and on every worker with its own
+KERASTUNER_TUNER_ID, all with KERASTUNER_ORACLE_IP and
+KERASTUNER_ORACLE_PORT naming the chief, on a work directory they share.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ def main(argv):
     if _PRINT_CONFIG.value:
         print_config_and_exit(_CONFIG.value)
     result = search(_CONFIG.value, _WORKDIR.value)
+    if result.get("role") == "worker":
+        print(f"Worker {result['tuner_id']} ran {result['trials_run']} "
+              f"trial(s); the chief writes {_WORKDIR.value}/trials.md.")
+        return
     print(open(f"{_WORKDIR.value}/trials.md").read())
     if result["best"] is not None:
         best = result["best"]

@@ -15,6 +15,12 @@ import keras
 from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.attacks.registry import AttackBudgets, build_attacks
 from advmask_tf.data.sources import SOURCES
+from advmask_tf.devices import (
+    JIT_SETTINGS,
+    PRECISION_SETTINGS,
+    PRECISIONS,
+    check_setting,
+)
 from advmask_tf.evaluation.checks import CheckSettings
 from advmask_tf.models.loading import load_keras_file
 from advmask_tf.models.normalization import (
@@ -32,27 +38,31 @@ from advmask_tf.runs.field_checks import (
 from advmask_tf.training.adversarial_model import AdversarialModel
 from advmask_tf.training.awp import make_weight_perturbation
 from advmask_tf.training.free import check_free_replays
+from advmask_tf.training.lr_schedules import (
+    TriangularSchedule,
+    piecewise_schedule,
+)
 from advmask_tf.training.objectives import OBJECTIVES, training_attack
+from advmask_tf.training.optimizers import L2SGD, L2Adam
 from advmask_tf.training.radius import RADIUS_POLICIES
 from advmask_tf.training.rescaling import TRAINABLE
 from advmask_tf.training.weighting import WEIGHTINGS
 
 MONITORS = ("val_robust_accuracy", "val_clean_accuracy")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-SCHEDULES = ("constant", "cosine", "piecewise")
+SCHEDULES = ("constant", "cosine", "piecewise", "cyclic")
 OPTIMIZERS = ("adam", "sgd")
+WEIGHT_DECAY_STYLES = ("decoupled", "l2")
 
 
 def check_precision(name: str) -> None:
-    if name not in PRECISIONS:
-        raise ValueError(f"Unknown train.precision {name!r}; expected one of "
-                         f"{PRECISIONS}.")
+    check_setting("train.precision", name, PRECISIONS)
 
 
 @contextlib.contextmanager
 def precision(name: str):
-    """Builds the layers made inside it under the dtype policy `name` (the
-    layers keep it; the global policy is restored afterwards).
+    """Builds the layers made inside it under the dtype policy `name`, a
+    concrete one (`advmask_tf.devices.resolve_precision` turns "auto" into
+    one); the layers keep it, the global policy is restored afterwards.
 
     >>> with precision("mixed_bfloat16"):
     ...     layer = keras.layers.Dense(2)
@@ -216,36 +226,76 @@ def weight_perturbation_spec(config) -> dict:
             "warmup_epochs": int(config.method.awp_warmup_epochs)}
 
 
-def make_optimizer(train_config, steps_per_epoch: int):
-    """The optimizer of a `train` config block, with its learning-rate schedule."""
+def learning_rate_schedule(train_config, steps_per_epoch: int):
+    """The learning rate (a number or a Keras schedule) of a `train` block,
+    counted in optimizer updates."""
     lr = float(train_config.learning_rate)
     # Free adversarial training updates the weights once per replay.
-    updates_per_batch = max(1, int(train_config.free_replays))
-    total = max(1, steps_per_epoch * updates_per_batch
-                * int(train_config.epochs))
+    updates_per_epoch = steps_per_epoch * max(1, int(
+        train_config.free_replays))
+    total = max(1, updates_per_epoch * int(train_config.epochs))
     schedule = train_config.schedule
     if schedule == "constant":
-        rate = lr
-    elif schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(lr, total)
-    elif schedule == "piecewise":
-        rate = keras.optimizers.schedules.PiecewiseConstantDecay(
+        return lr
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, total)
+    if schedule == "cyclic":
+        return TriangularSchedule(lr, total, float(train_config.cyclic_peak))
+    if schedule == "piecewise":
+        if train_config.lr_boundaries:
+            return piecewise_schedule(lr, train_config.lr_boundaries,
+                                      train_config.lr_multipliers,
+                                      updates_per_epoch)
+        return keras.optimizers.schedules.PiecewiseConstantDecay(
             [int(0.5 * total), int(0.75 * total)], [lr, lr * 0.1, lr * 0.01])
-    else:
-        raise ValueError(f"Unknown train.schedule {schedule!r}; expected one "
-                         f"of {SCHEDULES}.")
-    weight_decay = float(train_config.weight_decay) or None
+    raise ValueError(f"Unknown train.schedule {schedule!r}; expected one "
+                     f"of {SCHEDULES}.")
+
+
+def make_optimizer(train_config, steps_per_epoch: int):
+    """The optimizer of a `train` config block, with its learning-rate
+    schedule and its weight decay (decoupled, or "l2" added to the gradient
+    as in the papers' PyTorch code, see `advmask_tf.training.optimizers`)."""
+    rate = learning_rate_schedule(train_config, steps_per_epoch)
+    decay = float(train_config.weight_decay)
+    coupled = train_config.weight_decay_style == "l2"
     ema = float(train_config.ema_momentum)
-    averaging = {"use_ema": ema > 0, "ema_momentum": ema or 0.99}
+    options = {"use_ema": ema > 0, "ema_momentum": ema or 0.99}
+    if coupled:
+        options["l2"] = decay
+    else:
+        options["weight_decay"] = decay or None
     if train_config.optimizer == "adam":
-        return keras.optimizers.Adam(rate, weight_decay=weight_decay,
-                                     **averaging)
+        return (L2Adam if coupled else keras.optimizers.Adam)(rate, **options)
     if train_config.optimizer == "sgd":
-        return keras.optimizers.SGD(rate, momentum=train_config.momentum,
-                                    nesterov=True, weight_decay=weight_decay,
-                                    **averaging)
+        return (L2SGD if coupled else keras.optimizers.SGD)(
+            rate, momentum=float(train_config.momentum),
+            nesterov=bool(train_config.nesterov), **options)
     raise ValueError(f"Unknown train.optimizer {train_config.optimizer!r}; "
                      f"expected one of {OPTIMIZERS}.")
+
+
+def check_learning_rate_steps(train_config) -> None:
+    """Refuses epoch boundaries the schedule cannot use, naming the field."""
+    boundaries = tuple(train_config.lr_boundaries)
+    multipliers = tuple(train_config.lr_multipliers)
+    if len(boundaries) != len(multipliers):
+        raise ValueError(
+            f"train.lr_multipliers needs one value per train.lr_boundaries "
+            f"entry ({len(boundaries)}); received {multipliers!r}.")
+    epochs = int(train_config.epochs)
+    if any(int(b) != b or not 0 < b < epochs for b in boundaries) or list(
+            boundaries) != sorted(set(boundaries)):
+        raise ValueError(
+            f"train.lr_boundaries must be increasing whole epochs in "
+            f"(0, train.epochs={epochs}); received {boundaries!r}.")
+    if boundaries and train_config.schedule != "piecewise":
+        raise ValueError(
+            f"train.lr_boundaries only apply to train.schedule='piecewise'; "
+            f"received schedule {train_config.schedule!r}.")
+    if not 0 < float(train_config.cyclic_peak) < 1:
+        raise ValueError(f"train.cyclic_peak must be in (0, 1); received "
+                         f"{train_config.cyclic_peak!r}.")
 
 
 def eval_eps(config) -> float:
@@ -324,7 +374,16 @@ def check_config(config) -> None:
     make_weight_perturbation(weight_perturbation_spec(config),
                              int(config.train.free_replays),
                              config.train.trainable)
-    check_precision(config.train.precision)
+    check_setting("train.precision", config.train.precision,
+                  PRECISION_SETTINGS)
+    check_setting("train.jit_compile", config.train.jit_compile,
+                  JIT_SETTINGS)
+    check_setting("train.weight_decay_style",
+                  config.train.weight_decay_style, WEIGHT_DECAY_STYLES)
+    if config.train.schedule not in SCHEDULES:
+        raise ValueError(f"train.schedule must be one of {SCHEDULES}; "
+                         f"received {config.train.schedule!r}.")
+    check_learning_rate_steps(config.train)
     if int(config.guard.points) > int(config.data.validation_size):
         raise ValueError(
             f"guard.points={int(config.guard.points)} needs that many "

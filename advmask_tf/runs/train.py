@@ -17,6 +17,11 @@ import tensorflow as tf
 
 from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.data.pipeline import build_data
+from advmask_tf.devices import (
+    local_accelerator,
+    resolve_jit_compile,
+    resolve_precision,
+)
 from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
 from advmask_tf.io_utils import atomic_save
 from advmask_tf.plotting import context_line, dataset_name
@@ -169,10 +174,22 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     # Only the chief writes the work directory, so only it holds the lock.
     with (hold(wd.root, "advmask-train") if chief
           else contextlib.nullcontext()):
-        return _train(config, wd, strategy, chief, role)
+        return train_in_workdir(config, wd, strategy, chief, role)
 
 
-def _train(config, wd: WorkDir, strategy, chief: bool, role: str):
+def prefetch_to(dataset: tf.data.Dataset, device: str) -> tf.data.Dataset:
+    """The dataset repeated and prefetched onto `device` (a GPU is fed
+    while it computes); `fit` then needs steps_per_epoch, as the repeated
+    dataset has no end."""
+    return dataset.repeat().apply(
+        tf.data.experimental.prefetch_to_device(device, buffer_size=2))
+
+
+def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
+                     splits=None):
+    """`train`'s work once the strategy exists and the lock is held; with
+    `splits` (ArraySplits), on those arrays instead of the config's data
+    source (the dry run's synthetic images)."""
     os.makedirs(wd.root, exist_ok=True)
     if os.path.exists(wd.config):  # a resumed run: refuse another config now
         save_or_check_config(config, wd)
@@ -183,7 +200,7 @@ def _train(config, wd: WorkDir, strategy, chief: bool, role: str):
         wd = WorkDir(wd.path("workers", role))
         os.makedirs(wd.root, exist_ok=True)
     data = build_data(config.data, int(config.train.batch_size),
-                      int(config.seed))
+                      int(config.seed), splits=splits)
     if int(config.train.batch_size) > data.num_train:
         raise ValueError(
             f"train.batch_size={config.train.batch_size} is above the "
@@ -191,12 +208,17 @@ def _train(config, wd: WorkDir, strategy, chief: bool, role: str):
             "and data.validation_size); every step would be the whole "
             f"training set. Choose at most {data.num_train}.")
     steps = int(tf.data.experimental.cardinality(data.train))
-    with strategy.scope(), precision(config.train.precision):
+    accelerator = local_accelerator()
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope(), precision(resolve_precision(
+            config.train.precision, accelerator)):
         network = build_network(config, data)
         if config.train.init_from:
             initialise_from(network, config.train.init_from)
         model = build_adversarial_model(config, network, data.num_train)
-        model.compile(optimizer=make_optimizer(config.train, steps))
+        model.compile(optimizer=make_optimizer(config.train, steps),
+                      jit_compile=resolve_jit_compile(
+                          config.train.jit_compile, accelerator, replicas))
         example = tf.zeros((1,) + tuple(data.image_shape))
         model({"image": example, "eps": tf.zeros([1])}
               if model.conditioned else example)
@@ -218,8 +240,14 @@ def _train(config, wd: WorkDir, strategy, chief: bool, role: str):
         callbacks += _work_directory_callbacks(config, wd, data)
         if int(config.train.verbose):
             callbacks.append(RunProgress(int(config.train.epochs)))
+    train_data, steps_per_epoch = data.train, None
+    if accelerator.kind == "gpu" and replicas == 1:
+        # Without steps_per_epoch, Keras takes one more (empty) step per
+        # epoch on a dataset of unknown length: the schedule would drift.
+        train_data, steps_per_epoch = prefetch_to(data.train, "/gpu:0"), steps
     # After fit the model holds the averaged weights (Keras finalises them).
-    model.fit(data.train, validation_data=data.validation,
+    model.fit(train_data, validation_data=data.validation,
+              steps_per_epoch=steps_per_epoch,
               epochs=int(config.train.epochs), initial_epoch=done,
               callbacks=callbacks + last,
               verbose=fit_verbosity(int(config.train.verbose)) if chief

@@ -27,11 +27,12 @@ import tensorflow as tf
 
 import advmask_tf
 from advmask_tf.configs_lib import base_config
+from advmask_tf.devices import resolve_precision
 from advmask_tf.io_utils import atomic_write_json
 from advmask_tf.training.objectives import OBJECTIVES
 
 # Fields whose change does not change the experiment.
-PRESENTATION_FIELDS = ("train.verbose",)
+PRESENTATION_FIELDS = ("train.verbose", "train.jit_compile")
 
 
 class WorkDir:
@@ -117,9 +118,11 @@ def _flatten(d, prefix=""):
 
 def resolved(config: ml_collections.ConfigDict) -> dict:
     """The config as stored: JSON types, with the choices left to a part
-    made concrete (attack.random_start "auto" -> the objective's start).
+    made concrete (attack.random_start "auto" -> the objective's start;
+    train.precision "auto" -> this machine's dtype policy).
 
     >>> from advmask_tf.configs_lib import base_config
+from advmask_tf.devices import resolve_precision
     >>> config = base_config(); config.method.name = "trades"
     >>> resolved(config)["attack"]["random_start"]
     'normal'
@@ -130,6 +133,8 @@ def resolved(config: ml_collections.ConfigDict) -> dict:
             config.method.name in OBJECTIVES:
         attack["random_start"] = OBJECTIVES.get(
             config.method.name).random_start
+    if values["train"].get("precision") == "auto":
+        values["train"]["precision"] = resolve_precision("auto")
     return values
 
 

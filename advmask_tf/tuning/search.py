@@ -6,6 +6,12 @@ its selected network with the project's evaluation (the config's attacks,
 PGD-20 and CW-inf by default) on the validation split. The tuner keeps its
 state in the search's work directory: re-running the same command resumes
 the search, re-running the interrupted trial first.
+
+Distributed (`advmask_tf.tuning.distributed`): the chief serves the oracle
+and writes the reports once every trial is done; each worker trains the
+trials it is given, each in that trial's work directory, and holds
+<workdir>/workers/<tuner id> so that no two processes share an id. A
+worker restarted with its id resumes its unfinished trial.
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ from advmask_tf.runs.lock import hold
 from advmask_tf.tuning.atomic_state import ORACLES as ATOMIC_ORACLES
 from advmask_tf.tuning.atomic_state import AtomicTunerState
 from advmask_tf.tuning.dashboard import log_trial
+from advmask_tf.tuning.distributed import (
+    ORACLE_IP,
+    ORACLE_PORT,
+    TUNER_ID,
+    tuning_role,
+)
 from advmask_tf.tuning.objectives import check_objective, score
 from advmask_tf.tuning.pareto import (
     pareto_front,
@@ -48,6 +60,7 @@ class AdversarialTuner(AtomicTunerState, keras_tuner.Tuner):
 
     def __init__(self, hypermodel: AdversarialHyperModel, oracle, **kwargs):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        self.trials_run_here = 0
 
     def progress_line(self, trial, max_trials: int) -> str:
         """"Trial N of M (search/trial_<id>), elapsed ..., ETA ...", the
@@ -88,7 +101,9 @@ class AdversarialTuner(AtomicTunerState, keras_tuner.Tuner):
                                   float(tune.robust_weight),
                                   float(tune.robust_floor))}
         atomic_write_json(os.path.join(workdir, "validation.json"),
-                          {**metrics, "report": _plain(report)})
+                          {**metrics, "tuner_id": self.tuner_id,
+                           "report": _plain(report)})
+        self.trials_run_here += 1
         log_trial(self.project_dir, trial.trial_id,
                   trial.hyperparameters.values, metrics)
         return metrics
@@ -161,13 +176,30 @@ def trial_rows(tuner: AdversarialTuner) -> list:
 def search(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Runs (or resumes) the search and writes its reports to `workdir`:
     trials.json, trials.md (all trials, the front marked) and pareto.png.
-    Returns {"trials": rows, "front": names, "best": row}."""
+    Returns {"trials": rows, "front": names, "best": row}; a distributed
+    worker (see the module docstring) returns {"role": "worker",
+    "tuner_id", "trials_run"} instead, the chief writes the reports."""
+    role = tuning_role()
+    if role == "worker":
+        tuner_id = os.environ[TUNER_ID]
+        with hold(os.path.join(workdir, "workers", tuner_id),
+                  f"advmask-tune worker {tuner_id}"):
+            tuner = make_tuner(config, workdir)
+            tuner.search()
+            return {"role": "worker", "tuner_id": tuner_id,
+                    "trials_run": tuner.trials_run_here}
     with hold(workdir, "advmask-tune"):
-        return _search(config, workdir)
+        return _search(config, workdir, serving=role == "chief")
 
 
-def _search(config: ml_collections.ConfigDict, workdir: str) -> dict:
+def _search(config: ml_collections.ConfigDict, workdir: str,
+            serving: bool = False) -> dict:
     tuner = make_tuner(config, workdir)
+    if serving:
+        print(f"Serving the search's oracle on {os.environ[ORACLE_IP]}:"
+              f"{os.environ[ORACLE_PORT]}: start workers with the same "
+              f"command and {TUNER_ID}=<a name per worker>; the reports are "
+              "written when every trial is done.", flush=True)
     tuner.search()
     rows = trial_rows(tuner)
     front = pareto_front({r["trial"]: (r["clean"], r["robust"])
