@@ -12,7 +12,7 @@ from advmask_tf.configs_lib import cifar10_paper_base
 
 
 def get_config():
-    config = cifar10_paper_base("preact_resnet18")
+    config = cifar10_paper_base("preact_resnet18", width=64)
     config.attack.steps = 1
     config.attack.step_size = 10 / 255
     config.attack.random_start = "uniform"

@@ -16,4 +16,4 @@ from advmask_tf.configs_lib import cifar10_paper_base
 
 
 def get_config():
-    return cifar10_paper_base("preact_resnet18")
+    return cifar10_paper_base("preact_resnet18", width=64)

@@ -13,7 +13,7 @@ from advmask_tf.configs_lib import cifar10_paper_base
 
 
 def get_config():
-    config = cifar10_paper_base("resnet18")
+    config = cifar10_paper_base("resnet18", width=64)
     config.method.name = "mixed"
     config.radius.policy = "sampled"
     config.radius.strengths = tuple(k / 255 for k in (0, 2, 4, 6, 8))

@@ -231,6 +231,8 @@ def test_bad_config_values_fail_clearly(overrides, message):
     ("--config.trian.epochs=1",
      "advmask-train: error: --config has no field 'trian'; did you mean "
      "\"train\" instead of \"trian\"?"),
+    ("--config.train.epoks=1",
+     "advmask-train: error: --config has no field 'epoks'"),
     ("--config.method.name=madr",
      "advmask-train: error: Unknown method.name 'madr'; expected one of "
      "['iaat', 'madry', 'mart', 'mixed', 'oat', 'standard', 'trades'] (did "

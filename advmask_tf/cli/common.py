@@ -53,8 +53,12 @@ def one_line(error: BaseException) -> str:
     >>> one_line(KeyError("'trian'\\nDid you mean \\"train\\" instead of \\"trian\\"?"))
     '--config has no field \\'trian\\'; did you mean "train" instead of "trian"?'
     """
-    if isinstance(error, KeyError):
+    if isinstance(error, (KeyError, AttributeError)):
+        # ml_collections: KeyError for a section, AttributeError for a
+        # leaf field (no spelling hint then).
         message = str(error.args[0]) if error.args else ""
+        message = message.strip('"') if isinstance(error, AttributeError) \
+            else message
         field, _, hint = message.partition("\n")
         text = f"--config has no field {field}"
         if hint:
@@ -107,18 +111,20 @@ def run_tool(main, name: str, define_flags=None) -> None:
         if stop.code == 1 and set(sys.argv[1:]) & HELP_FLAGS:
             sys.exit(0)
         raise
-    except (ValueError, KeyError, FileNotFoundError, StorageError,
-            WorkDirBusy) as error:
-        if isinstance(error, KeyError) and not from_a_config_field(error):
+    except (ValueError, KeyError, AttributeError, FileNotFoundError,
+            StorageError, WorkDirBusy) as error:
+        if isinstance(error, (KeyError, AttributeError)) and \
+                not from_a_config_field(error):
             raise  # a bug, not input: keep its traceback
         print(f"{name}: error: {one_line(error)}", file=sys.stderr,
               flush=True)
         sys.exit(2)
 
 
-def from_a_config_field(error: KeyError) -> bool:
-    """Whether a KeyError is ml_collections' for an unknown config field
-    (the typo in --config.<field>) rather than a bug elsewhere."""
+def from_a_config_field(error: KeyError | AttributeError) -> bool:
+    """Whether a KeyError (or AttributeError) is ml_collections' for an
+    unknown config field (the typo in --config.<field>) rather than a bug
+    elsewhere."""
     frames = traceback.extract_tb(error.__traceback__)
     return bool(frames) and "ml_collections" in frames[-1].filename
 

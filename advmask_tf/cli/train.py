@@ -26,8 +26,6 @@ from advmask_tf.cli.common import (
 from advmask_tf.runs import train_or_report
 from advmask_tf.runs.dry_run import dry_run, summary
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", DEFAULT_CONFIG, "An ml_collections config file under configs/.")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Work directory; re-running with it resumes.")
 _PRINT_CONFIG = flags.DEFINE_bool(
@@ -39,18 +37,26 @@ _DRY_RUN = flags.DEFINE_bool(
     "of the dataset's shape, print what was built and exit.")
 
 
+def define_config_flag():
+    """--config: defined when the tool runs, because the flag reads its
+    overrides as it is defined (a typo must reach `run_tool`)."""
+    config_flags.DEFINE_config_file(
+        "config", DEFAULT_CONFIG,
+        "An ml_collections config file under configs/.")
+
+
 def main(argv):
     check_no_arguments(argv)
     if _PRINT_CONFIG.value:
-        print_config_and_exit(_CONFIG.value)
+        print_config_and_exit(flags.FLAGS.config)
     if _DRY_RUN.value:
-        print(summary(dry_run(_CONFIG.value)))
+        print(summary(dry_run(flags.FLAGS.config)))
         return
     if not _WORKDIR.value:
         raise CommandLineError("--workdir is required (where the run lives; "
                                "re-running with it resumes); received none")
     report, finished_earlier = train_or_report(
-        _CONFIG.value, _WORKDIR.value, evaluate=not _SKIP_EVAL.value)
+        flags.FLAGS.config, _WORKDIR.value, evaluate=not _SKIP_EVAL.value)
     if report is not None:
         print_report(f"Test-set evaluation of {_WORKDIR.value}/model.keras"
                      + (" (finished earlier)" if finished_earlier else ""),
@@ -58,7 +64,7 @@ def main(argv):
 
 
 def run():
-    run_tool(main, "advmask-train")
+    run_tool(main, "advmask-train", define_config_flag)
 
 
 if __name__ == "__main__":

@@ -30,22 +30,27 @@ from advmask_tf.cli.common import (
 )
 from advmask_tf.tuning import search, trial_number
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "An ml_collections config file (e.g. "
-    "configs/fashion_mnist_tune.py).")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Where the search lives; re-running resumes it.",
     required=True)
-flags.mark_flag_as_required("config")
 _PRINT_CONFIG = flags.DEFINE_bool(
     "print_config", False, "Print the resolved config as JSON and exit.")
+
+
+def define_config_flag():
+    """--config: defined when the tool runs, because the flag reads its
+    overrides as it is defined (a typo must reach `run_tool`)."""
+    config_flags.DEFINE_config_file(
+        "config", None, "An ml_collections config file (e.g. "
+        "configs/fashion_mnist_tune.py).")
+    flags.mark_flag_as_required("config")
 
 
 def main(argv):
     check_no_arguments(argv)
     if _PRINT_CONFIG.value:
-        print_config_and_exit(_CONFIG.value)
-    result = search(_CONFIG.value, _WORKDIR.value)
+        print_config_and_exit(flags.FLAGS.config)
+    result = search(flags.FLAGS.config, _WORKDIR.value)
     if result.get("role") == "worker":
         print(f"Worker {result['tuner_id']} ran {result['trials_run']} "
               f"trial(s); the chief writes {_WORKDIR.value}/trials.md.")
@@ -60,7 +65,7 @@ def main(argv):
 
 
 def run():
-    run_tool(main, "advmask-tune")
+    run_tool(main, "advmask-tune", define_config_flag)
 
 
 if __name__ == "__main__":

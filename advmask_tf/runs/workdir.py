@@ -122,7 +122,6 @@ def resolved(config: ml_collections.ConfigDict) -> dict:
     train.precision "auto" -> this machine's dtype policy).
 
     >>> from advmask_tf.configs_lib import base_config
-from advmask_tf.devices import resolve_precision
     >>> config = base_config(); config.method.name = "trades"
     >>> resolved(config)["attack"]["random_start"]
     'normal'
