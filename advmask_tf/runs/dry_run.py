@@ -11,6 +11,7 @@ data loading on a cluster fails here in a minute.
 from __future__ import annotations
 
 import copy
+import math
 import tempfile
 import time
 
@@ -87,7 +88,7 @@ def dry_run(config, steps: int = DRY_RUN_STEPS) -> list[dict]:
             "batch_size": batch,
             "updates": int(model.optimizer.iterations.numpy()),
             "loss": loss,
-            "finite_loss": loss == loss and abs(loss) != float("inf"),
+            "finite_loss": math.isfinite(loss),
             "seconds": time.perf_counter() - start,
         })
     return results
