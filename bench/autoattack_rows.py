@@ -12,10 +12,15 @@ resumes with the next run.
 
     .venv/bin/python bench/autoattack_rows.py [--workdir=runs/frontier] \
         [--limit 1000] [--methods madry,keep_accuracy,...] [--last ...] \
-        [--extra "main job=runs/fashion_mnist_main"] [--write]
+        [--extra "main job=runs/fashion_mnist_main"] \
+        [--train [--pin gairat_trades=4,...]] [--write]
 
 --extra adds work directories outside --workdir (NAME=PATH, comma-separated),
-such as the README's main job.
+such as the README's main job. --train first trains each --methods run
+that has no network yet, as bench/frontier.py trains its runs (the
+presets with the benches' shared data and eps), for the preset's own
+epochs or the ones --pin sets; the table then gives each run's schedule
+and measured training time.
 """
 
 from __future__ import annotations
@@ -30,15 +35,29 @@ from benchlib import (
     eval_report,
     machine_line,
     methods,
+    pinned_epochs,
     publish,
     section_options,
 )
+from fast_training import train_timed
+
+from advmask_tf.runs.workdir import read_json
 
 ATTACKS = "pgd,cw_inf,autoattack"
 STAGES = ("apgd_ce", "apgd_t", "fab_t", "square")
 
 
-def row(name: str, report: dict) -> str:
+def training(workdir: str) -> str:
+    """"epochs=5, 14.1 min" for a run a bench trained and timed, else "-"."""
+    record = os.path.join(workdir, "bench_seconds.json")
+    if not os.path.exists(record):
+        return "-"
+    timed = read_json(record)
+    schedule = ", ".join(o.split(".")[-1] for o in timed["overrides"])
+    return f"{schedule or 'as configured'}, {timed['seconds'] / 60:.1f} min"
+
+
+def row(name: str, workdir: str, report: dict) -> str:
     def pct(entry):
         if entry is None:  # an attack this evaluation did not run
             return "-"
@@ -49,7 +68,8 @@ def row(name: str, report: dict) -> str:
     failed = [n for n, c in report["checks"].items()
               if isinstance(c, dict) and not c["passed"]]
     seconds = sum(stages[s]["seconds"] for s in STAGES)
-    return (f"| {name} | {total} | {pct(report['clean'])} | "
+    return (f"| {name} | {training(workdir)} | {total} | "
+            f"{pct(report['clean'])} | "
             f"{pct(report.get('pgd20'))} | {pct(report.get('cw_inf'))} | "
             + "".join(f"{pct(stages[s])} ({stages[s]['broken']}) | "
                       for s in STAGES)
@@ -71,39 +91,60 @@ def main():
                         "leaves the PGD-20 and CW-inf columns empty)")
     parser.add_argument("--extra", default="",
                         help="NAME=WORKDIR pairs, comma-separated")
+    parser.add_argument("--train", action="store_true",
+                        help="train the --methods runs that have no network")
+    parser.add_argument("--pin", default="",
+                        help="METHOD=EPOCHS pairs for --train, comma-separated")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--section", default="autoattack-standard",
                         help="the docs/RESULTS.md section to write")
     parser.add_argument(
         "--title", default="Standard AutoAttack, stage by stage")
     args = parser.parse_args()
-    runs = [(m, os.path.join(args.workdir, m), "best")
-            for m in methods(args.methods, parser)]
-    runs += [(f"{m} (last epoch)", os.path.join(args.workdir, m), "last")
-             for m in args.last.split(",") if m]
+    pinned = pinned_epochs(args.pin, parser)
+    if pinned and not args.train:
+        parser.error("--pin sets the epochs of --train; add --train")
+    chosen = methods(args.methods, parser)
+    if set(pinned) - set(chosen):
+        parser.error(f"--pin names {sorted(set(pinned) - set(chosen))}, "
+                     "which --methods does not")
+    # (row name, work directory, checkpoint, whether --train may train it)
+    runs = [(m, os.path.join(args.workdir, m), "best", args.train)
+            for m in chosen]
+    runs += [(f"{m} (last epoch)", os.path.join(args.workdir, m), "last",
+              False) for m in args.last.split(",") if m]
     for pair in filter(None, args.extra.split(",")):
         name, sep, workdir = pair.partition("=")
         if not sep or not name or not workdir:
             parser.error(f"--extra entry {pair!r} is not NAME=WORKDIR")
-        runs.append((name, workdir, "best"))
-    lines = ["| run | points | clean | PGD-20 | CW-inf | after APGD-CE "
-             "(broken) | after APGD-T (broken) | after FAB-T (broken) | "
+        runs.append((name, workdir, "best", False))
+    lines = ["| run | training | points | clean | PGD-20 | CW-inf | after "
+             "APGD-CE (broken) | after APGD-T (broken) | after FAB-T (broken) | "
              "after Square = AutoAttack (broken) | worst of all | seconds "
              "per 1,000 points: APGD-CE / APGD-T / FAB-T / Square = total | "
              "failed checks |",
-             "| --- " * 11 + "| --- |"]
-    for name, workdir, checkpoint in runs:
+             "| --- " * 12 + "| --- |"]
+    for name, workdir, checkpoint, trainable in runs:
+        if trainable and not os.path.exists(
+                os.path.join(workdir, "model.keras")):
+            train_timed(name, workdir,
+                        [f"--config.train.epochs={pinned[name]}"]
+                        if name in pinned else [])
         if not os.path.exists(os.path.join(workdir, "model.keras")):
             parser.error(f"{workdir} has no model.keras: train it first "
                          "(bench/frontier.py, or the README's main job).")
-        lines.append(row(name, eval_report(workdir, checkpoint, args.attacks,
-                                           args.limit, checks=True)))
+        lines.append(row(name, workdir, eval_report(
+            workdir, checkpoint, args.attacks, args.limit, checks=True)))
 
     text = "\n".join([
         f"## {args.title}",
         "",
-        f"Command: `.venv/bin/python bench/autoattack_rows.py --limit "
-        f"{args.limit} --methods {shlex.quote(args.methods)} --last "
+        "Command: `.venv/bin/python bench/autoattack_rows.py"
+        + (f" --workdir {os.path.relpath(args.workdir, REPO)}"
+           if args.workdir != parser.get_default("workdir") else "")
+        + (" --train" if args.train else "")
+        + (f" --pin {args.pin}" if args.pin else "")
+        + f" --limit {args.limit} --methods {shlex.quote(args.methods)} --last "
         f"{shlex.quote(args.last)}"
         + (f" --extra \"{args.extra}\"" if args.extra else "")
         + (f" --attacks {args.attacks}" if args.attacks != ATTACKS else "")
@@ -115,7 +156,10 @@ def main():
         "images of each run's validation-selected network (work "
         f"directories under {os.path.relpath(args.workdir, REPO)}, "
         "bench/frontier.py's equal-budget runs by default, and the --extra "
-        "ones). PGD-20 and CW-inf: step eps/4, uniform start. Then "
+        "ones). Training: the schedule and measured wall clock of a run "
+        "this bench or bench/frontier.py trained (\"as configured\": the "
+        "preset's own epochs), with validation-based selection on 2,000 "
+        "held-out images. PGD-20 and CW-inf: step eps/4, uniform start. Then "
         "AutoAttack's standard version: APGD-CE (100 iterations) -> APGD-T "
         "(DLR loss, 9 target classes, 100 iterations each) -> FAB-T (9 "
         "target classes, 100 iterations each) -> Square (5,000 queries, "

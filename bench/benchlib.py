@@ -43,6 +43,7 @@ PRESETS = {
     "fgsm_rs": "fashion_mnist_fgsm_rs.py",
     "nfgsm": "fashion_mnist_nfgsm.py",
     "free": "fashion_mnist_free.py",
+    "main": "fashion_mnist_main.py",  # the README's main job
 }
 # Every benchmarked run gets the same data and eps, whatever its preset says.
 SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
@@ -61,6 +62,18 @@ def methods(value: str, parser) -> list[str]:
     if unknown:
         parser.error(f"unknown methods {unknown}; known: {sorted(PRESETS)}")
     return names
+
+
+def pinned_epochs(value: str, parser) -> dict:
+    """{method: epochs} from "mart=4,awp=3" (a parser error if malformed)."""
+    pins = {}
+    for pair in filter(None, value.split(",")):
+        method, _, epochs = pair.partition("=")
+        if not epochs.isdigit() or int(epochs) < 1:
+            parser.error(f"--pin entry {pair!r} is not METHOD=EPOCHS "
+                         "(EPOCHS an integer >= 1)")
+        pins[methods(method, parser)[0]] = int(epochs)
+    return pins
 
 
 def run(command: list[str]) -> None:

@@ -39,6 +39,7 @@ from benchlib import (  # noqa: E402
     machine_line,
     methods,
     pct,
+    pinned_epochs,
     publish,
     publish_figure,
 )
@@ -136,18 +137,6 @@ def main():
     link = publish_figure(figure, "frontier.png", args.write)
     publish("frontier", text + f"\n\n![clean against worst-case robust "
             f"accuracy]({link})", args.write)
-
-
-def pinned_epochs(value: str, parser) -> dict:
-    """{method: epochs} from "mart=4,awp=3" (a parser error if malformed)."""
-    pins = {}
-    for pair in filter(None, value.split(",")):
-        method, _, epochs = pair.partition("=")
-        if not epochs.isdigit() or int(epochs) < 1:
-            parser.error(f"--pin entry {pair!r} is not METHOD=EPOCHS "
-                         "(EPOCHS an integer >= 1)")
-        pins[methods(method, parser)[0]] = int(epochs)
-    return pins
 
 
 def part_row(method: str, workdir: str, part: str) -> dict:

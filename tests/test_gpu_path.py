@@ -7,13 +7,13 @@ import tensorflow as tf
 
 import keras
 from advmask_tf.configs_lib import base_config
+from advmask_tf.data import prefetch_to
 from advmask_tf.devices import (
     Accelerator,
     resolve_jit_compile,
     resolve_precision,
 )
 from advmask_tf.runs import check_config, make_optimizer
-from advmask_tf.runs.train import prefetch_to
 from advmask_tf.runs.workdir import resolved
 from advmask_tf.training.lr_schedules import TriangularSchedule
 from advmask_tf.training.optimizers import L2SGD

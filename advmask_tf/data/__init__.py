@@ -4,6 +4,7 @@ from advmask_tf.data.pipeline import (
     DataBundle,
     build_data,
     make_dataset,
+    prefetch_to,
     split_inputs,
     split_validation,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "DataBundle",
     "build_data",
     "make_dataset",
+    "prefetch_to",
     "split_inputs",
     "split_validation",
     "FASHION_MNIST_DIR",

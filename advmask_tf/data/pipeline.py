@@ -159,6 +159,20 @@ def build_data(data_config, batch_size: int, seed: int = 0,
         train_images=x_train, train_labels=y_train)
 
 
+def prefetch_to(dataset: tf.data.Dataset, device: str) -> tf.data.Dataset:
+    """The dataset repeated and prefetched onto `device` (a GPU is fed
+    while it computes); `fit` then needs steps_per_epoch, as the repeated
+    dataset has no end.
+
+    >>> batches = tf.data.Dataset.range(3).batch(2)
+    >>> fed = prefetch_to(batches, "/cpu:0")
+    >>> [b.numpy().tolist() for b in fed.take(3)]
+    [[0, 1], [2], [0, 1]]
+    """
+    return dataset.repeat().apply(
+        tf.data.experimental.prefetch_to_device(device, buffer_size=2))
+
+
 def split_inputs(features):
     """(image, index) from a batch's features: the {"image", "index"} dict
     `build_data` makes, or a bare image tensor (index None).

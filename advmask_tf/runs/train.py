@@ -16,7 +16,7 @@ import ml_collections
 import tensorflow as tf
 
 from advmask_tf.attacks.pgd import PGDConfig
-from advmask_tf.data.pipeline import build_data
+from advmask_tf.data.pipeline import build_data, prefetch_to
 from advmask_tf.devices import (
     local_accelerator,
     resolve_jit_compile,
@@ -175,14 +175,6 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     with (hold(wd.root, "advmask-train") if chief
           else contextlib.nullcontext()):
         return train_in_workdir(config, wd, strategy, chief, role)
-
-
-def prefetch_to(dataset: tf.data.Dataset, device: str) -> tf.data.Dataset:
-    """The dataset repeated and prefetched onto `device` (a GPU is fed
-    while it computes); `fit` then needs steps_per_epoch, as the repeated
-    dataset has no end."""
-    return dataset.repeat().apply(
-        tf.data.experimental.prefetch_to_device(device, buffer_size=2))
 
 
 def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
