@@ -39,7 +39,7 @@ from benchlib import (
     publish,
     section_options,
 )
-from fast_training import train_timed
+from fast_training import VALIDATION, schedule_label, train_timed
 
 from advmask_tf.runs.workdir import read_json
 
@@ -53,8 +53,8 @@ def training(workdir: str) -> str:
     if not os.path.exists(record):
         return "-"
     timed = read_json(record)
-    schedule = ", ".join(o.split(".")[-1] for o in timed["overrides"])
-    return f"{schedule or 'as configured'}, {timed['seconds'] / 60:.1f} min"
+    return (f"{schedule_label(timed['overrides'])}, "
+            f"{timed['seconds'] / 60:.1f} min")
 
 
 def row(name: str, workdir: str, report: dict) -> str:
@@ -158,8 +158,9 @@ def main():
         "bench/frontier.py's equal-budget runs by default, and the --extra "
         "ones). Training: the schedule and measured wall clock of a run "
         "this bench or bench/frontier.py trained (\"as configured\": the "
-        "preset's own epochs), with validation-based selection on 2,000 "
-        "held-out images. PGD-20 and CW-inf: step eps/4, uniform start. Then "
+        "preset's own epochs), with validation-based selection on "
+        f"{VALIDATION:,} held-out images. PGD-20 and CW-inf: step eps/4, "
+        "uniform start. Then "
         "AutoAttack's standard version: APGD-CE (100 iterations) -> APGD-T "
         "(DLR loss, 9 target classes, 100 iterations each) -> FAB-T (9 "
         "target classes, 100 iterations each) -> Square (5,000 queries, "

@@ -182,6 +182,12 @@ def schedule(budget_s: float, per_epoch_s: float, fixed_s: float,
 
 # -- runs --------------------------------------------------------------------
 
+def schedule_label(overrides: list) -> str:
+    """"epochs=4, train_limit=9000" from a run's overrides (the last field
+    name of each), or "as configured" when there are none."""
+    return ", ".join(o.split(".")[-1] for o in overrides) or "as configured"
+
+
 def train_timed(method: str, workdir: str, overrides: list) -> float:
     """Trains the run (without test evaluation) and returns its measured
     wall-clock seconds, kept beside the run so a resumed bench reuses it."""

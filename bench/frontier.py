@@ -50,6 +50,7 @@ from fast_training import (  # noqa: E402
     epoch_seconds,
     method_config,
     schedule,
+    schedule_label,
     test_timed,
     train_timed,
 )
@@ -122,9 +123,7 @@ def main():
         overrides = read_json(record)["overrides"]
         rows.append({"method": method, "workdir": workdir,
                      "seconds": seconds,
-                     "schedule": ", ".join(o.split(".")[-1]
-                                           for o in overrides)
-                     or "as configured"})
+                     "schedule": schedule_label(overrides)})
         # Each run is evaluated as soon as it is trained, so that an
         # interrupted bench keeps (and its rerun reuses) every report.
         evaluate(rows[-1], aa_methods, args.aa_points)
