@@ -5,10 +5,10 @@ autoattack --limit=N --checks`: AutoAttack's standard version (APGD-CE ->
 APGD-T over 9 targets -> FAB-T over 9 targets -> Square with 5,000
 queries, each stage attacking only the points the earlier ones left
 robust), PGD-20 and CW-inf, and the gradient-masking sanity checks on the
-same points. The table gives the accuracy after each stage, what each
-stage broke, and each stage's seconds per 1,000 evaluated points. Each
-evaluation is kept in the run's eval/ directory, so an interrupted bench
-resumes with the next run.
+same points. The table gives the epoch whose network each row attacks,
+the accuracy after each stage, what each stage broke, and each stage's
+seconds per 1,000 evaluated points. Each evaluation is kept in the run's
+eval/ directory, so an interrupted bench resumes with the next run.
 
     .venv/bin/python bench/autoattack_rows.py [--workdir=runs/frontier] \
         [--limit 1000] [--methods madry,keep_accuracy,...] [--last ...] \
@@ -41,7 +41,8 @@ from benchlib import (
 )
 from fast_training import VALIDATION, schedule_label, train_timed
 
-from advmask_tf.runs.workdir import read_json
+from advmask_tf.runs import WorkDir, load_config
+from advmask_tf.runs.workdir import read_json, run_facts
 
 ATTACKS = "pgd,cw_inf,autoattack"
 STAGES = ("apgd_ce", "apgd_t", "fab_t", "square")
@@ -57,7 +58,18 @@ def training(workdir: str) -> str:
             f"{timed['seconds'] / 60:.1f} min")
 
 
-def row(name: str, workdir: str, report: dict) -> str:
+def evaluated_epoch(workdir: str, checkpoint: str) -> str:
+    """"2 of 5": the epoch whose network a row evaluates (the validation-
+    selected one for "best", the last for "last"), of the epochs trained;
+    "-" where history.csv cannot say (a mixture's two classifiers)."""
+    wd = WorkDir(workdir)
+    facts = run_facts(load_config(wd), wd)
+    epoch = (facts["epochs_trained"] if checkpoint == "last"
+             else facts["selected_epoch"])
+    return f"{epoch} of {facts['epochs_trained']}" if epoch else "-"
+
+
+def row(name: str, workdir: str, checkpoint: str, report: dict) -> str:
     def pct(entry):
         if entry is None:  # an attack this evaluation did not run
             return "-"
@@ -68,7 +80,8 @@ def row(name: str, workdir: str, report: dict) -> str:
     failed = [n for n, c in report["checks"].items()
               if isinstance(c, dict) and not c["passed"]]
     seconds = sum(stages[s]["seconds"] for s in STAGES)
-    return (f"| {name} | {training(workdir)} | {total} | "
+    return (f"| {name} | {training(workdir)} | "
+            f"{evaluated_epoch(workdir, checkpoint)} | {total} | "
             f"{pct(report['clean'])} | "
             f"{pct(report.get('pgd20'))} | {pct(report.get('cw_inf'))} | "
             + "".join(f"{pct(stages[s])} ({stages[s]['broken']}) | "
@@ -118,12 +131,12 @@ def main():
         if not sep or not name or not workdir:
             parser.error(f"--extra entry {pair!r} is not NAME=WORKDIR")
         runs.append((name, workdir, "best", False))
-    lines = ["| run | training | points | clean | PGD-20 | CW-inf | after "
-             "APGD-CE (broken) | after APGD-T (broken) | after FAB-T (broken) | "
-             "after Square = AutoAttack (broken) | worst of all | seconds "
-             "per 1,000 points: APGD-CE / APGD-T / FAB-T / Square = total | "
-             "failed checks |",
-             "| --- " * 12 + "| --- |"]
+    lines = ["| run | training | epoch evaluated | points | clean | PGD-20 | "
+             "CW-inf | after APGD-CE (broken) | after APGD-T (broken) | "
+             "after FAB-T (broken) | after Square = AutoAttack (broken) | "
+             "worst of all | seconds per 1,000 points: APGD-CE / APGD-T / "
+             "FAB-T / Square = total | failed checks |",
+             "| --- " * 13 + "| --- |"]
     for name, workdir, checkpoint, trainable in runs:
         if trainable and not os.path.exists(
                 os.path.join(workdir, "model.keras")):
@@ -133,7 +146,7 @@ def main():
         if not os.path.exists(os.path.join(workdir, "model.keras")):
             parser.error(f"{workdir} has no model.keras: train it first "
                          "(bench/frontier.py, or the README's main job).")
-        lines.append(row(name, workdir, eval_report(
+        lines.append(row(name, workdir, checkpoint, eval_report(
             workdir, checkpoint, args.attacks, args.limit, checks=True)))
 
     text = "\n".join([
@@ -153,7 +166,9 @@ def main():
         f"Machine: {machine_line()}.",
         "",
         f"Robust accuracy (%) at eps 0.1 on the first {args.limit} test "
-        "images of each run's validation-selected network (work "
+        "images of each run's validation-selected network (its last "
+        "epoch's on \"(last epoch)\" rows; \"epoch evaluated\" says which, "
+        "of the epochs trained) (work "
         f"directories under {os.path.relpath(args.workdir, REPO)}, "
         "bench/frontier.py's equal-budget runs by default, and the --extra "
         "ones). Training: the schedule and measured wall clock of a run "
