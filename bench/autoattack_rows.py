@@ -60,13 +60,18 @@ def training(workdir: str) -> str:
 
 def evaluated_epoch(workdir: str, checkpoint: str) -> str:
     """"2 of 5": the epoch whose network a row evaluates (the validation-
-    selected one for "best", the last for "last"), of the epochs trained;
-    "-" where history.csv cannot say (a mixture's two classifiers)."""
+    selected one for "best", the last for "last"), of the epochs trained,
+    and how often the overfitting guard put earlier weights back; "-"
+    where history.csv cannot say (a mixture's two classifiers)."""
     wd = WorkDir(workdir)
     facts = run_facts(load_config(wd), wd)
     epoch = (facts["epochs_trained"] if checkpoint == "last"
              else facts["selected_epoch"])
-    return f"{epoch} of {facts['epochs_trained']}" if epoch else "-"
+    if not epoch:
+        return "-"
+    restores = facts["guard_restores"]
+    return (f"{epoch} of {facts['epochs_trained']}"
+            + (f", guard restored {restores}x" if restores else ""))
 
 
 def row(name: str, workdir: str, checkpoint: str, report: dict) -> str:
