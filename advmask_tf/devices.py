@@ -20,6 +20,8 @@ import dataclasses
 import functools
 import platform
 
+from advmask_tf.errors import InputError
+
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 PRECISION_SETTINGS = ("auto",) + PRECISIONS
 JIT_SETTINGS = ("auto", "on", "off")
@@ -81,7 +83,7 @@ def local_accelerator() -> Accelerator:
 
 def check_setting(field: str, value, accepted: tuple) -> None:
     if value not in accepted:
-        raise ValueError(f"{field} must be one of {accepted}; received "
+        raise InputError(f"{field} must be one of {accepted}; received "
                          f"{value!r}.")
 
 

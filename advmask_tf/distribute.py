@@ -14,6 +14,8 @@ import os
 
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
+
 STRATEGIES = ("auto", "none", "mirrored", "multi_worker")
 
 
@@ -24,13 +26,13 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
     1
     """
     if name not in STRATEGIES:
-        raise ValueError(
+        raise InputError(
             f"Unknown distribute {name!r}; expected one of {STRATEGIES}.")
     if name == "multi_worker":
         # Before anything lists devices: that starts the runtime, and the
         # collective ops must be configured before it starts.
         if "TF_CONFIG" not in os.environ:
-            raise ValueError(
+            raise InputError(
                 "distribute='multi_worker' needs the TF_CONFIG environment "
                 "variable (cluster and task of this worker).")
         return tf.distribute.MultiWorkerMirroredStrategy()

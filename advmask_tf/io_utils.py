@@ -17,13 +17,16 @@ import json
 import os
 import shutil
 
+from advmask_tf.errors import InputError
+
 PARTIAL_PREFIX = ".tmp-"
 # Room kept free beyond a write's expected size (filesystem overheads).
 SPARE_BYTES = 1 << 20
 
 
-class StorageError(OSError):
-    """A write that failed for lack of space or permission, with its path.
+class StorageError(OSError, InputError):
+    """A write that failed for lack of space or permission, with its path
+    (the user frees space or picks another directory).
 
     >>> str(StorageError(28, "cannot write /runs/a/model.keras: no space"))
     'cannot write /runs/a/model.keras: no space'

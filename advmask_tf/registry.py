@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable
 
+from advmask_tf.errors import InputError
+
 
 class Registry:
     """Name -> factory of one kind of part.
@@ -30,7 +32,7 @@ class Registry:
     >>> parts.build("plane")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Unknown toy.name 'plane'; expected one of ['plain'] (did ...
+    advmask_tf.errors.InputError: Unknown toy.name 'plane'; expected one of ['plain'] (did ...
     """
 
     def __init__(self, kind: str, field: str, default: str | None = None):
@@ -66,7 +68,7 @@ class Registry:
         if name not in self._factories:
             close = difflib.get_close_matches(str(name), self.names(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"Unknown {self.field} {name!r}; expected one of "
+            raise InputError(f"Unknown {self.field} {name!r}; expected one of "
                              f"{self.names()}{hint}.")
         return self._factories[name]
 
@@ -74,7 +76,7 @@ class Registry:
         """An instance from a spec (see the module docstring)."""
         if spec is None:
             if self.default is None:
-                raise ValueError(f"{self.field} must be given; expected one "
+                raise InputError(f"{self.field} must be given; expected one "
                                  f"of {self.names()}.")
             spec = self.default
         if isinstance(spec, str):
@@ -87,5 +89,5 @@ class Registry:
                           if isinstance(f, type))
         if factories and isinstance(spec, factories):
             return spec
-        raise ValueError(f"{self.field} must be a name, a dict with 'name' "
+        raise InputError(f"{self.field} must be a name, a dict with 'name' "
                          f"and options, or a {self.kind}; received {spec!r}.")

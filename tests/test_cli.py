@@ -22,6 +22,7 @@ from conftest import REPO, TINY, configured, tiny
 
 from advmask_tf import runs
 from advmask_tf.analysis.runs import analyze_runs
+from advmask_tf.errors import InputError
 from advmask_tf.training import AdversarialModel
 
 
@@ -222,7 +223,7 @@ BAD_CONFIGS = [
 @pytest.mark.parametrize("overrides, message", BAD_CONFIGS)
 def test_bad_config_values_fail_clearly(overrides, message):
     config = tiny(overrides)
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(InputError) as error:
         runs.check_config(config)
     assert message in str(error.value)
 
@@ -247,6 +248,32 @@ def test_the_command_line_reports_a_bad_config_in_one_line_before_any_work(
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert errors == [message], result.stderr[-2000:]
     assert not os.path.exists(tmp_path / "run")  # nothing was created
+
+
+def test_a_bug_inside_fit_keeps_its_traceback(tmp_path):
+    # TensorFlow raises ValueError for shape bugs while tracing: such an
+    # error is no bad input and must not be reduced to one line.
+    script = tmp_path / "planted.py"
+    script.write_text(
+        "import sys\n"
+        "import keras\n"
+        "def fit(*args, **kwargs):\n"
+        "    raise ValueError('Dimensions must be equal, but are 3 and 4')\n"
+        "keras.Model.fit = fit\n"
+        f"sys.path.insert(0, {REPO!r})\n"
+        "from advmask_tf.cli.train import run\n"
+        "run()\n")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(
+        [sys.executable, str(script), f"--config={TINY}",
+         f"--workdir={tmp_path / 'run'}"],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "in fit\n" in result.stderr  # the planted frame is shown
+    assert "advmask-train: internal error (a bug in advmask_tf" in \
+        result.stderr
+    assert "advmask-train: error:" not in result.stderr
 
 
 @pytest.mark.slow

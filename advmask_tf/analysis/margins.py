@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from advmask_tf.attacks import PGDConfig, noise_keys_for
+from advmask_tf.errors import InputError
 
 
 def logit_margins(logits, labels) -> np.ndarray:
@@ -85,7 +86,7 @@ def boundary_distance(network, images, labels, max_eps: float,
     (3,)
     """
     if max_eps <= 0 or bisections < 0:
-        raise ValueError(
+        raise InputError(
             f"boundary_distance needs max_eps > 0 and bisections >= 0; "
             f"received max_eps={max_eps}, bisections={bisections}.")
     fooled = fooled or pgd_fooled(network, steps, loss)

@@ -24,6 +24,7 @@ from advmask_tf.analysis.smoothness import (
 from advmask_tf.analysis.spectra import layer_spectra
 from advmask_tf.attacks import noise_keys_for
 from advmask_tf.data.pipeline import split_inputs
+from advmask_tf.errors import InputError
 from advmask_tf.evaluation.robust import progress_bar
 from advmask_tf.models import at_strength, is_conditioned
 
@@ -49,7 +50,7 @@ class AnalysisSettings:
     >>> AnalysisSettings(eps=0.1, max_eps=0.05)
     Traceback (most recent call last):
     ...
-    ValueError: max_eps (0.05) must be >= eps (0.1): the boundary ...
+    advmask_tf.errors.InputError: max_eps (0.05) must be >= eps (0.1): the boundary ...
     """
 
     eps: float = 0.1
@@ -62,9 +63,9 @@ class AnalysisSettings:
 
     def __post_init__(self):
         if not self.eps > 0:
-            raise ValueError(f"eps must be > 0; received {self.eps}.")
+            raise InputError(f"eps must be > 0; received {self.eps}.")
         if self.max_eps < self.eps:
-            raise ValueError(
+            raise InputError(
                 f"max_eps ({self.max_eps}) must be >= eps ({self.eps}): the "
                 "boundary curve has to reach the smoothness radius.")
         for name in ("bisections", "attack_steps", "smoothness_steps",
@@ -72,7 +73,7 @@ class AnalysisSettings:
             value = getattr(self, name)
             low = 0 if name == "bisections" else 1
             if not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}; "
+                raise InputError(f"{name} must be an integer >= {low}; "
                                  f"received {value!r}.")
 
     @property
@@ -206,7 +207,7 @@ def profile_network(network: keras.Model, dataset, settings: AnalysisSettings,
         if progress is not None:
             progress.update(step + 1)
     if not seen:
-        raise ValueError("profile_network() received an empty dataset.")
+        raise InputError("profile_network() received an empty dataset.")
     points = {key: np.concatenate(value, axis=-1)
               for key, value in parts.items()}
     return summarize(points, spectra, layers, settings), points

@@ -23,6 +23,7 @@ from advmask_tf.analysis.report import (
     write_plots,
     write_tensorboard,
 )
+from advmask_tf.errors import InputError
 from advmask_tf.io_utils import (
     atomic_save,
     atomic_write_json,
@@ -152,7 +153,7 @@ def analyze_runs(workdirs, out: str | None = None, checkpoint: str = "best",
     workdirs = list(workdirs)
     if out is None:
         if len(workdirs) > 1:
-            raise ValueError("Several work directories need an output "
+            raise InputError("Several work directories need an output "
                              "directory (--out) for the comparison.")
         out = os.path.join(workdirs[0], "analysis")
     if eps is None:

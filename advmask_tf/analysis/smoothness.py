@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from advmask_tf.attacks import PGDConfig
+from advmask_tf.errors import InputError
 from advmask_tf.models import is_conditioned
 
 
@@ -28,7 +29,7 @@ def feature_model(network: keras.Model, layer_names) -> keras.Model:
     missing = [n for n in layer_names
                if n not in {layer.name for layer in network.layers}]
     if missing:
-        raise ValueError(f"layers {missing} are not in network "
+        raise InputError(f"layers {missing} are not in network "
                          f"{network.name!r}.")
     # A conditioned network's inputs are a dict, which the copy must keep.
     inputs = network.input if is_conditioned(network) else network.inputs

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from advmask_tf.analysis.operators import LinearOperator
+from advmask_tf.errors import InputError
 
 
 def polyphase_kernel(kernel: np.ndarray, strides) -> np.ndarray:
@@ -52,7 +53,7 @@ def conv_singular_values(kernel: np.ndarray, input_hw, strides=(1, 1)
     h, w = (int(v) for v in input_hw)
     sh, sw = (int(v) for v in strides)
     if h % sh or w % sw:
-        raise ValueError(
+        raise InputError(
             f"input size {(h, w)} is not divisible by the strides "
             f"{(sh, sw)}: the circular spectrum of this convolution is not "
             "defined; use conv_operator_norm for its top singular value.")
@@ -61,7 +62,7 @@ def conv_singular_values(kernel: np.ndarray, input_hw, strides=(1, 1)
         h, w = h // sh, w // sw
     kh, kw = kernel.shape[:2]
     if kh > h or kw > w:
-        raise ValueError(f"kernel {(kh, kw)} is larger than the input "
+        raise InputError(f"kernel {(kh, kw)} is larger than the input "
                          f"{(h, w)} it is applied to.")
     transform = np.fft.fft2(kernel, (h, w), axes=(0, 1))
     values = np.linalg.svd(transform, compute_uv=False)

@@ -40,6 +40,7 @@ from advmask_tf.attacks.pgd import (
     project,
 )
 from advmask_tf.attacks.registry import ATTACKS
+from advmask_tf.errors import InputError
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -62,15 +63,15 @@ def _check_apgd(steps, loss, rho, alpha, eot=1):
     for name, value in (("steps", steps), ("eot", eot)):
         if not isinstance(value, (int, np.integer)) or isinstance(
                 value, bool) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1; received "
+            raise InputError(f"{name} must be an integer >= 1; received "
                              f"{value!r}.")
     if loss not in ATTACK_LOSSES or loss in ("kl",):
-        raise ValueError(f"Unknown APGD loss {loss!r}; expected one of "
+        raise InputError(f"Unknown APGD loss {loss!r}; expected one of "
                          "('ce', 'cw', 'dlr', 'dlr_targeted', 'ce_targeted').")
     if not 0.0 < rho <= 1.0:
-        raise ValueError(f"rho must be in (0, 1]; received {rho!r}.")
+        raise InputError(f"rho must be in (0, 1]; received {rho!r}.")
     if not 0.0 < alpha <= 1.0:
-        raise ValueError(f"alpha must be in (0, 1]; received {alpha!r}.")
+        raise InputError(f"alpha must be in (0, 1]; received {alpha!r}.")
 
 
 def expected_loss_and_gradient(forward, point, y, loss: str, targets=None,
@@ -142,7 +143,7 @@ def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
     _check_apgd(steps, loss, rho, alpha, eot)
     _check_radius("eps", eps, tf.convert_to_tensor(x).shape[0])
     if loss in TARGETED_LOSSES and targets is None:
-        raise ValueError(f"APGD loss {loss!r} needs targets.")
+        raise InputError(f"APGD loss {loss!r} needs targets.")
     forward = make_forward(model, bn_mode)
     x = float_images(x, "apgd")
     y = tf.cast(y, tf.int32)
@@ -277,7 +278,7 @@ class APGDConfig:
         for name in ("restarts", "targets"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; received "
+                raise InputError(f"{name} must be an integer >= 1; received "
                                  f"{value!r}.")
 
     @property

@@ -26,6 +26,7 @@ from advmask_tf.attacks.apgd import APGDConfig
 from advmask_tf.attacks.fab import FABConfig
 from advmask_tf.attacks.registry import ATTACKS
 from advmask_tf.attacks.square import SquareConfig
+from advmask_tf.errors import InputError
 
 VERSIONS = ("standard", "fast", "rand")
 
@@ -54,7 +55,7 @@ class AutoAttackConfig:
 
     def __post_init__(self):
         if self.version not in VERSIONS:
-            raise ValueError(f"AutoAttack version must be one of {VERSIONS}; "
+            raise InputError(f"AutoAttack version must be one of {VERSIONS}; "
                              f"received {self.version!r}.")
         self.stages()  # validates every setting now
 

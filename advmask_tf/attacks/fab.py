@@ -42,6 +42,7 @@ from advmask_tf.attacks.pgd import (
     make_forward,
 )
 from advmask_tf.attacks.registry import ATTACKS
+from advmask_tf.errors import InputError
 
 FAB_NORMS = ("linf", "l2")
 # Unreachable distances and breakpoints (a coordinate that cannot move).
@@ -50,7 +51,7 @@ _FAR = 1e30
 
 def _check_norm(norm) -> None:
     if norm not in FAB_NORMS:
-        raise ValueError(f"norm must be one of {FAB_NORMS}; received "
+        raise InputError(f"norm must be one of {FAB_NORMS}; received "
                          f"{norm!r}.")
 
 
@@ -217,15 +218,15 @@ def _check_fab(norm, steps, targets, alpha_max, eta, beta):
     for name, value in (("steps", steps), ("targets", targets)):
         if not isinstance(value, (int, np.integer)) or isinstance(
                 value, bool) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1; received "
+            raise InputError(f"{name} must be an integer >= 1; received "
                              f"{value!r}.")
     if not 0.0 <= alpha_max <= 1.0:
-        raise ValueError(f"alpha_max must be in [0, 1]; received "
+        raise InputError(f"alpha_max must be in [0, 1]; received "
                          f"{alpha_max!r}.")
     if eta < 1.0:
-        raise ValueError(f"eta must be >= 1 (an overshoot); received {eta!r}.")
+        raise InputError(f"eta must be >= 1 (an overshoot); received {eta!r}.")
     if not 0.0 < beta < 1.0:
-        raise ValueError(f"beta must be in (0, 1); received {beta!r}.")
+        raise InputError(f"beta must be in (0, 1); received {beta!r}.")
 
 
 @dataclasses.dataclass

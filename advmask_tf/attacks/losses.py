@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
+
 ATTACK_LOSSES = ("ce", "cw", "kl", "dlr", "dlr_targeted", "ce_targeted")
 # Losses that need a target class per sample.
 TARGETED_LOSSES = ("dlr_targeted", "ce_targeted")
@@ -54,7 +56,7 @@ def kl_divergence(logits, reference_logits):
 def _check_classes(logits, needed, loss):
     num_classes = logits.shape[-1]
     if num_classes is not None and num_classes < needed:
-        raise ValueError(
+        raise InputError(
             f"The {loss} loss needs at least {needed} classes; the model "
             f"has {num_classes}. Use loss 'ce' or 'cw' instead.")
 
@@ -103,7 +105,7 @@ def attack_loss(name, logits, labels, reference_logits=None, targets=None):
     Targeted losses ("dlr_targeted", "ce_targeted") need `targets`.
     """
     if name in TARGETED_LOSSES and targets is None:
-        raise ValueError(f"attack loss {name!r} needs targets (one class per "
+        raise InputError(f"attack loss {name!r} needs targets (one class per "
                          "sample).")
     if name == "ce":
         return cross_entropy(logits, labels)
@@ -117,8 +119,8 @@ def attack_loss(name, logits, labels, reference_logits=None, targets=None):
         return cw_margin(logits, labels)
     if name == "kl":
         if reference_logits is None:
-            raise ValueError("attack loss 'kl' needs reference_logits (the "
+            raise InputError("attack loss 'kl' needs reference_logits (the "
                              "model's logits on the clean input).")
         return kl_divergence(logits, reference_logits)
-    raise ValueError(
+    raise InputError(
         f"Unknown attack loss {name!r}; expected one of {ATTACK_LOSSES}.")

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from advmask_tf.attacks.losses import ATTACK_LOSSES, attack_loss, float32
 from advmask_tf.attacks.registry import ATTACKS
+from advmask_tf.errors import InputError
 
 NORMS = ("linf", "l2")
 BN_MODES = ("inference", "batch")
@@ -66,14 +67,14 @@ def _check_radius(name, value, batch: int | None = None):
     if isinstance(value, (numbers.Number, np.ndarray, list, tuple)):
         array = np.asarray(value, dtype=np.float64)
         if array.ndim > 1:
-            raise ValueError(
+            raise InputError(
                 f"{name} must be a scalar or one value per sample; received "
                 f"shape {array.shape}.")
         if np.any(~np.isfinite(array) | (array < 0)):
-            raise ValueError(
+            raise InputError(
                 f"{name} must be finite and >= 0; received {value!r}.")
         if array.ndim == 1 and batch is not None and len(array) != batch:
-            raise ValueError(
+            raise InputError(
                 f"{name} has {len(array)} values for a batch of {batch} "
                 "images; give a scalar or one value per image.")
 
@@ -83,7 +84,7 @@ def float_images(x, attack: str):
     every radius is in the scale of pixels in [0, 1]."""
     x = tf.convert_to_tensor(x)
     if not x.dtype.is_floating:
-        raise ValueError(
+        raise InputError(
             f"{attack} takes float images with pixels in [0, 1]; received "
             f"dtype {x.dtype.name} (divide 0..255 images by 255).")
     return x
@@ -93,18 +94,18 @@ def _check_settings(steps, norm, loss, random_start, bn_mode):
     """Raises ValueError naming any invalid attack setting."""
     if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) \
             or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1; received {steps!r}.")
+        raise InputError(f"steps must be an integer >= 1; received {steps!r}.")
     if norm not in NORMS:
-        raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
+        raise InputError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
     if loss not in ATTACK_LOSSES:
-        raise ValueError(
+        raise InputError(
             f"Unknown attack loss {loss!r}; expected one of {ATTACK_LOSSES}.")
     if random_start not in STARTS + (True, False):
-        raise ValueError(
+        raise InputError(
             f"Unknown random_start {random_start!r}; expected one of {STARTS} "
             "or a bool.")
     if bn_mode not in BN_MODES:
-        raise ValueError(f"Unknown bn_mode {bn_mode!r}; expected {BN_MODES}.")
+        raise InputError(f"Unknown bn_mode {bn_mode!r}; expected {BN_MODES}.")
 
 
 def _per_sample(value, x):
@@ -186,7 +187,7 @@ def make_forward(model, bn_mode="inference"):
     (the updates are captured by a `keras.StatelessScope` and dropped).
     """
     if bn_mode not in BN_MODES:
-        raise ValueError(f"Unknown bn_mode {bn_mode!r}; expected {BN_MODES}.")
+        raise InputError(f"Unknown bn_mode {bn_mode!r}; expected {BN_MODES}.")
     if bn_mode == "inference":
         return lambda x: float32(model(x, training=False))
 
@@ -259,7 +260,7 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
         reference_logits = tf.stop_gradient(model(x, training=False))
 
     if start_radius <= 0:
-        raise ValueError(f"start_radius must be > 0; received {start_radius}.")
+        raise InputError(f"start_radius must be > 0; received {start_radius}.")
     x_start = project(_random_start(x, start_radius * eps_b, norm,
                                     random_start, start_scale, seed,
                                     noise_keys), x, eps_b, norm,
@@ -354,16 +355,16 @@ class PGDConfig:
                         self.bn_mode)
         if not (isinstance(self.start_radius, (int, float))
                 and self.start_radius > 0):
-            raise ValueError(f"start_radius must be a number > 0; received "
+            raise InputError(f"start_radius must be a number > 0; received "
                              f"{self.start_radius!r}.")
         if self.start_radius != 1 and self.random_start not in (
                 "uniform", True):
-            raise ValueError(
+            raise InputError(
                 f"start_radius={self.start_radius} sets the ball of a "
                 f"uniform random start; random_start is "
                 f"{self.random_start!r}.")
         if not isinstance(self.project, bool):
-            raise ValueError(f"project must be True or False; received "
+            raise InputError(f"project must be True or False; received "
                              f"{self.project!r}.")
 
     def run(self, model, x, y, eps=None, step_size=None, **kwargs):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from advmask_tf.errors import InputError
 from advmask_tf.registry import Registry
 
 ATTACKS = Registry("attack", field="eval.attacks")
@@ -58,7 +59,7 @@ def build_attacks(names, eps: float,
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if not names:
-        raise ValueError("eval.attacks is empty; expected a comma-separated "
+        raise InputError("eval.attacks is empty; expected a comma-separated "
                          f"list of {ATTACKS.names()} (or pgd<K>).")
     attacks = {}
     for name in names:

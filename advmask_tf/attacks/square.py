@@ -38,6 +38,7 @@ from advmask_tf.attacks.pgd import (
     make_forward,
 )
 from advmask_tf.attacks.registry import ATTACKS
+from advmask_tf.errors import InputError
 
 # Iterations (or, rescaled, ten-thousandths of the budget) after which p
 # halves: the published schedule.
@@ -101,7 +102,7 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
     forward = make_forward(model, bn_mode)
     x = float_images(x, "square")
     if x.shape.rank != 4:
-        raise ValueError(f"square() needs images (B, H, W, C); received shape "
+        raise InputError(f"square() needs images (B, H, W, C); received shape "
                          f"{x.shape}.")
     y = tf.cast(y, tf.int32)
     eps_b = _per_sample(eps, x)
@@ -173,14 +174,14 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
 
 def _check_square(queries, p_init, schedule="official"):
     if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}; received "
+        raise InputError(f"schedule must be one of {SCHEDULES}; received "
                          f"{schedule!r}.")
     if not isinstance(queries, (int, np.integer)) or isinstance(
             queries, bool) or queries < 1:
-        raise ValueError(f"queries must be an integer >= 1; received "
+        raise InputError(f"queries must be an integer >= 1; received "
                          f"{queries!r}.")
     if not 0.0 < p_init <= 1.0:
-        raise ValueError(f"p_init must be in (0, 1]; received {p_init!r}.")
+        raise InputError(f"p_init must be in (0, 1]; received {p_init!r}.")
 
 
 @dataclasses.dataclass

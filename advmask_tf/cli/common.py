@@ -10,16 +10,15 @@ import traceback
 from absl import app, flags
 
 from advmask_tf.evaluation.reports import report_markdown
-from advmask_tf.io_utils import StorageError
+from advmask_tf.errors import InputError
 from advmask_tf.runs import resolved
-from advmask_tf.runs.lock import WorkDirBusy
 
 DEFAULT_CONFIG = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
         __file__)))), "configs", "fashion_mnist_main.py")
 
 
-class CommandLineError(ValueError):
+class CommandLineError(InputError):
     """A flag combination a tool cannot run (reported in one line)."""
 
 
@@ -96,10 +95,11 @@ def print_config_and_exit(config) -> None:
 
 def run_tool(main, name: str, define_flags=None) -> None:
     """`app.run(main)` (after `define_flags()`, if given), with every input
-    error (bad flags, a typo in a --config field, a value a part refuses, a
-    missing file), a busy work directory and a disk that cannot take a
-    write reported as one line `<name>: error: ...` and exit status 2,
-    instead of a traceback."""
+    error reported as one line `<name>: error: ...` and exit status 2: an
+    `InputError` (a value a part refuses, a missing file, a busy work
+    directory, a disk that cannot take a write) or a typo in a --config
+    field. Anything else is a bug: its traceback is printed with a line
+    saying so, and the exit status is 1."""
     try:
         if define_flags is not None:
             define_flags()
@@ -111,14 +111,24 @@ def run_tool(main, name: str, define_flags=None) -> None:
         if stop.code == 1 and set(sys.argv[1:]) & HELP_FLAGS:
             sys.exit(0)
         raise
-    except (ValueError, KeyError, AttributeError, FileNotFoundError,
-            StorageError, WorkDirBusy) as error:
-        if isinstance(error, (KeyError, AttributeError)) and \
+    except (InputError, KeyError, AttributeError) as error:
+        if not isinstance(error, InputError) and \
                 not from_a_config_field(error):
-            raise  # a bug, not input: keep its traceback
+            report_bug(name)
+            raise
         print(f"{name}: error: {one_line(error)}", file=sys.stderr,
               flush=True)
         sys.exit(2)
+    except Exception:
+        report_bug(name)
+        raise
+
+
+def report_bug(name: str) -> None:
+    """The line printed above a bug's traceback."""
+    print(f"{name}: internal error (a bug in advmask_tf, not in your "
+          "input): please report it with the traceback below.",
+          file=sys.stderr, flush=True)
 
 
 def from_a_config_field(error: KeyError | AttributeError) -> bool:

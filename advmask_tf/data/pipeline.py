@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from advmask_tf.data.sources import ArraySplits, load_source
+from advmask_tf.errors import InputError
 
 
 @dataclasses.dataclass
@@ -43,7 +44,7 @@ def split_validation(num_examples: int, num_validation: int, seed: int):
     (7, 3, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
     if not 0 <= num_validation < num_examples:
-        raise ValueError(
+        raise InputError(
             f"validation size {num_validation} must be in [0, {num_examples}) "
             "for a training set of that many examples.")
     order = np.random.RandomState(seed).permutation(num_examples)
@@ -109,7 +110,7 @@ def build_data(data_config, batch_size: int, seed: int = 0,
     ((28, 28, 1), 10)
     """
     if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive; received {batch_size}.")
+        raise InputError(f"batch_size must be positive; received {batch_size}.")
     if splits is None:
         splits = load_source(
             data_config.source, data_config.path or None,
@@ -117,14 +118,14 @@ def build_data(data_config, batch_size: int, seed: int = 0,
             bool(data_config.download), data_config.num_classes or None)
     wanted = int(data_config.num_classes)
     if wanted and wanted != splits.num_classes:
-        raise ValueError(
+        raise InputError(
             f"data.num_classes={wanted} but {splits.name} has "
             f"{splits.num_classes} classes; set 0 (take them from the data) "
             f"or {splits.num_classes}.")
     n_train_all = _subset(len(splits.y_train), data_config.train_limit)
     n_val = int(data_config.validation_size)
     if 0 < n_val and n_val >= n_train_all:
-        raise ValueError(
+        raise InputError(
             f"data.validation_size={n_val} leaves no training examples out of "
             f"{n_train_all}; choose a value in [0, {n_train_all}).")
     train_pos, val_pos = split_validation(n_train_all, n_val, seed)
@@ -136,7 +137,7 @@ def build_data(data_config, batch_size: int, seed: int = 0,
     if augment == "auto":
         augment = splits.image_shape[0] == 32 and splits.image_shape[-1] == 3
     elif not isinstance(augment, bool):
-        raise ValueError(
+        raise InputError(
             f"data.augment must be 'auto', True or False; received {augment!r}.")
     mean, std = _channel_stats(x_train)
 
@@ -182,7 +183,7 @@ def split_inputs(features):
     """
     if isinstance(features, dict):
         if "image" not in features:
-            raise ValueError(
+            raise InputError(
                 "Batch features must hold an 'image' entry; received keys "
                 f"{sorted(features)}.")
         return features["image"], features.get("index")

@@ -17,6 +17,7 @@ import zlib
 import numpy as np
 
 from advmask_tf.data.validation import check_images_and_labels
+from advmask_tf.errors import InputError, MissingFileError
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = (
@@ -50,7 +51,7 @@ def _validated(name, x_train, y_train, x_test, y_test, num_classes,
     x_test, y_test = check_images_and_labels(
         x_test, y_test, num_classes, f"{name} test split")
     if x_train.shape[1:] != x_test.shape[1:]:
-        raise ValueError(
+        raise InputError(
             f"{name}: train images have shape {x_train.shape[1:]} but test "
             f"images have shape {x_test.shape[1:]}; they must match."
         )
@@ -68,19 +69,19 @@ def read_idx(path: str) -> np.ndarray:
         with _open_maybe_gzip(path) as f:
             data = f.read()
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise ValueError(f"{path} is damaged: it cannot be decompressed "
+        raise InputError(f"{path} is damaged: it cannot be decompressed "
                          f"({type(error).__name__}: {error}).") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path} is not an IDX file (bad magic number).")
+        raise InputError(f"{path} is not an IDX file (bad magic number).")
     dtype_code, ndim = data[2], data[3]
     if dtype_code != 0x08:
-        raise ValueError(
+        raise InputError(
             f"{path}: IDX element type 0x{dtype_code:02x} is not supported; "
             "only unsigned bytes (0x08) are.")
     dims = np.frombuffer(data, ">u4", count=ndim, offset=4).astype(int)
     expected = 4 + 4 * ndim + int(np.prod(dims))
     if len(data) != expected:
-        raise ValueError(
+        raise InputError(
             f"{path}: header promises shape {tuple(dims)} ({expected} bytes) "
             f"but the file has {len(data)} bytes.")
     return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(dims)
@@ -91,7 +92,7 @@ def _find_idx_file(directory, stem):
         path = os.path.join(directory, candidate)
         if os.path.exists(path):
             return path
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"Missing {stem}[.gz] in {directory!r}. An MNIST-layout IDX directory "
         "holds train-images-idx3-ubyte, train-labels-idx1-ubyte, "
         "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz).")
@@ -101,7 +102,7 @@ def load_idx_dir(path: str, name: str = "idx", num_classes: int = 10,
                  class_names=()) -> ArraySplits:
     """Loads an MNIST-layout IDX directory (MNIST, Fashion-MNIST, KMNIST...)."""
     if not os.path.isdir(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"IDX dataset directory {path!r} does not exist.")
     arrays = [read_idx(_find_idx_file(path, stem)) for stem in (
         "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -117,7 +118,7 @@ def load_fashion_mnist(path: str = FASHION_MNIST_DIR) -> ArraySplits:
     (60000, 28, 28, 1)
     """
     if not os.path.isdir(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"Fashion-MNIST not found in {path!r}. Install it with "
             "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or "
             "point --config.data.path at a directory holding the four "
@@ -130,14 +131,14 @@ def _unpickle(path):
         with open(path, "rb") as f:
             return pickle.load(f, encoding="latin1")
     except (pickle.UnpicklingError, EOFError, ValueError) as error:
-        raise ValueError(f"{path} is damaged: not a readable CIFAR pickle "
+        raise InputError(f"{path} is damaged: not a readable CIFAR pickle "
                          f"({type(error).__name__}: {error}).") from None
 
 
 def load_cifar_pickle_dir(path: str) -> ArraySplits:
     """Loads the python-pickle release of CIFAR-10 or CIFAR-100."""
     if not os.path.isdir(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"CIFAR directory {path!r} does not exist. Download and extract "
             "cifar-10-python.tar.gz or cifar-100-python.tar.gz from "
             "https://www.cs.toronto.edu/~kriz/cifar.html.")
@@ -164,7 +165,7 @@ def load_cifar_pickle_dir(path: str) -> ArraySplits:
                  if os.path.exists(meta) else ())
         return _validated("cifar100", images_of(train), train["fine_labels"],
                           images_of(test), test["fine_labels"], 100, names)
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{path!r} holds neither CIFAR-10 (data_batch_1..5, test_batch) nor "
         "CIFAR-100 (train, test) python pickles.")
 
@@ -172,36 +173,36 @@ def load_cifar_pickle_dir(path: str) -> ArraySplits:
 def load_npz(path: str, num_classes: int | None = None) -> ArraySplits:
     """Loads `x_train, y_train, x_test, y_test` from one `.npz` file."""
     if not os.path.exists(path):
-        raise FileNotFoundError(f"npz dataset {path!r} does not exist.")
+        raise MissingFileError(f"npz dataset {path!r} does not exist.")
     damaged = (zipfile.BadZipFile, EOFError, OSError, ValueError,
                pickle.UnpicklingError, zlib.error)
     try:
         archive = np.load(path)
     except damaged as error:
-        raise ValueError(f"{path} is damaged: not a readable .npz file "
+        raise InputError(f"{path} is damaged: not a readable .npz file "
                          f"({type(error).__name__}: {error}).") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a .npz archive (a single array); "
+        raise InputError(f"{path} is not a .npz archive (a single array); "
                          "save the four arrays with numpy.savez.")
     with archive as f:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{path}: missing arrays {sorted(missing)}; an npz dataset "
                 f"needs x_train, y_train, x_test, y_test (found {f.files}).")
         try:
             arrays = [f[k] for k in ("x_train", "y_train", "x_test",
                                      "y_test")]
         except damaged as error:
-            raise ValueError(f"{path} is damaged: an array cannot be read "
+            raise InputError(f"{path} is damaged: an array cannot be read "
                              f"({type(error).__name__}: {error}).") from None
     for key, array in zip(("y_train", "y_test"), (arrays[1], arrays[3])):
         if array.size == 0:
-            raise ValueError(f"{path}: {key} is empty; both splits need "
+            raise InputError(f"{path}: {key} is empty; both splits need "
                              "examples.")
         if np.issubdtype(array.dtype, np.floating) and not np.isfinite(
                 array).all():
-            raise ValueError(f"{path}: {key} holds non-finite labels "
+            raise InputError(f"{path}: {key} holds non-finite labels "
                              "(NaN or inf); labels must be class indices.")
     if num_classes is None:
         num_classes = int(max(np.max(arrays[1]), np.max(arrays[3]))) + 1
@@ -220,7 +221,7 @@ def load_tfds(name: str, data_dir: str | None = None,
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as error:  # tfds raises several types here
-        raise ValueError(
+        raise InputError(
             f"tensorflow-datasets has no dataset {name!r}: {error}") from error
     if download:
         builder.download_and_prepare()
@@ -231,7 +232,7 @@ def load_tfds(name: str, data_dir: str | None = None,
             batches = list(tfds.as_numpy(builder.as_dataset(
                 split=split, as_supervised=True).batch(4096)))
         except Exception as error:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"tensorflow-datasets could not read {name!r} split {split!r} "
                 f"from data_dir={data_dir!r}: {error}. Prepare it first "
                 "(--config.data.download=True on a machine with internet)."
@@ -250,7 +251,7 @@ def load_source(source: str, path: str | None = None,
     if source == "fashion_mnist":
         return load_fashion_mnist(path or FASHION_MNIST_DIR)
     if source in ("idx", "cifar_pickle", "npz") and not path:
-        raise ValueError(f"data source {source!r} needs data.path.")
+        raise InputError(f"data source {source!r} needs data.path.")
     if source == "idx":
         return load_idx_dir(path, num_classes=num_classes or 10)
     if source == "cifar_pickle":
@@ -259,8 +260,8 @@ def load_source(source: str, path: str | None = None,
         return load_npz(path, num_classes)
     if source == "tfds":
         if not tfds_name:
-            raise ValueError("data source 'tfds' needs data.tfds_name, "
+            raise InputError("data source 'tfds' needs data.tfds_name, "
                              "for example 'cifar10'.")
         return load_tfds(tfds_name, data_dir, download)
-    raise ValueError(
+    raise InputError(
         f"Unknown data source {source!r}; expected one of {SOURCES}.")

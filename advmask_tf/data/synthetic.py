@@ -16,6 +16,7 @@ from advmask_tf.data.sources import (
     ArraySplits,
     load_source,
 )
+from advmask_tf.errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,13 +64,13 @@ def source_signature(data_config) -> SourceSignature:
         import tensorflow_datasets as tfds
 
         if not data_config.tfds_name:
-            raise ValueError("data source 'tfds' needs data.tfds_name, "
+            raise InputError("data source 'tfds' needs data.tfds_name, "
                              "for example 'cifar10'.")
         try:
             info = tfds.builder(data_config.tfds_name,
                                 data_dir=data_config.data_dir or None).info
         except Exception as error:  # tfds raises several types here
-            raise ValueError(
+            raise InputError(
                 f"data.tfds_name={data_config.tfds_name!r} is not a "
                 f"tensorflow-datasets dataset: {error}") from None
         label = info.features["label"]

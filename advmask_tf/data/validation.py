@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from advmask_tf.errors import InputError
+
 
 def check_images_and_labels(images, labels, num_classes: int, source: str):
     """Validates and normalises one split of an image-classification dataset.
@@ -21,28 +23,28 @@ def check_images_and_labels(images, labels, num_classes: int, source: str):
     ((2, 4, 4, 1), dtype('int64'))
 
     Raises:
-        ValueError: naming the offending shape, dtype, pixel or label.
+        InputError: naming the offending shape, dtype, pixel or label.
     """
     images = np.asarray(images)
     labels = np.asarray(labels)
     if images.shape[:1] == (0,):
-        raise ValueError(f"{source} is empty; it needs at least one image.")
+        raise InputError(f"{source} is empty; it needs at least one image.")
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4:
-        raise ValueError(
+        raise InputError(
             f"{source}: images must have shape (N, H, W) or (N, H, W, C); "
             f"received shape {images.shape}."
         )
     if images.shape[-1] not in (1, 3):
-        raise ValueError(
+        raise InputError(
             f"{source}: images must have 1 or 3 channels in the last axis; "
             f"received shape {images.shape}."
         )
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"{source}: labels must have shape ({images.shape[0]},) to match "
             f"the images; received shape {labels.shape}."
         )
@@ -53,19 +55,19 @@ def check_images_and_labels(images, labels, num_classes: int, source: str):
         finite = np.isfinite(images)
         if not finite.all():
             where = np.argwhere(~finite)[0]
-            raise ValueError(
+            raise InputError(
                 f"{source}: image {where[0]} has a non-finite pixel "
                 f"({images[tuple(where)]}) at {tuple(where[1:])}; pixels must "
                 "be finite floats in [0, 1] or uint8."
             )
         low, high = float(images.min()), float(images.max())
         if low < 0.0 or high > 1.0:
-            raise ValueError(
+            raise InputError(
                 f"{source}: float pixels must lie in [0, 1]; received values "
                 f"in [{low}, {high}]. Divide 0..255 images by 255 or pass uint8."
             )
     else:
-        raise ValueError(
+        raise InputError(
             f"{source}: images must be uint8 or floating point; received "
             f"dtype {images.dtype}."
         )
@@ -74,7 +76,7 @@ def check_images_and_labels(images, labels, num_classes: int, source: str):
             np.isfinite(labels)) and np.all(labels == np.round(labels)):
             labels = labels.astype(np.int64)
         else:
-            raise ValueError(
+            raise InputError(
                 f"{source}: labels must be integers; received dtype "
                 f"{labels.dtype}."
             )
@@ -82,7 +84,7 @@ def check_images_and_labels(images, labels, num_classes: int, source: str):
     bad = (labels < 0) | (labels >= num_classes)
     if bad.any():
         index = int(np.argmax(bad))
-        raise ValueError(
+        raise InputError(
             f"{source}: label {int(labels[index])} at position {index} is "
             f"outside [0, {num_classes}); labels must be class indices."
         )

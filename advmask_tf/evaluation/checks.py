@@ -33,6 +33,7 @@ from absl import logging
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
 from advmask_tf.attacks.square import SquareConfig
 from advmask_tf.data.pipeline import split_inputs
+from advmask_tf.errors import InputError
 from advmask_tf.evaluation.ensemble import compile_attack, run_on
 from advmask_tf.evaluation.randomised import is_deterministic
 
@@ -61,18 +62,18 @@ class CheckSettings:
         for name in ("points", "step_factor", "restarts", "square_queries"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"checks.{name} must be an integer >= 1; "
+                raise InputError(f"checks.{name} must be an integer >= 1; "
                                  f"received {value!r}.")
         for name in ("tolerance", "max_large_eps_accuracy"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
-                raise ValueError(f"checks.{name} must be in [0, 1); "
+                raise InputError(f"checks.{name} must be in [0, 1); "
                                  f"received {value!r}.")
         if not 0.0 < self.large_eps <= 1.0:
-            raise ValueError(f"checks.large_eps must be in (0, 1]; received "
+            raise InputError(f"checks.large_eps must be in (0, 1]; received "
                              f"{self.large_eps!r}.")
         if not self.logit_scale > 0.0:
-            raise ValueError(f"checks.logit_scale must be > 0; received "
+            raise InputError(f"checks.logit_scale must be > 0; received "
                              f"{self.logit_scale!r}.")
 
 

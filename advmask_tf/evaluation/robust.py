@@ -12,6 +12,7 @@ import tensorflow as tf
 from advmask_tf.attacks.pgd import noise_keys_for
 from advmask_tf.attacks.registry import AttackBudgets, build_attacks
 from advmask_tf.data.pipeline import split_inputs
+from advmask_tf.errors import InputError
 from advmask_tf.evaluation.ensemble import cascade, compile_attack, run_on
 from advmask_tf.io_utils import atomic_write_text
 from advmask_tf.models.conditioning import is_conditioned
@@ -39,7 +40,7 @@ def _network_of(model):
     if isinstance(model, AdversarialModel):
         model = model.network
     if is_conditioned(model):
-        raise ValueError(
+        raise InputError(
             f"network {model.name!r} is conditioned on eps: evaluate the "
             "classifier it is at one strength, "
             "advmask_tf.models.at_strength(network, eps).")
@@ -158,7 +159,7 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
                 + [("worst", int(np.concatenate(masks["worst_case"]).sum())
                     / total)])
     if total == 0:
-        raise ValueError("evaluate() received an empty dataset.")
+        raise InputError("evaluate() received an empty dataset.")
     masks = {name: np.concatenate(parts) for name, parts in masks.items()}
     report = {name: _entry(int(mask.sum()), total)
               for name, mask in masks.items() if "/" not in name}

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import advmask_tf
 
+
 def percent(entry: dict) -> str:
     """'71.80' for an entry with accuracy 0.718."""
     return f"{100 * entry['accuracy']:.2f}"

@@ -21,6 +21,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
+
 ENCODINGS = ("orthogonal", "one_hot", "sinusoidal")
 
 
@@ -31,36 +33,36 @@ def check_encoding(kind: str, dim: int, strengths, max_eps: float) -> tuple:
     (0.0, 0.05, 0.1)
     """
     if kind not in ENCODINGS:
-        raise ValueError(
+        raise InputError(
             f"Unknown encoding {kind!r}; expected one of {ENCODINGS}.")
     if not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"encoding dim must be an integer >= 1; received "
+        raise InputError(f"encoding dim must be an integer >= 1; received "
                          f"{dim!r}.")
     strengths = tuple(sorted(float(s) for s in strengths))
     if any(not math.isfinite(s) or s < 0 for s in strengths):
-        raise ValueError(
+        raise InputError(
             f"strengths must be finite and >= 0; received {strengths}.")
     if len(set(strengths)) != len(strengths):
-        raise ValueError(f"strengths must be distinct; received {strengths}.")
+        raise InputError(f"strengths must be distinct; received {strengths}.")
     if kind == "sinusoidal":
         if dim % 2:
-            raise ValueError(
+            raise InputError(
                 f"a sinusoidal encoding needs an even dim; received {dim}.")
         if not max_eps > 0:
-            raise ValueError(
+            raise InputError(
                 f"a sinusoidal encoding needs max_eps > 0; received "
                 f"{max_eps!r}.")
         return strengths
     if len(strengths) < 2:
-        raise ValueError(
+        raise InputError(
             f"a {kind} encoding needs at least 2 strengths (say 0 and the "
             f"training eps); received {strengths}.")
     if kind == "one_hot" and dim != len(strengths):
-        raise ValueError(
+        raise InputError(
             f"a one_hot encoding has one dimension per strength: dim must be "
             f"{len(strengths)}; received {dim}.")
     if kind == "orthogonal" and dim < len(strengths):
-        raise ValueError(
+        raise InputError(
             f"an orthogonal encoding needs dim >= the number of strengths "
             f"({len(strengths)}); received {dim}.")
     return strengths
@@ -81,7 +83,7 @@ def encoding_table(kind: str, dim: int, strengths, seed: int = 0):
         q, r = np.linalg.qr(gaussian)
         q *= np.sign(np.diag(r))  # a uniformly distributed orthogonal matrix
         return q[:count].astype(np.float32)
-    raise ValueError(f"encoding {kind!r} has no table.")
+    raise InputError(f"encoding {kind!r} has no table.")
 
 
 def interpolate_rows(eps, strengths, table):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
 from advmask_tf.layers.encodings import (
     check_encoding,
     encoding_table,
@@ -138,7 +139,7 @@ class MaskInterpolation(keras.layers.Layer):
     def __init__(self, masking: PerturbationMasking, t: float, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= float(t) <= 1.0:
-            raise ValueError(f"mix t must be in [0, 1]; received {t!r}.")
+            raise InputError(f"mix t must be in [0, 1]; received {t!r}.")
         self.masking = masking
         self.t = float(t)
 
@@ -183,11 +184,11 @@ def interpolated(model: keras.Model, t: float) -> keras.Model:
     ['eps', 'image']
     """
     if not masking_layers(model):
-        raise ValueError(
+        raise InputError(
             f"model {model.name!r} has no PerturbationMasking layer to "
             "interpolate; build it with norm='masking'.")
     if not 0.0 <= float(t) <= 1.0:
-        raise ValueError(f"mix t must be in [0, 1]; received {t!r}.")
+        raise InputError(f"mix t must be in [0, 1]; received {t!r}.")
 
     def share_or_wrap(layer):
         if isinstance(layer, PerturbationMasking):

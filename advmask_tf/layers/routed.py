@@ -17,6 +17,8 @@ import math
 import keras
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
+
 
 def check_boundaries(boundaries) -> tuple:
     """Sorted, finite, distinct, >= 0 route boundaries.
@@ -27,7 +29,7 @@ def check_boundaries(boundaries) -> tuple:
     values = tuple(sorted(float(b) for b in boundaries))
     if any(not math.isfinite(b) or b < 0 for b in values) or len(
             set(values)) != len(values):
-        raise ValueError(
+        raise InputError(
             "route_boundaries must be distinct finite values >= 0, such as "
             f"(0.0,) for clean/adversarial routes; received {boundaries!r}.")
     return values
@@ -60,10 +62,10 @@ class RoutedNormalization(keras.layers.Layer):
         super().__init__(**kwargs)
         self.route_boundaries = check_boundaries(route_boundaries)
         if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1); received "
+            raise InputError(f"momentum must be in [0, 1); received "
                              f"{momentum!r}.")
         if not epsilon > 0:
-            raise ValueError(f"epsilon must be > 0; received {epsilon!r}.")
+            raise InputError(f"epsilon must be > 0; received {epsilon!r}.")
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.synchronized = bool(synchronized)
@@ -75,7 +77,7 @@ class RoutedNormalization(keras.layers.Layer):
     def build(self, inputs_shape, eps_shape=None):
         channels = inputs_shape[-1]
         if channels is None:
-            raise ValueError(f"{self.name}: the channel dimension must be "
+            raise InputError(f"{self.name}: the channel dimension must be "
                              f"known; received shape {inputs_shape}.")
         self.channels = int(channels)
         shape = (self.num_routes, self.channels)

@@ -26,6 +26,7 @@ import math
 
 import keras
 
+from advmask_tf.errors import InputError
 from advmask_tf.models.conditioning import is_conditioned
 
 
@@ -51,7 +52,7 @@ class MixingMap:
                   ("top_k", self.top_k >= 0))
         for name, ok in checks:
             if not ok:
-                raise ValueError(
+                raise InputError(
                     f"mixing {name} out of range: received "
                     f"{getattr(self, name)!r} (scale, power > 0; alpha in "
                     "[0, 1]; bias finite; top_k >= 0).")

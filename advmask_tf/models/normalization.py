@@ -21,6 +21,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
 from advmask_tf.layers import PerturbationMasking, SplitBatchNormalization
 
 PLAIN_NORMS = ("auto", "batchnorm", "sync_batchnorm", "none")
@@ -47,7 +48,7 @@ def _replicas() -> int:
 def resolve_norm(norm: str) -> str:
     """Turns `auto` into a concrete norm name for the current strategy."""
     if norm not in NORMS:
-        raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
+        raise InputError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
     if norm == "auto":
         return "sync_batchnorm" if _replicas() > 1 else "batchnorm"
     return norm
@@ -60,7 +61,7 @@ def conditioned_norm(norm: str, options: dict | None, eps) -> ConditionedNorm:
     try:
         _CONDITIONED_LAYERS[norm](**options)
     except (TypeError, ValueError) as error:
-        raise ValueError(
+        raise InputError(
             f"Bad norm_options {sorted(options)} for norm {norm!r}: {error}"
         ) from error
     return ConditionedNorm(norm, options, eps)
@@ -77,7 +78,7 @@ def make_norm(norm, name: str, momentum: float = 0.9, epsilon: float = 1e-5):
         return lambda x: layer(x, norm.eps)
     norm = resolve_norm(norm)
     if norm in CONDITIONED_NORMS:
-        raise ValueError(f"norm {norm!r} conditions on eps: build the model "
+        raise InputError(f"norm {norm!r} conditions on eps: build the model "
                          "with `build_model`, which adds the eps input.")
     if norm == "none":
         return lambda x: x

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keras
 
+from advmask_tf.errors import InputError
 from advmask_tf.models.normalization import (
     CONDITIONED_NORMS,
     NORMS,
@@ -27,11 +28,11 @@ def _input_stem(input_shape, mean, std):
     mean = list(mean) if mean is not None else [0.0] * channels
     std = list(std) if std is not None else [1.0] * channels
     if len(mean) != channels or len(std) != channels:
-        raise ValueError(
+        raise InputError(
             f"mean {mean} and std {std} must have one value per channel "
             f"({channels}).")
     if min(std) <= 0:
-        raise ValueError(f"std must be positive per channel; received {std}.")
+        raise InputError(f"std must be positive per channel; received {std}.")
     x = keras.layers.Normalization(
         mean=mean, variance=[s * s for s in std], name="input_normalization"
     )(inputs)
@@ -123,7 +124,7 @@ def wide_resnet(inputs, x, num_classes, norm, depth=34, width=10,
                 dropout=0.0):
     """WideResNet-depth-width (Zagoruyko & Komodakis 2016), e.g. 34-10, 28-10."""
     if (depth - 4) % 6 != 0 or depth < 10:
-        raise ValueError(
+        raise InputError(
             f"WideResNet depth must be 6n+4 with n >= 1 (10, 16, 22, 28, 34, "
             f"...); received {depth}.")
     blocks = (depth - 4) // 6
@@ -179,24 +180,24 @@ def build_model(name: str, input_shape, num_classes: int, norm: str = "auto",
     ['eps', 'image']
     """
     if name not in _BUILDERS:
-        raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
+        raise InputError(f"Unknown model {name!r}; expected one of {MODELS}.")
     if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2; received {num_classes}.")
+        raise InputError(f"num_classes must be >= 2; received {num_classes}.")
     if norm not in NORMS:
-        raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
+        raise InputError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
     inputs, x = _input_stem(input_shape, mean, std)
     if norm in CONDITIONED_NORMS:
         eps = keras.Input(shape=(), name="eps")
         norm = conditioned_norm(norm, norm_options, eps)
         inputs = {"image": inputs, "eps": eps}
     elif norm_options:
-        raise ValueError(
+        raise InputError(
             f"norm_options {norm_options!r} only apply to the conditioned "
             f"norms {CONDITIONED_NORMS}; norm is {norm!r}.")
     try:
         logits = _BUILDERS[name](inputs, x, num_classes, norm, **kwargs)
     except TypeError as error:
-        raise ValueError(
+        raise InputError(
             f"Bad arguments {sorted(kwargs)} for model {name!r}: {error}"
         ) from error
     return keras.Model(inputs, logits, name=name)

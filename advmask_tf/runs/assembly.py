@@ -21,6 +21,7 @@ from advmask_tf.devices import (
     PRECISIONS,
     check_setting,
 )
+from advmask_tf.errors import InputError
 from advmask_tf.evaluation.checks import CheckSettings
 from advmask_tf.models.loading import load_keras_file
 from advmask_tf.models.normalization import (
@@ -199,7 +200,7 @@ def initialise_from(network: keras.Model, path: str) -> None:
                       "here" for i, (a, b) in enumerate(zip(mine, theirs))
                       if a[1] != b[1]),
                      f"{len(theirs)} weights there, {len(mine)} here")
-        raise ValueError(
+        raise InputError(
             f"train.init_from={path!r} is another architecture than the "
             f"configured model: {where}; use the same model.name, norm "
             "and options.")
@@ -248,7 +249,7 @@ def learning_rate_schedule(train_config, steps_per_epoch: int):
                                       updates_per_epoch)
         return keras.optimizers.schedules.PiecewiseConstantDecay(
             [int(0.5 * total), int(0.75 * total)], [lr, lr * 0.1, lr * 0.01])
-    raise ValueError(f"Unknown train.schedule {schedule!r}; expected one "
+    raise InputError(f"Unknown train.schedule {schedule!r}; expected one "
                      f"of {SCHEDULES}.")
 
 
@@ -271,7 +272,7 @@ def make_optimizer(train_config, steps_per_epoch: int):
         return (L2SGD if coupled else keras.optimizers.SGD)(
             rate, momentum=float(train_config.momentum),
             nesterov=bool(train_config.nesterov), **options)
-    raise ValueError(f"Unknown train.optimizer {train_config.optimizer!r}; "
+    raise InputError(f"Unknown train.optimizer {train_config.optimizer!r}; "
                      f"expected one of {OPTIMIZERS}.")
 
 
@@ -280,21 +281,21 @@ def check_learning_rate_steps(train_config) -> None:
     boundaries = tuple(train_config.lr_boundaries)
     multipliers = tuple(train_config.lr_multipliers)
     if len(boundaries) != len(multipliers):
-        raise ValueError(
+        raise InputError(
             f"train.lr_multipliers needs one value per train.lr_boundaries "
             f"entry ({len(boundaries)}); received {multipliers!r}.")
     epochs = int(train_config.epochs)
     if any(int(b) != b or not 0 < b < epochs for b in boundaries) or list(
             boundaries) != sorted(set(boundaries)):
-        raise ValueError(
+        raise InputError(
             f"train.lr_boundaries must be increasing whole epochs in "
             f"(0, train.epochs={epochs}); received {boundaries!r}.")
     if boundaries and train_config.schedule != "piecewise":
-        raise ValueError(
+        raise InputError(
             f"train.lr_boundaries only apply to train.schedule='piecewise'; "
             f"received schedule {train_config.schedule!r}.")
     if not 0 < float(train_config.cyclic_peak) < 1:
-        raise ValueError(f"train.cyclic_peak must be in (0, 1); received "
+        raise InputError(f"train.cyclic_peak must be in (0, 1); received "
                          f"{train_config.cyclic_peak!r}.")
 
 
@@ -345,10 +346,10 @@ def check_config(config) -> None:
     check_fields(config)
     warn_about_schedule(config)
     if config.train.monitor not in MONITORS:
-        raise ValueError(f"Unknown train.monitor {config.train.monitor!r}; "
+        raise InputError(f"Unknown train.monitor {config.train.monitor!r}; "
                          f"expected one of {MONITORS}.")
     if config.data.source not in SOURCES:
-        raise ValueError(f"Unknown data.source {config.data.source!r}; "
+        raise InputError(f"Unknown data.source {config.data.source!r}; "
                          f"expected one of {SOURCES}.")
     objective = OBJECTIVES.build(objective_spec(config))
     with naming_field("attack", config.attack):
@@ -381,20 +382,20 @@ def check_config(config) -> None:
     check_setting("train.weight_decay_style",
                   config.train.weight_decay_style, WEIGHT_DECAY_STYLES)
     if config.train.schedule not in SCHEDULES:
-        raise ValueError(f"train.schedule must be one of {SCHEDULES}; "
+        raise InputError(f"train.schedule must be one of {SCHEDULES}; "
                          f"received {config.train.schedule!r}.")
     check_learning_rate_steps(config.train)
     if int(config.guard.points) > int(config.data.validation_size):
-        raise ValueError(
+        raise InputError(
             f"guard.points={int(config.guard.points)} needs that many "
             "held-out images; data.validation_size is "
             f"{int(config.data.validation_size)} (set guard.points at most "
             "data.validation_size, or 0 for no guard).")
     if config.train.trainable not in TRAINABLE:
-        raise ValueError(f"train.trainable must be one of {TRAINABLE}; "
+        raise InputError(f"train.trainable must be one of {TRAINABLE}; "
                          f"received {config.train.trainable!r}.")
     if config.model.norm not in NORMS:
-        raise ValueError(f"Unknown model.norm {config.model.norm!r}; "
+        raise InputError(f"Unknown model.norm {config.model.norm!r}; "
                          f"expected one of {NORMS}.")
     if config.model.norm in CONDITIONED_NORMS:
         conditioned_norm(config.model.norm, norm_options(config), None)

@@ -13,6 +13,7 @@ import os
 import ml_collections
 
 from advmask_tf.data.pipeline import build_data
+from advmask_tf.errors import InputError, MissingFileError
 from advmask_tf.evaluation.checks import sanity_checks, warn_failed
 from advmask_tf.evaluation.randomised import for_randomised_networks
 from advmask_tf.evaluation.reports import (
@@ -67,7 +68,7 @@ def load_for_evaluation(workdir: str, checkpoint: str, limit,
     config = with_eval_overrides(load_config(wd), eval_overrides)
     path = wd.model(checkpoint)
     if not os.path.exists(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path} does not exist: run advmask-train with --workdir="
             f"{wd.root} until it finishes first.")
     network = load_keras_file(path, f"the {checkpoint} network of "
@@ -86,7 +87,7 @@ def requested_points(config, limit) -> int:
     if limit is None:
         return int(config.eval.limit or config.data.test_limit)
     if int(limit) < 0:
-        raise ValueError(f"--limit must be >= 0 (0: the whole test set); "
+        raise InputError(f"--limit must be >= 0 (0: the whole test set); "
                          f"received {limit}.")
     return int(limit)
 
@@ -97,7 +98,7 @@ def with_eval_overrides(config, overrides: dict | None):
     for key, value in (overrides or {}).items():
         section, _, field = key.partition(".")
         if section != "eval" or field not in config.eval:
-            raise ValueError(f"an evaluation can only change eval.* fields "
+            raise InputError(f"an evaluation can only change eval.* fields "
                              f"of the run's config; received {key}={value!r} "
                              f"(eval fields: {sorted(config.eval)}).")
         config.eval[field] = value
@@ -220,7 +221,7 @@ def evaluate_workdir(workdir: str, checkpoint: str = "best",
                         "dataset": dataset_name(config.data)}
     if run_report:
         if checkpoint != "best":
-            raise ValueError("the run's report is of its best network; "
+            raise InputError("the run's report is of its best network; "
                              f"received checkpoint={checkpoint!r}.")
         json_path, markdown_path = wd.metrics, wd.results
         report["run"] = run_facts(config, wd)
@@ -263,7 +264,7 @@ def evaluate_sweep(workdir: str, eps_values, checkpoint: str = "best",
     step eps * 10000). Adds the check that no accuracy rises with eps."""
     eps_values = sorted(float(e) for e in eps_values)
     if not eps_values or eps_values[0] < 0:
-        raise ValueError(f"eps sweep values must be >= 0; received "
+        raise InputError(f"eps sweep values must be >= 0; received "
                          f"{eps_values}.")
     wd, config, network, data = load_for_evaluation(
         workdir, checkpoint, limit, eval_overrides)
@@ -299,7 +300,7 @@ def _reference_reports(references) -> dict:
     for root in references or ():
         wd = WorkDir(root)
         if not os.path.exists(wd.metrics):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"reference {wd.metrics} does not exist: train and evaluate "
                 f"{wd.root} with advmask-train first.")
         reports[wd.name()] = read_json(wd.metrics)
@@ -327,20 +328,20 @@ def evaluate_conditioning(workdir: str, conditions=(), mixes=(),
     wd, config, network, data = load_for_evaluation(
         workdir, checkpoint, limit, eval_overrides)
     if not is_conditioned(network):
-        raise ValueError(
+        raise InputError(
             f"{wd.root} holds an unconditioned network (model.norm "
             f"{config.model.norm!r}); a conditioning sweep needs norm "
             f"split_batchnorm or masking. Use --eps_sweep instead.")
     conditions = sorted(float(c) for c in conditions)
     mixes = sorted(float(t) for t in mixes)
     if not conditions and not mixes:
-        raise ValueError("Give conditioning strengths and/or mixes t to "
+        raise InputError("Give conditioning strengths and/or mixes t to "
                          "sweep; received neither.")
     if any(c < 0 for c in conditions) or any(not 0 <= t <= 1 for t in mixes):
-        raise ValueError(f"conditions must be >= 0 and mixes in [0, 1]; "
+        raise InputError(f"conditions must be >= 0 and mixes in [0, 1]; "
                          f"received {conditions} and {mixes}.")
     if mixes and not masking_layers(network):
-        raise ValueError(f"{wd.root}: mixes need a masking network (norm "
+        raise InputError(f"{wd.root}: mixes need a masking network (norm "
                          f"'masking'); this one is {config.model.norm!r}.")
     attack_configs = evaluation_attacks(config, attacks)
     eps = eval_eps(config)
@@ -410,7 +411,7 @@ def evaluate_runs(workdirs, checkpoint: str = "best", limit=None,
     their trade-off into `out`. `eval_overrides` ({"eval.<field>": value})
     change attack budgets and checks. Returns the markdown to show."""
     if len(workdirs) > 1 and not out:
-        raise ValueError("Several work directories need an output "
+        raise InputError("Several work directories need an output "
                          "directory (--out) for the trade-off report.")
     if len(workdirs) > 1:
         check_writable(out)

@@ -14,6 +14,7 @@ import ml_collections
 
 from advmask_tf.configs_lib import base_config
 from advmask_tf.data.pipeline import build_data
+from advmask_tf.errors import InputError
 from advmask_tf.io_utils import check_writable
 from advmask_tf.models.conditioning import is_conditioned
 from advmask_tf.models.loading import load_keras_file
@@ -41,7 +42,7 @@ def model_config(overrides: dict | None = None):
     for key, value in (overrides or {}).items():
         section, _, field = key.partition(".")
         if section not in ("data", "eval") or field not in config[section]:
-            raise ValueError(
+            raise InputError(
                 f"--model evaluations take --config.data.<field> and "
                 f"--config.eval.<field>; received {key}={value!r}.")
         config[section][field] = value
@@ -58,22 +59,22 @@ def check_model_fits(network, path: str, data, condition) -> None:
              else network.inputs[0])
     shape = tuple(image.shape[1:])
     if shape != wanted:
-        raise ValueError(
+        raise InputError(
             f"--model: {path} takes inputs of shape {shape}; the test set "
             f"has images of shape {wanted}: choose its dataset with "
             "--config.data.source (and .tfds_name or .path).")
     classes = network.output_shape[-1]
     if classes != data.num_classes:
-        raise ValueError(
+        raise InputError(
             f"--model: {path} has {classes} outputs; the test set has "
             f"{data.num_classes} classes.")
     if is_conditioned(network) and condition is None:
-        raise ValueError(
+        raise InputError(
             f"--condition_eps: {path} is conditioned on a strength; give "
             "the strength to tell it (0 for its clean mode, the eval eps "
             "for its robust one); received none.")
     if not is_conditioned(network) and condition is not None:
-        raise ValueError(
+        raise InputError(
             f"--condition_eps: {path} is not a conditioned network; "
             f"received --condition_eps={condition}; leave the flag out.")
 

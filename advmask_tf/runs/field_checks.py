@@ -14,6 +14,8 @@ import math
 import re
 import warnings
 
+from advmask_tf.errors import InputError
+
 
 def _number(value) -> float | None:
     try:
@@ -124,12 +126,12 @@ def check_fields(config) -> None:
     >>> check_fields(config)
     Traceback (most recent call last):
     ...
-    ValueError: train.learning_rate must be a number > 0; received -1.0.
+    advmask_tf.errors.InputError: train.learning_rate must be a number > 0; received -1.0.
     """
     for field, (accepts, accepted) in FIELD_RANGES.items():
         value = field_value(config, field)
         if not accepts(value):
-            raise ValueError(f"{field} must be {accepted}; received "
+            raise InputError(f"{field} must be {accepted}; received "
                              f"{value!r}.")
 
 
@@ -152,11 +154,11 @@ def naming_field(section: str, block=None):
     the message."""
     try:
         yield
-    except ValueError as error:
+    except InputError as error:
         message = str(error)
         if f"{section}." in message:
             raise
         word = re.match(r"\w+", message)
         if block is not None and word and word.group(0) in block:
-            raise ValueError(f"{section}.{message}") from None
-        raise ValueError(f"{section}: {message}") from None
+            raise InputError(f"{section}.{message}") from None
+        raise InputError(f"{section}: {message}") from None

@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 
+from advmask_tf.errors import InputError
 from advmask_tf.io_utils import (
     atomic_write_json,
     read_json_or_none,
@@ -28,7 +29,7 @@ from advmask_tf.io_utils import (
 _HELD: dict[str, list] = {}  # real path -> [file descriptor, depth]
 
 
-class WorkDirBusy(RuntimeError):
+class WorkDirBusy(InputError, RuntimeError):
     """Another process is writing the work directory."""
 
 

@@ -26,6 +26,7 @@ from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.attacks.registry import build_attacks
 from advmask_tf.attacks.transfer import TransferAttack
 from advmask_tf.data.pipeline import build_data
+from advmask_tf.errors import InputError
 from advmask_tf.evaluation.mixing_search import (
     select_mixing,
     validation_logits,
@@ -95,7 +96,7 @@ def select_and_save(config, workdir: str, verbose: int = 1) -> MixingMap:
     data = build_data(data_config, int(config.eval.batch_size),
                       int(config.seed))
     if data.validation is None:
-        raise ValueError("mix.enabled needs a validation split to choose "
+        raise InputError("mix.enabled needs a validation split to choose "
                          "the mixing on; data.validation_size is 0.")
     points = int(config.mix.validation_points)
     validation = data.validation.unbatch().take(points).batch(

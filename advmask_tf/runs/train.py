@@ -23,6 +23,7 @@ from advmask_tf.devices import (
     resolve_precision,
 )
 from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
+from advmask_tf.errors import InputError
 from advmask_tf.io_utils import atomic_save
 from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.progress import RunProgress
@@ -194,7 +195,7 @@ def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
     data = build_data(config.data, int(config.train.batch_size),
                       int(config.seed), splits=splits)
     if int(config.train.batch_size) > data.num_train:
-        raise ValueError(
+        raise InputError(
             f"train.batch_size={config.train.batch_size} is above the "
             f"{data.num_train:,} training examples (after data.train_limit "
             "and data.validation_size); every step would be the whole "
@@ -294,7 +295,7 @@ def _train_mixture(config, workdir: str, evaluate: bool):
     both classifiers' runs (each resumes), the choice on the validation
     split, the mixture's model.keras, its evaluation."""
     if config.distribute == "multi_worker":
-        raise ValueError("mix.enabled runs on one machine (train its two "
+        raise InputError("mix.enabled runs on one machine (train its two "
                          "classifiers with multi_worker separately); "
                          "received distribute='multi_worker'.")
     check_config(config)

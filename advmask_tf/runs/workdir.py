@@ -28,6 +28,7 @@ import tensorflow as tf
 import advmask_tf
 from advmask_tf.configs_lib import base_config
 from advmask_tf.devices import resolve_precision
+from advmask_tf.errors import InputError, MissingFileError
 from advmask_tf.io_utils import atomic_write_json
 from advmask_tf.training.objectives import OBJECTIVES
 
@@ -65,7 +66,7 @@ class WorkDir:
     def model(self, checkpoint: str) -> str:
         """The exported network of `checkpoint` ("best" or "last")."""
         if checkpoint not in ("best", "last"):
-            raise ValueError(f"checkpoint must be 'best' or 'last'; received "
+            raise InputError(f"checkpoint must be 'best' or 'last'; received "
                              f"{checkpoint!r}.")
         return self.best_model if checkpoint == "best" else self.last_model
 
@@ -100,7 +101,7 @@ def read_json(path: str) -> dict:
         try:
             return json.load(f)
         except ValueError as error:
-            raise ValueError(
+            raise InputError(
                 f"{path} is damaged (not valid JSON: {error}); restore it or "
                 "remove the work directory's copy to let it be rewritten."
             ) from None
@@ -166,7 +167,7 @@ def save_or_check_config(config: ml_collections.ConfigDict, workdir: WorkDir):
         if changed:
             details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
                                 for k in changed)
-            raise ValueError(
+            raise InputError(
                 f"Work directory {workdir.root} holds a run with a different "
                 f"config ({details}). Use a new --workdir, or the same config "
                 "to resume (or more train.epochs to continue).")
@@ -183,7 +184,7 @@ def load_config(workdir: WorkDir) -> ml_collections.ConfigDict:
     schema since the run at their defaults (which is how that run
     behaved)."""
     if not os.path.exists(workdir.config):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{workdir.config} does not exist: {workdir.root} is not a work "
             "directory made by advmask-train.")
     return ml_collections.ConfigDict(

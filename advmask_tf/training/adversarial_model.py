@@ -8,6 +8,7 @@ import tensorflow as tf
 from advmask_tf.attacks.losses import cross_entropy
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for, robust_mask
 from advmask_tf.data.pipeline import split_inputs
+from advmask_tf.errors import InputError
 from advmask_tf.models.conditioning import (
     at_strength,
     is_conditioned,
@@ -124,7 +125,7 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         self.objective: Objective = make_objective(objective)
         self.conditioned = is_conditioned(network)
         if trainable not in TRAINABLE:
-            raise ValueError(f"train.trainable must be one of {TRAINABLE}; "
+            raise InputError(f"train.trainable must be one of {TRAINABLE}; "
                              f"received {trainable!r}.")
         self.trainable_part = trainable
         if trainable == "rescaling":
@@ -141,7 +142,7 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         if self.objective.attack_loss is None and (
                 self.radius.name != "fixed"
                 or self.weighting.name != "uniform"):
-            raise ValueError(
+            raise InputError(
                 f"method.name={self.objective.name!r} runs no attack, so it "
                 f"takes neither an adaptive radius nor instance weights; "
                 f"received radius={self.radius.get_config()}, weighting="
@@ -177,7 +178,7 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
             if not isinstance(inputs, dict) or "eps" not in inputs:
                 received = (f"keys {sorted(inputs)}" if isinstance(
                     inputs, dict) else "a tensor of images")
-                raise ValueError(
+                raise InputError(
                     f"network {self.network.name!r} is conditioned: call it "
                     "with {'image', 'eps'} (eps per sample, 0 for clean); "
                     f"received {received}.")
@@ -187,7 +188,7 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
         """Like `keras.Model.compile`; the loss comes from the method."""
         if loss is not None or metrics is not None:
-            raise ValueError(
+            raise InputError(
                 "AdversarialModel takes its loss and metrics from its method; "
                 f"received loss={loss!r}, metrics={metrics!r}. Pass only the "
                 "optimizer (and compile options such as steps_per_execution).")

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
+
 
 class WeightPerturbation:
     """AWP's settings and its two moves (perturb, restore).
@@ -43,14 +45,14 @@ class WeightPerturbation:
     >>> WeightPerturbation(gamma=-1.0)
     Traceback (most recent call last):
     ...
-    ValueError: method.awp_gamma must be a number >= 0 (0: no weight \
+    advmask_tf.errors.InputError: method.awp_gamma must be a number >= 0 (0: no weight \
 perturbation); received -1.0.
     """
 
     def __init__(self, gamma: float = 5e-3, warmup_epochs: int = 0):
         if isinstance(gamma, bool) or not (
                 isinstance(gamma, (int, float)) and 0 <= gamma < 1):
-            raise ValueError(
+            raise InputError(
                 "method.awp_gamma must be a number >= 0 (0: no weight "
                 f"perturbation); received {gamma!r}." if not (
                     isinstance(gamma, (int, float)) and gamma >= 1)
@@ -58,7 +60,7 @@ perturbation); received -1.0.
                 f"kernel's norm, about 5e-3); received {gamma!r}.")
         if isinstance(warmup_epochs, bool) or not isinstance(
                 warmup_epochs, int) or warmup_epochs < 0:
-            raise ValueError("method.awp_warmup_epochs must be an integer "
+            raise InputError("method.awp_warmup_epochs must be an integer "
                              f">= 0; received {warmup_epochs!r}.")
         self.gamma = float(gamma)
         self.warmup_epochs = int(warmup_epochs)
@@ -138,13 +140,13 @@ def make_weight_perturbation(spec, free_replays: int = 0,
     if perturbation is None:
         return None
     if free_replays:
-        raise ValueError(
+        raise InputError(
             f"method.awp_gamma={perturbation.gamma} needs the attack's "
             "x_adv before the weight step; Free training "
             f"(train.free_replays={free_replays}) moves both at once. Set "
             "one of them to 0.")
     if trainable != "all":
-        raise ValueError(
+        raise InputError(
             f"method.awp_gamma={perturbation.gamma} perturbs the kernels, "
             f"which train.trainable={trainable!r} does not train; use "
             "train.trainable='all' or method.awp_gamma=0.")

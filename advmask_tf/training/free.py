@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
 from advmask_tf.training.interfaces import StepFacts
 
 
@@ -40,23 +41,23 @@ def check_free_replays(replays, objective, radius, weighting) -> int:
     ...                    make_radius_policy(None), make_weighting(None))
     Traceback (most recent call last):
     ...
-    ValueError: train.free_replays=4 replays minibatches ... runs none. Use
+    advmask_tf.errors.InputError: train.free_replays=4 replays minibatches ... runs none. Use
     madry, trades, mart or mixed.
     """
     if isinstance(replays, bool) or not isinstance(replays, int) \
             or replays < 0:
-        raise ValueError(f"train.free_replays must be an integer >= 0 (0: "
+        raise InputError(f"train.free_replays must be an integer >= 0 (0: "
                          f"no Free adversarial training); received "
                          f"{replays!r}.")
     if replays == 0:
         return 0
     if objective.attack_loss is None:
-        raise ValueError(
+        raise InputError(
             f"train.free_replays={replays} replays minibatches against an "
             f"attack; method.name={objective.name!r} runs none. Use madry, "
             "trades, mart or mixed.")
     if radius.name != "fixed" or weighting.name != "uniform":
-        raise ValueError(
+        raise InputError(
             f"train.free_replays={replays} takes a fixed radius and uniform "
             f"weights (they read a multi-step attack's outcome); received "
             f"radius.policy={radius.name!r}, weighting.name="
@@ -81,7 +82,7 @@ def train_on_replays(model, facts: StepFacts, sample_weight=None,
         (input_gradient,) = model.apply_step(
             tape, step_loss, y, inference_logits, also=[x_adv])
         if input_gradient is None:
-            raise ValueError(
+            raise InputError(
                 f"method.name={model.objective.name!r}: the loss does not "
                 "depend on x_adv, so Free adversarial training cannot move "
                 "the perturbation.")

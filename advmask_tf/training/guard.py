@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for
+from advmask_tf.errors import InputError
 from advmask_tf.io_utils import atomic_write_json
 from advmask_tf.models.conditioning import at_strength, is_conditioned
 
@@ -48,10 +49,10 @@ class OverfittingGuard(keras.callbacks.Callback):
                  events_path: str | None = None):
         super().__init__()
         if action not in ACTIONS:
-            raise ValueError(f"guard.action must be one of {ACTIONS}; "
+            raise InputError(f"guard.action must be one of {ACTIONS}; "
                              f"received {action!r}.")
         if not 0 < drop < 1:
-            raise ValueError(f"guard.drop must be in (0, 1); received "
+            raise InputError(f"guard.drop must be in (0, 1); received "
                              f"{drop}.")
         self.images = tf.cast(images, tf.float32)
         self.labels = tf.cast(labels, tf.int32)

@@ -7,17 +7,19 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
+
 
 def check_logits(network) -> None:
     """Refuses a network that outputs probabilities: the objectives and
     attacks take logits (a softmax output would be softmaxed twice)."""
     if network is None or not hasattr(network, "layers"):
-        raise ValueError(f"AdversarialModel needs a Keras model mapping "
+        raise InputError(f"AdversarialModel needs a Keras model mapping "
                          f"images to logits; received {network!r}.")
     last = network.layers[-1] if network.layers else None
     if isinstance(last, keras.layers.Softmax) or getattr(
             last, "activation", None) is keras.activations.softmax:
-        raise ValueError(
+        raise InputError(
             f"network {network.name!r} ends in a softmax (layer "
             f"{last.name!r}): AdversarialModel needs logits; drop the "
             "softmax activation (use activation=None).")

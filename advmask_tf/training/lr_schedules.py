@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import keras
 
+from advmask_tf.errors import InputError
+
 
 def piecewise_schedule(learning_rate: float, boundaries_in_epochs,
                        multipliers, updates_per_epoch: int):
@@ -45,7 +47,7 @@ class TriangularSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, peak: float, total_updates: int,
                  peak_fraction: float = 0.4):
         if not 0 < float(peak_fraction) < 1:
-            raise ValueError(f"peak_fraction must be in (0, 1); received "
+            raise InputError(f"peak_fraction must be in (0, 1); received "
                              f"{peak_fraction!r}.")
         self.peak = float(peak)
         self.total_updates = int(total_updates)

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
 from advmask_tf.io_utils import atomic_save
 from advmask_tf.plotting import pyplot, save_figure
 
@@ -59,7 +60,7 @@ def save_radius_grid(path, images, labels, radii, class_names=(),
     order = np.argsort(radii, kind="stable")
     per_end = min(per_end, len(order) // 2)
     if per_end < 1:
-        raise ValueError(f"save_radius_grid needs at least 2 images; "
+        raise InputError(f"save_radius_grid needs at least 2 images; "
                          f"received {len(order)}.")
     columns = min(8, per_end)
     rows = -(-per_end // columns)

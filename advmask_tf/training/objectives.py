@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy, float32, kl_divergence
 from advmask_tf.attacks.pgd import PGDConfig
+from advmask_tf.errors import InputError
 from advmask_tf.registry import Registry
 from advmask_tf.training.interfaces import StepFacts
 
@@ -88,7 +89,7 @@ class WithBeta(CleanAndAdversarial):
 
     def __init__(self, beta: float = 6.0):
         if not beta >= 0 or beta != beta:
-            raise ValueError(f"method.beta must be >= 0 for "
+            raise InputError(f"method.beta must be >= 0 for "
                              f"{self.name.upper()}; received {beta!r}.")
         self.beta = float(beta)
 
@@ -213,7 +214,7 @@ class Iaat(BaseObjective):
     def passes(self, facts, x_adv, eps):
         x, clean_correct = facts.image, facts.clean_correct
         if clean_correct is None:
-            raise ValueError("The IAAT objective needs clean_correct.")
+            raise RuntimeError("The IAAT objective needs clean_correct.")
         choose_adv = tf.reshape(clean_correct,
                                 [-1] + [1] * (x.shape.rank - 1))
         strength = tf.where(clean_correct, adv_strength(x_adv, eps),
@@ -240,10 +241,10 @@ class Mixed(CleanAndAdversarial):
         for label, value in (("clean_weight", clean_weight),
                              ("adv_weight", adv_weight)):
             if not 0.0 <= float(value) < float("inf"):
-                raise ValueError(f"method.{label} must be finite and >= 0; "
+                raise InputError(f"method.{label} must be finite and >= 0; "
                                  f"received {value!r}.")
         if not clean_weight + adv_weight > 0:
-            raise ValueError("method.clean_weight + method.adv_weight must be "
+            raise InputError("method.clean_weight + method.adv_weight must be "
                              "> 0; both are 0.")
         self.clean_weight = float(clean_weight)
         self.adv_weight = float(adv_weight)

@@ -33,6 +33,7 @@ import threading
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy
+from advmask_tf.errors import InputError
 from advmask_tf.training.objectives import OBJECTIVES, CleanAndAdversarial
 from advmask_tf.training.radius import draw_from_set
 
@@ -57,7 +58,7 @@ class OnceForAll(CleanAndAdversarial):
         lambdas = tuple(sorted(float(v) for v in lambdas))
         if len(lambdas) < 2 or any(
                 not (math.isfinite(v) and 0.0 <= v <= 1.0) for v in lambdas):
-            raise ValueError(
+            raise InputError(
                 "method.lambdas must be at least 2 numbers in [0, 1] (the "
                 f"paper: {PAPER_LAMBDAS}); received {lambdas}.")
         self.lambdas = lambdas
@@ -78,7 +79,7 @@ class OnceForAll(CleanAndAdversarial):
 
     def passes(self, facts, x_adv, eps):
         if facts.trade_off is None:
-            raise ValueError("The OAT objective draws lambda in prepare(); "
+            raise InputError("The OAT objective draws lambda in prepare(); "
                              "call it before passes().")
         told = self.told(facts, eps) * tf.ones(tf.shape(facts.label),
                                                tf.float32)

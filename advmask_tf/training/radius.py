@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
 from advmask_tf.registry import Registry
 from advmask_tf.training.interfaces import StepFacts
 from advmask_tf.training.state import (
@@ -93,7 +94,7 @@ class AdaptiveRadius:
                  warmup_epochs: int = 2, max_eps: float = 0.0,
                  step_fraction: float = 0.2, min_step: float = 0.025):
         if rule not in IAAT_RULES:
-            raise ValueError(f"Unknown radius.rule {rule!r}; expected one of "
+            raise InputError(f"Unknown radius.rule {rule!r}; expected one of "
                              f"{IAAT_RULES}.")
         # warmup_eps and min_step come from attack.eps and attack.step_size.
         for field, value in (("attack.eps", warmup_eps),
@@ -102,17 +103,17 @@ class AdaptiveRadius:
                              ("radius.step_fraction", step_fraction),
                              ("attack.step_size", min_step)):
             if not 0.0 <= float(value) < float("inf"):
-                raise ValueError(f"{field} must be finite and >= 0; received "
+                raise InputError(f"{field} must be finite and >= 0; received "
                                  f"{value!r}.")
         if not 0.0 < float(smoothing) <= 1.0:
-            raise ValueError(
+            raise InputError(
                 f"radius.smoothing must be in (0, 1]; received {smoothing!r}.")
         if int(warmup_epochs) != warmup_epochs or warmup_epochs < 0:
-            raise ValueError(
+            raise InputError(
                 f"radius.warmup_epochs must be an integer >= 0; received "
                 f"{warmup_epochs!r}.")
         if max_eps and max_eps < warmup_eps:
-            raise ValueError(
+            raise InputError(
                 f"radius.max_eps={max_eps!r} is below warmup_eps="
                 f"{warmup_eps!r}; use 0 for no cap or a value >= warmup_eps.")
         self.warmup_eps = float(warmup_eps)
@@ -220,12 +221,12 @@ class SampledRadius:
         strengths = tuple(sorted(float(s) for s in strengths))
         bounds = strengths or (float(low), float(high))
         if any(not 0.0 <= b < float("inf") for b in bounds):
-            raise ValueError(
+            raise InputError(
                 "radius strengths / low / high must be finite and >= 0; "
                 f"received strengths={strengths}, low={low!r}, "
                 f"high={high!r}.")
         if not strengths and not float(high) > float(low):
-            raise ValueError(
+            raise InputError(
                 "a sampled radius needs `strengths` (a set, such as [0, "
                 "0.05, 0.1]) or a range with high > low; received "
                 f"strengths={strengths}, low={low!r}, high={high!r}.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keras
 
+from advmask_tf.errors import InputError
 from advmask_tf.layers import RoutedNormalization
 
 TRAINABLE = ("all", "rescaling")
@@ -27,11 +28,11 @@ def _rescaling_layers(network: keras.Model) -> list:
     others = [layer.name for layer in network.layers
               if isinstance(layer, RoutedNormalization)]
     if others:
-        raise ValueError(
+        raise InputError(
             f"network {network.name!r} has conditioned norms {others}; the "
             "rescaling analysis is for plain batch norm networks.")
     if not layers:
-        raise ValueError(
+        raise InputError(
             f"network {network.name!r} has no BatchNormalization layer, so "
             "no rescaling to re-learn or combine (was it built with "
             "norm='none'?).")
@@ -64,7 +65,7 @@ def mixed_rescaling(first: keras.Model, second: keras.Model,
     'small_cnn_rescaling_mix'
     """
     if not 0.0 <= float(t) <= 1.0:
-        raise ValueError(f"t must be in [0, 1]; received {t!r}.")
+        raise InputError(f"t must be in [0, 1]; received {t!r}.")
     first_layers = _rescaling_layers(first)
     second_layers = {layer.name: layer for layer in _rescaling_layers(second)}
     missing = [layer.name for layer in first_layers
@@ -72,7 +73,7 @@ def mixed_rescaling(first: keras.Model, second: keras.Model,
                or second_layers[layer.name].gamma.shape
                != layer.gamma.shape]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"{second.name!r} does not match {first.name!r}: batch norm "
             f"layers {missing} are missing or differ in shape. Both networks "
             "must be the same architecture.")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
+
 
 def add_table(model: keras.Model, name: str, size: int, initial: float
               ) -> keras.Variable:
@@ -24,7 +26,7 @@ def add_table(model: keras.Model, name: str, size: int, initial: float
     [0.1, 0.1, 0.1, 0.1]
     """
     if not isinstance(size, int) or size < 1:
-        raise ValueError(
+        raise InputError(
             f"A per-example table needs the number of training examples "
             f"(an integer >= 1); received {size!r} for {name!r}.")
     return model.add_weight(
@@ -57,7 +59,7 @@ def scatter_rows(table, index, values):
 def require_index(index, what: str):
     """Raises a ValueError when a batch has no example index."""
     if index is None:
-        raise ValueError(
+        raise InputError(
             f"{what} keeps a value per training example and needs each "
             "example's dataset index: feed batches of ({'image': x, 'index': "
             "i}, y), as advmask_tf.data.build_data makes them; received "

@@ -14,6 +14,7 @@ import math
 
 import tensorflow as tf
 
+from advmask_tf.errors import InputError
 from advmask_tf.registry import Registry
 from advmask_tf.training.interfaces import StepFacts
 from advmask_tf.training.objectives import global_sum
@@ -32,7 +33,7 @@ def _check_lambda(name, value, allow_inf=True):
             not allow_inf and value == math.inf):
         accepted = "a finite number or +inf" if allow_inf else \
             "a finite number"
-        raise ValueError(f"weighting.{name} must be {accepted}; received "
+        raise InputError(f"weighting.{name} must be {accepted}; received "
                          f"{value!r}.")
     return value
 
@@ -49,7 +50,7 @@ def gairat_weights(kappa, steps: int, lam, form: str = "tanh"):
     [1.0, 0.5, 0.0]
     """
     if form not in FORMS:
-        raise ValueError(f"Unknown weight form {form!r}; expected {FORMS}.")
+        raise InputError(f"Unknown weight form {form!r}; expected {FORMS}.")
     kappa = tf.cast(kappa, tf.float32)
     steps = float(steps)
     if form == "discrete":
@@ -115,13 +116,13 @@ class GeometryAwareWeighting:
                  lam_end: float = -1.0, lam_boundaries=(), lam_values=(),
                  burn_in_epochs: int = 0, total_epochs: int = 0):
         if form not in FORMS:
-            raise ValueError(
+            raise InputError(
                 f"Unknown weighting.form {form!r}; expected one of {FORMS}.")
         if schedule not in SCHEDULES:
-            raise ValueError(f"Unknown weighting.schedule {schedule!r}; "
+            raise InputError(f"Unknown weighting.schedule {schedule!r}; "
                              f"expected one of {SCHEDULES}.")
         if int(burn_in_epochs) != burn_in_epochs or burn_in_epochs < 0:
-            raise ValueError("weighting.burn_in_epochs must be an integer >= "
+            raise InputError("weighting.burn_in_epochs must be an integer >= "
                              f"0; received {burn_in_epochs!r}.")
         self.form = form
         self.schedule = schedule
@@ -136,7 +137,7 @@ class GeometryAwareWeighting:
         self.burn_in_epochs = int(burn_in_epochs)
         self.total_epochs = int(total_epochs)
         if schedule == "linear" and self.total_epochs <= self.burn_in_epochs:
-            raise ValueError(
+            raise InputError(
                 "The linear lambda schedule needs total_epochs > "
                 f"burn_in_epochs; received total_epochs={total_epochs!r}, "
                 f"burn_in_epochs={burn_in_epochs!r}.")
@@ -156,13 +157,13 @@ class GeometryAwareWeighting:
     def _check_piecewise(self):
         boundaries, values = self.lam_boundaries, self.lam_values
         if len(values) != len(boundaries) + 1:
-            raise ValueError(
+            raise InputError(
                 "weighting.lam_values needs one value more than "
                 f"lam_boundaries; received {len(values)} values for "
                 f"boundaries {boundaries}.")
         ordered = all(a < b for a, b in zip(boundaries, boundaries[1:]))
         if not ordered or (boundaries and boundaries[0] <= self.burn_in_epochs):
-            raise ValueError(
+            raise InputError(
                 "weighting.lam_boundaries must be strictly increasing epochs "
                 f"after burn_in_epochs={self.burn_in_epochs}; received "
                 f"{boundaries}.")

@@ -20,6 +20,8 @@ import os
 import re
 import socket
 
+from advmask_tf.errors import InputError
+
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
 ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
@@ -39,20 +41,20 @@ def tuning_role(environ=None) -> str:
     missing = [name for name in (TUNER_ID, ORACLE_IP, ORACLE_PORT)
                if not environ.get(name)]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"a distributed search needs {TUNER_ID}, {ORACLE_IP} and "
             f"{ORACLE_PORT} together; {', '.join(present)} set but "
             f"{', '.join(missing)} missing.")
     port = environ[ORACLE_PORT]
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{ORACLE_PORT} must be a port number in [1, "
+        raise InputError(f"{ORACLE_PORT} must be a port number in [1, "
                          f"65535]; received {port!r}.")
     tuner_id = environ[TUNER_ID]
     if "chief" in tuner_id:
         # KerasTuner's own test: any id containing "chief" serves.
         return "chief"
     if not WORKER_ID_PATTERN.fullmatch(tuner_id):
-        raise ValueError(
+        raise InputError(
             f"{TUNER_ID} must be letters, digits, '_', '.' or '-' (it names "
             f"the worker's directory); received {tuner_id!r}.")
     return "worker"

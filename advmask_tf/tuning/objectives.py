@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from advmask_tf.errors import InputError
+
 OBJECTIVES = ("robust", "clean", "weighted", "clean_with_robust_floor")
 
 
 def check_objective(name: str, robust_weight: float, robust_floor: float):
     """Raises ValueError naming a bad objective setting."""
     if name not in OBJECTIVES:
-        raise ValueError(f"Unknown tune.objective {name!r}; expected one of "
+        raise InputError(f"Unknown tune.objective {name!r}; expected one of "
                          f"{OBJECTIVES}.")
     if not 0.0 <= robust_weight <= 1.0:
-        raise ValueError(f"tune.robust_weight must be in [0, 1]; received "
+        raise InputError(f"tune.robust_weight must be in [0, 1]; received "
                          f"{robust_weight}.")
     if not 0.0 <= robust_floor <= 1.0:
-        raise ValueError(f"tune.robust_floor must be in [0, 1]; received "
+        raise InputError(f"tune.robust_floor must be in [0, 1]; received "
                          f"{robust_floor}.")
 
 

@@ -26,6 +26,7 @@ import keras_tuner
 import ml_collections
 
 from advmask_tf import runs
+from advmask_tf.errors import InputError
 from advmask_tf.io_utils import atomic_write_json, atomic_write_text
 from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.progress import duration
@@ -133,14 +134,14 @@ def make_tuner(config: ml_collections.ConfigDict, workdir: str,
     check_objective(tune.objective, float(tune.robust_weight),
                     float(tune.robust_floor))
     if tune.tuner not in ORACLES:
-        raise ValueError(f"Unknown tune.tuner {tune.tuner!r}; expected one "
+        raise InputError(f"Unknown tune.tuner {tune.tuner!r}; expected one "
                          f"of {ORACLES}.")
     if int(config.data.validation_size) < 1:
-        raise ValueError(f"A search judges its trials on the validation "
+        raise InputError(f"A search judges its trials on the validation "
                          f"split: data.validation_size must be > 0; "
                          f"received {config.data.validation_size}.")
     if int(tune.max_trials) < 1:
-        raise ValueError(f"tune.max_trials must be >= 1; received "
+        raise InputError(f"tune.max_trials must be >= 1; received "
                          f"{tune.max_trials}.")
     objective = keras_tuner.Objective("score", direction="max")
     oracle = ATOMIC_ORACLES[tune.tuner](objective=objective,

@@ -23,6 +23,7 @@ import ml_collections
 
 from advmask_tf import runs
 from advmask_tf.data import build_data
+from advmask_tf.errors import InputError
 
 # config.tune field (also the hyper-parameter's name) -> (config field, the
 # choice that activates it (parent name, value) or None, log scale)
@@ -46,7 +47,7 @@ def _range(name, value):
     if not value:
         return None
     if len(value) != 2 or not value[0] < value[1]:
-        raise ValueError(f"tune.{name} must be () or (low, high) with low < "
+        raise InputError(f"tune.{name} must be () or (low, high) with low < "
                          f"high; received {value}.")
     return float(value[0]), float(value[1])
 
@@ -93,9 +94,9 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
                 hp.values[CHOICES[field][0]] = str(value)
             try:
                 runs.check_config(self.trial_config(hp))
-            except ValueError as error:
+            except InputError as error:
                 chosen = dict(zip(fields, combination))
-                raise ValueError(f"config.tune choice {chosen} gives a bad "
+                raise InputError(f"config.tune choice {chosen} gives a bad "
                                  f"config: {error}") from None
 
     def trial_config(self, hp) -> ml_collections.ConfigDict:
