@@ -9,8 +9,8 @@ import traceback
 
 from absl import app, flags
 
-from advmask_tf.evaluation.reports import report_markdown
 from advmask_tf.errors import InputError
+from advmask_tf.evaluation.reports import report_markdown
 from advmask_tf.runs import resolved
 
 DEFAULT_CONFIG = os.path.join(

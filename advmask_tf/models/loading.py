@@ -19,7 +19,7 @@ def load_keras_file(path: str, what: str, compile: bool = True):
     >>> load_keras_file("/nonexistent.keras", "train.init_from")
     Traceback (most recent call last):
     ...
-    advmask_tf.errors.MissingFileError: train.init_from: /nonexistent.keras does not exist.
+    advmask_tf.errors.MissingFileError: train.init_from: /nonexistent.keras ...
     """
     if not os.path.exists(path):
         raise MissingFileError(f"{what}: {path} does not exist.")

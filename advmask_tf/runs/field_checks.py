@@ -126,7 +126,7 @@ def check_fields(config) -> None:
     >>> check_fields(config)
     Traceback (most recent call last):
     ...
-    advmask_tf.errors.InputError: train.learning_rate must be a number > 0; received -1.0.
+    advmask_tf.errors.InputError: train.learning_rate must be a number > 0; ...
     """
     for field, (accepts, accepted) in FIELD_RANGES.items():
         value = field_value(config, field)

@@ -41,8 +41,7 @@ def check_free_replays(replays, objective, radius, weighting) -> int:
     ...                    make_radius_policy(None), make_weighting(None))
     Traceback (most recent call last):
     ...
-    advmask_tf.errors.InputError: train.free_replays=4 replays minibatches ... runs none. Use
-    madry, trades, mart or mixed.
+    advmask_tf.errors.InputError: train.free_replays=4 replays minibatches ...
     """
     if isinstance(replays, bool) or not isinstance(replays, int) \
             or replays < 0:
