@@ -9,13 +9,13 @@ import sys
 import time
 
 import pytest
+from conftest import REPO
 
 from advmask_tf.tuning.distributed import (
     free_port,
     role_environment,
     tuning_role,
 )
-from conftest import REPO
 
 MAX_TRIALS = 4
 

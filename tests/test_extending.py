@@ -36,10 +36,11 @@ class CleanShareObjective(BaseObjective):
         zeros = tf.zeros(tf.shape(facts.image)[:1])
         return [(facts.image, zeros), (x_adv, zeros + tf.cast(eps, tf.float32))]
 
-    def loss(self, logits, y):
+    def loss(self, logits, facts):
         clean, adv = logits
-        per_sample = (self.clean_weight * cross_entropy(clean, y)
-                      + (1.0 - self.clean_weight) * cross_entropy(adv, y))
+        per_sample = (self.clean_weight * cross_entropy(clean, facts.label)
+                      + (1.0 - self.clean_weight)
+                      * cross_entropy(adv, facts.label))
         return per_sample, clean, adv
 
     def get_config(self):

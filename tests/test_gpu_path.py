@@ -1,11 +1,12 @@
 """The device-dependent defaults (precision, XLA), the papers' optimizer
 settings and the GPU input pipeline, checked on the CPU."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import tiny
 
-import keras
 from advmask_tf.configs_lib import base_config
 from advmask_tf.data import prefetch_to
 from advmask_tf.devices import (
@@ -17,7 +18,6 @@ from advmask_tf.runs import check_config, make_optimizer
 from advmask_tf.runs.workdir import resolved
 from advmask_tf.training.lr_schedules import TriangularSchedule
 from advmask_tf.training.optimizers import L2SGD
-from conftest import tiny
 
 CPU = Accelerator("cpu", "AMD EPYC", 1)
 A100 = Accelerator("gpu", "NVIDIA A100", 1, (8, 0))

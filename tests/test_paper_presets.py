@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO
 
 from advmask_tf.configs_lib import preset
 from advmask_tf.data.synthetic import source_signature
 from advmask_tf.runs import check_config
 from advmask_tf.runs.dry_run import dry_run, summary
-from conftest import REPO
 
 PRESETS = ("pgd_at", "trades", "mart", "awp", "gairat", "iaat", "robmask",
            "fgsm_rs")

@@ -57,7 +57,8 @@ def test_mixed_objective_tells_clean_zero_and_x_adv_its_radius():
     np.testing.assert_allclose(adv_eps.numpy(), eps.numpy())
     logits = [tf.constant([[2.0, 0.0]] * 3), tf.constant([[0.0, 2.0]] * 3)]
     y = tf.zeros(3, tf.int32)
-    per_sample, _, _ = Mixed(clean_weight=0.5, adv_weight=2.0).loss(logits, y)
+    per_sample, _, _ = Mixed(clean_weight=0.5, adv_weight=2.0).loss(
+        logits, StepFacts(image=x, label=y))
     expected = 0.5 * np.log1p(np.exp(-2.0)) + 2.0 * np.log1p(np.exp(2.0))
     np.testing.assert_allclose(per_sample.numpy(), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="both are 0"):

@@ -1,5 +1,7 @@
 """Methods of the trade-off issue: MART, AWP, OAT."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -23,7 +25,7 @@ def test_mart_loss_is_the_papers_formula():
     adv = rng.normal(size=(6, 10)).astype(np.float32) * 3
     y = rng.integers(0, 10, 6)
     per_sample, _, _ = make_objective({"name": "mart", "beta": 6.0}).loss(
-        [clean, adv], y)
+        [clean, adv], StepFacts(image=None, label=y))
     p_clean, p_adv = softmax(clean.astype(np.float64)), softmax(
         adv.astype(np.float64))
     rows = np.arange(6)
@@ -82,7 +84,8 @@ def test_awp_moves_each_kernel_by_gamma_of_its_norm_and_puts_it_back(
     before = [k.numpy() for k in kernels]
     inputs = [(tf.constant(x), tf.zeros(32))]
     perturbation = model.weight_perturbation.perturb(
-        model, inputs, tf.constant(y, tf.int32))
+        model, inputs, StepFacts(image=tf.constant(x),
+                                 label=tf.constant(y, tf.int32)))
     assert [k.path for k, _ in perturbation] == [k.path for k in kernels]
     for kernel, original in zip(kernels, before):
         moved = np.linalg.norm(kernel.numpy() - original)
@@ -162,7 +165,8 @@ def test_oat_loss_weighs_clean_and_adversarial_ce_by_each_samples_lambda():
     clean, adv = (rng.normal(size=(64, 10)).astype(np.float32)
                   for _ in range(2))
     y = rng.integers(0, 10, 64)
-    per_sample, _, _ = objective.loss([clean, adv], y)
+    per_sample, _, _ = objective.loss(
+        [clean, adv], dataclasses.replace(facts, label=y))
 
     def ce(z):
         z = z.astype(np.float64)

@@ -228,8 +228,7 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         facts = StepFacts(image=image, label=label, index=index,
                           noise_keys=keys, clean_correct=clean_correct,
                           epoch=tf.convert_to_tensor(self.epoch))
-        prepare = getattr(self.objective, "prepare", None)
-        return prepare(facts) if prepare else facts
+        return self.objective.prepare(facts)
 
     def craft(self, facts: StepFacts):
         """The training attack's result for a batch (None for objectives
@@ -237,9 +236,9 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         updates its state)."""
         if self.objective.attack_loss is None:
             return None
-        told = getattr(self.objective, "told", None)
-        network_at = self.network_at if told is None else (
-            lambda eps: self.network_at(told(facts, eps)))
+        def network_at(eps):
+            return self.network_at(self.objective.told(facts, eps))
+
         return self.radius.craft(self.attack, network_at, facts)
 
     def network_at(self, eps):
@@ -278,15 +277,15 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         perturbation = None
         if self.weight_perturbation is not None:
             perturbation = self.weight_perturbation.perturb(
-                self, inputs, y, sample_weight, instance_weights)
+                self, inputs, facts, sample_weight, instance_weights)
         with tf.GradientTape(persistent=len(inputs) > 1) as tape:
-            step_loss = self.training_loss(inputs, y, sample_weight,
+            step_loss = self.training_loss(inputs, facts, sample_weight,
                                            instance_weights)
         self.apply_step(tape, step_loss, y, inference_logits,
                         restore=perturbation)
         return self._results(step_loss.logged)
 
-    def training_loss(self, inputs, y, sample_weight=None,
+    def training_loss(self, inputs, facts: StepFacts, sample_weight=None,
                       instance_weights=None) -> StepLoss:
         """The objective's loss on the training-mode passes `inputs`
         ([(image, strength)]), weighted and divided by the global batch
@@ -294,7 +293,9 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         logits = [logits_at(self.network, x, strength,
                             training=self.trainable_part == "all")
                   for x, strength in inputs]
-        per_sample, clean_logits, adv_logits = self.objective.loss(logits, y)
+        per_sample, clean_logits, adv_logits = self.objective.loss(logits,
+                                                                   facts)
+        y = facts.label
         if instance_weights is not None:
             per_sample *= tf.cast(instance_weights, per_sample.dtype)
         if sample_weight is not None:

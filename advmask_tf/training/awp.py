@@ -70,7 +70,7 @@ perturbation); received -1.0.
         """The variables AWP perturbs: those of rank >= 2."""
         return [v for v in variables if len(v.shape) >= 2]
 
-    def perturb(self, model, inputs, y, sample_weight=None,
+    def perturb(self, model, inputs, facts, sample_weight=None,
                 instance_weights=None) -> list:
         """Adds v to every kernel of `model.network` (see the module
         docstring) and returns the v's, for `restore`."""
@@ -78,7 +78,7 @@ perturbation); received -1.0.
         statistics = list(network.non_trainable_variables)
         saved = [tf.identity(v) for v in statistics]
         with tf.GradientTape(persistent=len(inputs) > 1) as tape:
-            step_loss = model.training_loss(inputs, y, sample_weight,
+            step_loss = model.training_loss(inputs, facts, sample_weight,
                                             instance_weights)
         # Pass by pass, like the step's own gradient (see _gradients).
         all_gradients, _ = model._gradients(tape, step_loss)

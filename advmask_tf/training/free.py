@@ -77,7 +77,7 @@ def train_on_replays(model, facts: StepFacts, sample_weight=None,
         inputs = model.objective.passes(facts, x_adv, eps)
         with tf.GradientTape(persistent=len(inputs) > 1) as tape:
             tape.watch(x_adv)
-            step_loss = model.training_loss(inputs, y, sample_weight)
+            step_loss = model.training_loss(inputs, facts, sample_weight)
         (input_gradient,) = model.apply_step(
             tape, step_loss, y, inference_logits, also=[x_adv])
         if input_gradient is None:

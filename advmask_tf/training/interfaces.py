@@ -102,8 +102,9 @@ class Objective(Protocol):
         """[(images, strength per sample)] of the training-mode forward
         passes, in order; a conditioned network is told the strength."""
 
-    def loss(self, logits: list, y) -> tuple:
-        """(per-sample loss, clean logits or None, adv logits or None)."""
+    def loss(self, logits: list, facts: StepFacts) -> tuple:
+        """(per-sample loss, clean logits or None, adv logits or None) from
+        the passes' logits and the step's facts (labels, per-sample draws)."""
 
     def get_config(self) -> dict:
         """The spec that rebuilds this objective ({"name": ..., options})."""

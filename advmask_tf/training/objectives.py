@@ -65,8 +65,10 @@ class BaseObjective:
         order; eps is x_adv's per-sample radius."""
         raise NotImplementedError
 
-    def loss(self, logits, y):
-        """(per-sample loss, clean logits or None, adv logits or None)."""
+    def loss(self, logits, facts: StepFacts):
+        """(per-sample loss, clean logits or None, adv logits or None)
+        from the passes' logits; `facts` is the step's (labels in
+        `facts.label`, anything `prepare` drew)."""
         raise NotImplementedError
 
     def get_config(self):
@@ -107,7 +109,8 @@ class Standard(BaseObjective):
     def passes(self, facts, x_adv, eps):
         return [(facts.image, clean_strength(facts.image))]
 
-    def loss(self, logits, y):
+    def loss(self, logits, facts):
+        y = facts.label
         return cross_entropy(logits[0], y), logits[0], None
 
 
@@ -121,7 +124,8 @@ class Madry(BaseObjective):
     def passes(self, facts, x_adv, eps):
         return [(x_adv, adv_strength(x_adv, eps))]
 
-    def loss(self, logits, y):
+    def loss(self, logits, facts):
+        y = facts.label
         return cross_entropy(logits[0], y), None, logits[0]
 
 
@@ -138,7 +142,8 @@ class Trades(WithBeta):
     attack_loss = "kl"
     random_start = "normal"
 
-    def loss(self, logits, y):
+    def loss(self, logits, facts):
+        y = facts.label
         clean, adv = logits
         per_sample = cross_entropy(clean, y) + self.beta * kl_divergence(
             adv, clean)
@@ -160,7 +165,8 @@ class Mart(WithBeta):
     name = "mart"
     attack_loss = "ce"
 
-    def loss(self, logits, y):
+    def loss(self, logits, facts):
+        y = facts.label
         clean, adv = logits
         misclassified_weight = 1.0 - true_probability(clean, y)
         per_sample = boosted_cross_entropy(adv, y) + (
@@ -221,7 +227,8 @@ class Iaat(BaseObjective):
                             clean_strength(x))
         return [(tf.where(choose_adv, x_adv, x), strength)]
 
-    def loss(self, logits, y):
+    def loss(self, logits, facts):
+        y = facts.label
         return cross_entropy(logits[0], y), None, logits[0]
 
 
@@ -249,7 +256,8 @@ class Mixed(CleanAndAdversarial):
         self.clean_weight = float(clean_weight)
         self.adv_weight = float(adv_weight)
 
-    def loss(self, logits, y):
+    def loss(self, logits, facts):
+        y = facts.label
         clean, adv = logits
         per_sample = (self.clean_weight * cross_entropy(clean, y)
                       + self.adv_weight * cross_entropy(adv, y))

@@ -28,7 +28,6 @@ uniformly from the set.
 from __future__ import annotations
 
 import math
-import threading
 
 import tensorflow as tf
 
@@ -62,10 +61,6 @@ class OnceForAll(CleanAndAdversarial):
                 "method.lambdas must be at least 2 numbers in [0, 1] (the "
                 f"paper: {PAPER_LAMBDAS}); received {lambdas}.")
         self.lambdas = lambdas
-        # passes() hands this step's lambda to loss(). Under a distribution
-        # strategy each replica traces its step in its own thread, so the
-        # hand-over is per thread.
-        self._step = threading.local()
 
     def prepare(self, facts):
         """Draws each sample's lambda into `facts.trade_off`."""
@@ -79,16 +74,16 @@ class OnceForAll(CleanAndAdversarial):
 
     def passes(self, facts, x_adv, eps):
         if facts.trade_off is None:
-            raise InputError("The OAT objective draws lambda in prepare(); "
+            raise RuntimeError("The OAT objective draws lambda in prepare(); "
                              "call it before passes().")
         told = self.told(facts, eps) * tf.ones(tf.shape(facts.label),
                                                tf.float32)
-        self._step.trade_off = facts.trade_off
         return [(facts.image, told), (x_adv, told)]
 
-    def loss(self, logits, y):
+    def loss(self, logits, facts):
+        y = facts.label
         clean, adv = logits
-        weight = self._step.trade_off
+        weight = facts.trade_off
         per_sample = ((1.0 - weight) * cross_entropy(clean, y)
                       + weight * cross_entropy(adv, y))
         return per_sample, clean, adv
