@@ -9,10 +9,12 @@ instance (used as is) or None (the registry's default).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from typing import Any, Callable
 
 from advmask_tf.errors import InputError
+from advmask_tf.options import NoOptions, as_config, checked_options, declared
 
 
 class Registry:
@@ -35,15 +37,24 @@ class Registry:
     advmask_tf.errors.InputError: Unknown toy.name 'plane'; expected one of ...
     """
 
-    def __init__(self, kind: str, field: str, default: str | None = None):
+    def __init__(self, kind: str, field: str, default: str | None = None,
+                 base: type | None = None):
         self.kind = kind
         self.field = field
         self.default = default
+        #: the contract every registered factory subclasses, if any.
+        self.base = base
         self._factories: dict[str, Callable[..., Any]] = {}
 
     def register(self, name: str, factory: Callable[..., Any] | None = None):
         """Registers `factory` under `name`; usable as a decorator."""
         def add(factory):
+            if self.base is not None and not (
+                    isinstance(factory, type)
+                    and issubclass(factory, self.base)):
+                raise TypeError(f"{self.kind} {name!r} must subclass "
+                                f"{self.base.__name__}; received "
+                                f"{factory!r}.")
             if name in self._factories and self._factories[name] is not factory:
                 raise ValueError(f"{self.kind} {name!r} is registered already "
                                  f"({self._factories[name]!r}).")
@@ -51,6 +62,11 @@ class Registry:
             return factory
 
         return add(factory) if factory is not None else add
+
+    def is_default(self, part) -> bool:
+        """Whether `part` is this registry's default kind (the one that
+        changes nothing: a fixed radius, uniform weights)."""
+        return part.name == self.default
 
     def unregister(self, name: str) -> None:
         """Removes `name` (tests that register a toy part clean up)."""
@@ -91,3 +107,59 @@ class Registry:
             return spec
         raise InputError(f"{self.field} must be a name, a dict with 'name' "
                          f"and options, or a {self.kind}; received {spec!r}.")
+
+
+class Part:
+    """Base of a training part with declared options (objectives, radius
+    policies, instance weightings).
+
+    A subclass sets `name`, `section` (its config block: "method",
+    "radius", "weighting") and `Options`, a frozen dataclass whose fields
+    are declared with `advmask_tf.options.option`. The constructor takes
+    those options by name, checks each (an error names
+    `<section>.<option>`, the value received and what is accepted) and
+    sets them as attributes; `get_config` returns them with the name. Its
+    config block is derived from the declarations, so an option exists in
+    the config exactly when a part declares it.
+
+    >>> import dataclasses
+    >>> from advmask_tf.options import number, option
+    >>> class Scaled(Part):
+    ...     name, section = "scaled", "toy"
+    ...     @dataclasses.dataclass(frozen=True)
+    ...     class Options:
+    ...         scale: float = option(1.0, "the factor", number(low=0))
+    >>> Scaled(scale=2).get_config()
+    {'name': 'scaled', 'scale': 2.0}
+    >>> Scaled(size=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    advmask_tf.errors.InputError: toy has no option 'size' here; its ...
+    """
+
+    name = "part"
+    section = "part"
+    Options = NoOptions
+
+    def __init__(self, **options):
+        self.options = checked_options(self.section, self.Options, options)
+        for field in dataclasses.fields(self.options):
+            setattr(self, field.name, getattr(self.options, field.name))
+
+    @classmethod
+    def options_from_config(cls, config) -> dict:
+        """This part's options from an experiment config: the fields of its
+        block that it declares. A part whose options derive from other
+        fields (IAAT's warmup radius is attack.eps) extends this."""
+        block = config[cls.section]
+        return {d.name: block[d.name] for d in declared(cls.Options)
+                if d.in_config}
+
+    def warnings(self) -> list[str]:
+        """Settings that run but cannot do what they say (printed before a
+        run starts)."""
+        return []
+
+    def get_config(self) -> dict:
+        """The spec that rebuilds this part ({"name": ..., options})."""
+        return {"name": self.name, **as_config(self.options)}

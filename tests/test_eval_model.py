@@ -82,7 +82,7 @@ def test_a_randomised_network_gets_autoattacks_rand_version(
     x = fashion_mnist.x_test[:40].astype(np.float32) / 255.0
     data = indexed(x, fashion_mnist.y_test[:40], batch=40)
     attacks = build_attacks("pgd,autoattack", 0.01, AttackBudgets(
-        apgd_steps=5, targets=2, fab_steps=5, square_queries=20))
+        apgd_steps=5, apgd_targets=2, fab_steps=5, square_queries=20))
     same, note = for_randomised_networks(attacks, trained_standard, data)
     assert same is attacks and note is None
     randomised = keras.Sequential([keras.Input((28, 28, 1)),

@@ -155,7 +155,7 @@ def test_autoattack_is_no_weaker_than_pgd20(trained_standard, fashion_mnist,
         ({"image": x, "index": np.arange(120)},
          fashion_mnist.y_test[:120])).batch(60)
     attacks = build_attacks("pgd,autoattack", 0.01, AttackBudgets(
-        apgd_steps=20, targets=3, fab_steps=10, square_queries=100))
+        apgd_steps=20, apgd_targets=3, fab_steps=10, square_queries=100))
     points = {}
     report = evaluate(trained_standard, data, attacks, points=points,
                       verbose=1)
@@ -169,7 +169,7 @@ def test_autoattack_is_no_weaker_than_pgd20(trained_standard, fashion_mnist,
     assert not np.any(points["autoattack"] & ~points["clean"])
 
 
-SMALL_BUDGETS = AttackBudgets(apgd_steps=10, targets=2, fab_steps=10,
+SMALL_BUDGETS = AttackBudgets(apgd_steps=10, apgd_targets=2, fab_steps=10,
                               square_queries=60)
 
 

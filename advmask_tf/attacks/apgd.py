@@ -331,4 +331,4 @@ def _apgd_dlr(eps, budgets):
 def _apgd_t(eps, budgets):
     """APGD on the targeted DLR loss over the top `targets` classes."""
     return APGDConfig(eps=eps, steps=budgets.apgd_steps,
-                      loss="dlr_targeted", targets=budgets.targets)
+                      loss="dlr_targeted", targets=budgets.apgd_targets)

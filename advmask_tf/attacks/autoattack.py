@@ -95,7 +95,7 @@ def _registered(version):
     def build(eps, budgets):
         return AutoAttackConfig(eps=eps, version=version,
                                 apgd_steps=budgets.apgd_steps,
-                                targets=budgets.targets,
+                                targets=budgets.apgd_targets,
                                 fab_steps=budgets.fab_steps,
                                 square_queries=budgets.square_queries,
                                 square_schedule=budgets.square_schedule)

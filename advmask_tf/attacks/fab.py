@@ -299,11 +299,11 @@ class FABConfig:
 def _fab_t(eps, budgets):
     """FAB-T, Linf, over the top `targets` classes."""
     return FABConfig(eps=eps, steps=budgets.fab_steps,
-                     targets=budgets.targets)
+                     targets=budgets.apgd_targets)
 
 
 @ATTACKS.register("fab_t_l2")
 def _fab_t_l2(eps, budgets):
     """FAB-T minimising the L2 distance: eval.eps is then an L2 radius."""
     return FABConfig(eps=eps, norm="l2", steps=budgets.fab_steps,
-                     targets=budgets.targets)
+                     targets=budgets.apgd_targets)

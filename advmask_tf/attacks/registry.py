@@ -14,6 +14,7 @@ import dataclasses
 import re
 
 from advmask_tf.errors import InputError
+from advmask_tf.options import integer, one_of, option
 from advmask_tf.registry import Registry
 
 ATTACKS = Registry("attack", field="eval.attacks")
@@ -24,19 +25,50 @@ _PGD_STEPS = re.compile(r"pgd(\d+)$")
 
 @dataclasses.dataclass(frozen=True)
 class AttackBudgets:
-    """How much each evaluation attack may spend (the config's eval block).
+    """How much each evaluation attack may spend (fields of the config's
+    eval block). AutoAttack's standard version is defined by the defaults.
 
     >>> AttackBudgets().apgd_steps
     100
     """
 
-    pgd_steps: int = 20
-    cw_steps: int = 20
-    apgd_steps: int = 100
-    targets: int = 9
-    fab_steps: int = 100
-    square_queries: int = 5000
-    square_schedule: str = "official"
+    pgd_steps: int = option(20, "PGD steps of the pgd attack (reported as "
+                            "pgd<steps>; pgd<K> asks for K)", integer(1))
+    cw_steps: int = option(20, "PGD steps of cw_inf (the CW margin loss)",
+                           integer(1))
+    apgd_steps: int = option(100, "APGD iterations per restart (APGD-CE, "
+                             "APGD-T, APGD-DLR)", integer(1))
+    apgd_targets: int = option(9, "target classes of APGD-T and FAB-T",
+                               integer(1))
+    fab_steps: int = option(100, "FAB-T iterations per target", integer(1))
+    square_queries: int = option(5000, "Square's queries per point",
+                                 integer(1))
+    square_schedule: str = option(
+        "official", "Square's p schedule: official (AutoAttack's standard "
+        "version) or rescaled (the halvings spread over any query budget)",
+        one_of("official", "rescaled"))
+
+
+def budget_fields(name: str) -> tuple:
+    """The `AttackBudgets` fields the attack `name` (or pgd<K>) reads,
+    found by building it once with a budget that records what is read.
+
+    >>> budget_fields("fab_t")
+    ('apgd_targets', 'fab_steps')
+    >>> budget_fields("pgd50")
+    ()
+    """
+    read = set()
+
+    class Recording:
+        def __getattr__(self, field):
+            read.add(field)
+            return getattr(AttackBudgets(), field)
+
+    if _PGD_STEPS.match(name):
+        return ()
+    ATTACKS.get(name)(0.1, Recording())
+    return tuple(sorted(read))
 
 
 def report_name(name: str, budgets: AttackBudgets) -> str:

@@ -67,6 +67,30 @@ def conditioned_norm(norm: str, options: dict | None, eps) -> ConditionedNorm:
     return ConditionedNorm(norm, options, eps)
 
 
+def norm_options_from_config(model_block, strengths: tuple) -> dict | None:
+    """`build_model`'s norm_options for a config's model block: its
+    sub-block of the conditioned norm (model.split, model.masking); the
+    masking encodes `strengths` (the ones met in training) unless
+    model.masking.strengths names them. None for a plain norm."""
+    if model_block.norm == "split_batchnorm":
+        split = model_block.split
+        return {"route_boundaries": tuple(split.route_boundaries),
+                "split_rescaling": bool(split.split_rescaling)}
+    if model_block.norm == "masking":
+        masking = model_block.masking
+        strengths = tuple(masking.strengths) or tuple(strengths)
+        if masking.encoding == "one_hot" and masking.strengths == ():
+            dim = len(strengths)
+        else:
+            dim = int(masking.encoding_dim)
+        return {"encoding": masking.encoding, "encoding_dim": dim,
+                "strengths": strengths,
+                "max_eps": float(masking.max_eps) or max(strengths),
+                "route_boundaries": tuple(masking.route_boundaries),
+                "seed": int(masking.seed)}
+    return None
+
+
 def make_norm(norm, name: str, momentum: float = 0.9, epsilon: float = 1e-5):
     """Returns a function features -> normalised features for the norm.
 

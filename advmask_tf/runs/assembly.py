@@ -1,40 +1,36 @@
 """Turning an experiment config into parts: the network, the method's part
 specs, the `AdversarialModel`, the optimizer and the evaluation attacks.
 
-Every default lives in `configs_lib.base_config()`; this module only reads
-fields (a stored config is merged with those defaults on load).
+Every default is declared with its option (`advmask_tf.configs_lib`, the
+parts' `Options`); this module only reads fields (a stored config is merged
+with those defaults on load).
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 
 import keras
 
 from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.attacks.registry import AttackBudgets, build_attacks
-from advmask_tf.data.sources import SOURCES
-from advmask_tf.devices import (
-    JIT_SETTINGS,
-    PRECISION_SETTINGS,
-    PRECISIONS,
-    check_setting,
-)
+from advmask_tf.configs_lib import OPTIMIZERS, SCHEDULES
+from advmask_tf.devices import PRECISIONS, check_setting
 from advmask_tf.errors import InputError
 from advmask_tf.evaluation.checks import CheckSettings
 from advmask_tf.models.loading import load_keras_file
 from advmask_tf.models.normalization import (
     CONDITIONED_NORMS,
-    NORMS,
     conditioned_norm,
+    norm_options_from_config,
 )
 from advmask_tf.models.zoo import build_model
+from advmask_tf.options import checked_options, declared
 from advmask_tf.registry import Registry
 from advmask_tf.runs.field_checks import (
     check_fields,
     naming_field,
-    warn_about_schedule,
+    warn_about_parts,
 )
 from advmask_tf.training.adversarial_model import AdversarialModel
 from advmask_tf.training.awp import make_weight_perturbation
@@ -46,13 +42,7 @@ from advmask_tf.training.lr_schedules import (
 from advmask_tf.training.objectives import OBJECTIVES, training_attack
 from advmask_tf.training.optimizers import L2SGD, L2Adam
 from advmask_tf.training.radius import RADIUS_POLICIES
-from advmask_tf.training.rescaling import TRAINABLE
 from advmask_tf.training.weighting import WEIGHTINGS
-
-MONITORS = ("val_robust_accuracy", "val_clean_accuracy")
-SCHEDULES = ("constant", "cosine", "piecewise", "cyclic")
-OPTIMIZERS = ("adam", "sgd")
-WEIGHT_DECAY_STYLES = ("decoupled", "l2")
 
 
 def check_precision(name: str) -> None:
@@ -79,38 +69,36 @@ def precision(name: str):
         keras.config.set_dtype_policy(previous)
 
 
-def part_spec(registry: Registry, name: str, config, block) -> dict:
+def part_spec(registry: Registry, name: str, config) -> dict:
     """The spec {"name": name, options} of a registered part, its options
-    read from the config: by the part's `options_from_config(config)` when
-    it has one, else the fields of `block` named like its constructor's
-    parameters.
+    read from the config by the part (`Part.options_from_config`: the
+    fields of its block it declares).
 
     >>> from advmask_tf.configs_lib import base_config
     >>> config = base_config(); config.method.beta = 1.0
-    >>> part_spec(OBJECTIVES, "trades", config, config.method)
+    >>> part_spec(OBJECTIVES, "trades", config)
     {'name': 'trades', 'beta': 1.0}
     """
-    factory = registry.get(name)
-    if hasattr(factory, "options_from_config"):
-        options = factory.options_from_config(config)
-    else:
-        parameters = inspect.signature(factory).parameters
-        options = {key: block[key] for key in parameters if key in block}
-    return {"name": name, **options}
+    return {"name": name, **registry.get(name).options_from_config(config)}
 
 
 def objective_spec(config) -> dict:
-    return part_spec(OBJECTIVES, config.method.name, config, config.method)
+    return part_spec(OBJECTIVES, config.method.name, config)
 
 
 def radius_spec(config) -> dict:
-    return part_spec(RADIUS_POLICIES, config.radius.policy, config,
-                     config.radius)
+    return part_spec(RADIUS_POLICIES, config.radius.policy, config)
 
 
 def weighting_spec(config) -> dict:
-    return part_spec(WEIGHTINGS, config.weighting.name, config,
-                     config.weighting)
+    return part_spec(WEIGHTINGS, config.weighting.name, config)
+
+
+def built_parts(config) -> tuple:
+    """The config's (objective, radius policy, weighting), built."""
+    return (OBJECTIVES.build(objective_spec(config)),
+            RADIUS_POLICIES.build(radius_spec(config)),
+            WEIGHTINGS.build(weighting_spec(config)))
 
 
 def attack_settings(config) -> dict:
@@ -122,37 +110,24 @@ def attack_settings(config) -> dict:
 
 
 def training_strengths(config) -> tuple:
-    """The strengths a conditioned network meets in training."""
-    radius = config.radius
-    if config.method.name == "oat":
-        return tuple(sorted(float(v) * float(config.attack.eps)
-                            for v in config.method.lambdas))
-    if radius.policy == "sampled":
-        if radius.strengths:
-            return tuple(sorted(float(s) for s in radius.strengths))
-        return (float(radius.low), float(radius.high or config.attack.eps))
-    return (0.0, float(config.attack.eps))
+    """The strengths a conditioned network meets in training: the
+    objective's when it chooses them (OAT), else the radius policy's
+    (RobMask's sampled radii), else clean (0) and the attack's eps.
+
+    >>> from advmask_tf.configs_lib import base_config
+    >>> config = base_config(); config.method.name = "oat"
+    >>> training_strengths(config)[-2:]
+    (0.04000000000000001, 0.1)
+    """
+    eps = float(config.attack.eps)
+    objective, radius, _ = built_parts(config)
+    return (objective.trained_strengths(eps)
+            or radius.trained_strengths(eps) or (0.0, eps))
 
 
 def norm_options(config) -> dict | None:
     """`build_model`'s norm_options for the config's (conditioned) norm."""
-    model = config.model
-    if model.norm == "split_batchnorm":
-        return {"route_boundaries": tuple(model.split.route_boundaries),
-                "split_rescaling": bool(model.split.split_rescaling)}
-    if model.norm == "masking":
-        masking = model.masking
-        strengths = tuple(masking.strengths) or training_strengths(config)
-        if masking.encoding == "one_hot" and masking.strengths == ():
-            dim = len(strengths)
-        else:
-            dim = int(masking.encoding_dim)
-        return {"encoding": masking.encoding, "encoding_dim": dim,
-                "strengths": strengths,
-                "max_eps": float(masking.max_eps) or max(strengths),
-                "route_boundaries": tuple(masking.route_boundaries),
-                "seed": int(masking.seed)}
-    return None
+    return norm_options_from_config(config.model, training_strengths(config))
 
 
 def build_network(config, data) -> keras.Model:
@@ -173,11 +148,13 @@ def method_label(config) -> str:
     >>> method_label(config)
     'madry+free4'
     """
-    parts = [config.method.name]
-    if config.radius.policy != "fixed" and config.method.name != "iaat":
-        parts.append(f"{config.radius.policy}_radius")
-    if config.weighting.name != "uniform":
-        parts.append(config.weighting.name)
+    objective, radius, weighting = built_parts(config)
+    parts = [objective.name]
+    if not RADIUS_POLICIES.is_default(radius) and \
+            radius.name not in objective.implies_radius:
+        parts.append(f"{radius.name}_radius")
+    if not WEIGHTINGS.is_default(weighting):
+        parts.append(weighting.name)
     if config.model.norm in CONDITIONED_NORMS:
         parts.append(config.model.norm)
     if int(config.train.free_replays):
@@ -311,13 +288,10 @@ def eval_eps(config) -> float:
 
 
 def attack_budgets(config) -> AttackBudgets:
-    ev = config.eval
-    return AttackBudgets(pgd_steps=int(ev.pgd_steps), cw_steps=int(ev.cw_steps),
-                         apgd_steps=int(ev.apgd_steps),
-                         targets=int(ev.apgd_targets),
-                         fab_steps=int(ev.fab_steps),
-                         square_queries=int(ev.square_queries),
-                         square_schedule=str(ev.square_schedule))
+    """The evaluation attacks' budgets: the eval fields `AttackBudgets`
+    declares."""
+    return checked_options("eval", AttackBudgets, {
+        d.name: config.eval[d.name] for d in declared(AttackBudgets)})
 
 
 def evaluation_attacks(config, names=None, eps=None) -> dict:
@@ -340,18 +314,17 @@ def condition_eps(config, eps: float) -> float:
 
 
 def check_config(config) -> None:
-    """Raises ValueError naming the first config field a run cannot use;
-    checks every part, the training, validation and evaluation attacks, so
-    a bad value fails before any work starts."""
+    """Raises InputError naming the first config field a run cannot use;
+    checks every declared field, every part, the training, validation and
+    evaluation attacks, so a bad value fails before any work starts."""
     check_fields(config)
-    warn_about_schedule(config)
-    if config.train.monitor not in MONITORS:
-        raise InputError(f"Unknown train.monitor {config.train.monitor!r}; "
-                         f"expected one of {MONITORS}.")
-    if config.data.source not in SOURCES:
-        raise InputError(f"Unknown data.source {config.data.source!r}; "
-                         f"expected one of {SOURCES}.")
-    objective = OBJECTIVES.build(objective_spec(config))
+    # Every part of a part block is built, also those the run does not
+    # use (they share the block): their cross-field checks run too.
+    for registry in (OBJECTIVES, RADIUS_POLICIES, WEIGHTINGS):
+        for name in registry.names():
+            registry.build(part_spec(registry, name, config))
+    objective, radius, weighting = built_parts(config)
+    warn_about_parts(objective, radius, weighting)
     with naming_field("attack", config.attack):
         attack = training_attack(attack_settings(config), objective)
     with naming_field("val_attack", config.val_attack):
@@ -359,31 +332,11 @@ def check_config(config) -> None:
     with naming_field("eval", config.eval):
         evaluation_attacks(config)
         check_settings(config)
-    # Every radius and weighting field is checked, also those of parts the
-    # run does not use (they share a config block): a typo there would
-    # otherwise pass silently.
-    for registry, block, selected in (
-            (RADIUS_POLICIES, config.radius, config.radius.policy),
-            (WEIGHTINGS, config.weighting, config.weighting.name)):
-        registry.get(selected)
-        for name in registry.names():
-            registry.build(part_spec(registry, name, config, block))
-    check_free_replays(
-        config.train.free_replays, objective,
-        RADIUS_POLICIES.build(radius_spec(config)),
-        WEIGHTINGS.build(weighting_spec(config)))
+    check_free_replays(config.train.free_replays, objective, radius,
+                       weighting)
     make_weight_perturbation(weight_perturbation_spec(config),
                              int(config.train.free_replays),
                              config.train.trainable)
-    check_setting("train.precision", config.train.precision,
-                  PRECISION_SETTINGS)
-    check_setting("train.jit_compile", config.train.jit_compile,
-                  JIT_SETTINGS)
-    check_setting("train.weight_decay_style",
-                  config.train.weight_decay_style, WEIGHT_DECAY_STYLES)
-    if config.train.schedule not in SCHEDULES:
-        raise InputError(f"train.schedule must be one of {SCHEDULES}; "
-                         f"received {config.train.schedule!r}.")
     check_learning_rate_steps(config.train)
     if int(config.guard.points) > int(config.data.validation_size):
         raise InputError(
@@ -391,11 +344,5 @@ def check_config(config) -> None:
             "held-out images; data.validation_size is "
             f"{int(config.data.validation_size)} (set guard.points at most "
             "data.validation_size, or 0 for no guard).")
-    if config.train.trainable not in TRAINABLE:
-        raise InputError(f"train.trainable must be one of {TRAINABLE}; "
-                         f"received {config.train.trainable!r}.")
-    if config.model.norm not in NORMS:
-        raise InputError(f"Unknown model.norm {config.model.norm!r}; "
-                         f"expected one of {NORMS}.")
     if config.model.norm in CONDITIONED_NORMS:
         conditioned_norm(config.model.norm, norm_options(config), None)

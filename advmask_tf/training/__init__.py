@@ -14,15 +14,11 @@ from advmask_tf.training.adversarial_model import (
     split_inputs,
 )
 from advmask_tf.training.epochs import EpochCounter
-from advmask_tf.training.interfaces import (
-    InstanceWeighting,
-    Objective,
-    RadiusPolicy,
-    StepFacts,
-)
+from advmask_tf.training.interfaces import StepFacts
 from advmask_tf.training.monitoring import InstanceStateMonitor, save_radius_grid
 from advmask_tf.training.objectives import (
     OBJECTIVES,
+    BaseObjective,
     Iaat,
     Madry,
     Mixed,
@@ -37,12 +33,14 @@ from advmask_tf.training.radius import (
     IAAT_RULES,
     RADIUS_POLICIES,
     AdaptiveRadius,
+    BaseRadiusPolicy,
     FixedRadius,
     SampledRadius,
     make_radius_policy,
 )
 from advmask_tf.training.weighting import (
     WEIGHTINGS,
+    BaseWeighting,
     GeometryAwareWeighting,
     UniformWeighting,
     gairat_weights,
@@ -55,9 +53,9 @@ __all__ = [
     "robust_mask",
     "split_inputs",
     "training_attack",
-    "InstanceWeighting",
-    "Objective",
-    "RadiusPolicy",
+    "BaseObjective",
+    "BaseRadiusPolicy",
+    "BaseWeighting",
     "StepFacts",
     "InstanceStateMonitor",
     "save_radius_grid",

@@ -23,18 +23,18 @@ from advmask_tf.training.inputs import (
     checked_pixels,
     class_labels,
 )
-from advmask_tf.training.interfaces import Objective, StepFacts, StepLoss
+from advmask_tf.training.interfaces import StepFacts, StepLoss
 from advmask_tf.training.objectives import (
     global_sum,
     make_objective,
     training_attack,
 )
 from advmask_tf.training.ordering import after
-from advmask_tf.training.radius import make_radius_policy
+from advmask_tf.training.radius import RADIUS_POLICIES, make_radius_policy
 from advmask_tf.training.rescaling import TRAINABLE, rescaling_variables
 from advmask_tf.training.saving import AtomicSaving, upgraded_config
 from advmask_tf.training.strategy_build import BuildsWithoutBatch
-from advmask_tf.training.weighting import make_weighting
+from advmask_tf.training.weighting import WEIGHTINGS, make_weighting
 
 
 @keras.saving.register_keras_serializable(package="advmask_tf")
@@ -122,7 +122,7 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         super().__init__(**kwargs)
         check_logits(network)
         self.network = network
-        self.objective: Objective = make_objective(objective)
+        self.objective = make_objective(objective)
         self.conditioned = is_conditioned(network)
         if trainable not in TRAINABLE:
             raise InputError(f"train.trainable must be one of {TRAINABLE}; "
@@ -139,9 +139,9 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         self.track_clean_accuracy = track_clean_accuracy
         self.radius = make_radius_policy(radius)
         self.weighting = make_weighting(weighting)
-        if self.objective.attack_loss is None and (
-                self.radius.name != "fixed"
-                or self.weighting.name != "uniform"):
+        if self.objective.attack_loss is None and not (
+                RADIUS_POLICIES.is_default(self.radius)
+                and WEIGHTINGS.is_default(self.weighting)):
             raise InputError(
                 f"method.name={self.objective.name!r} runs no attack, so it "
                 f"takes neither an adaptive radius nor instance weights; "

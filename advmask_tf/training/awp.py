@@ -24,9 +24,26 @@ scaled loss overflowed) counts as 0, so that layer is not perturbed.
 
 from __future__ import annotations
 
+import dataclasses
+
 import tensorflow as tf
 
 from advmask_tf.errors import InputError
+from advmask_tf.options import integer, number, option
+
+
+@dataclasses.dataclass(frozen=True)
+class AWPOptions:
+    """AWP's options, in the method block (it combines with any attacking
+    objective)."""
+
+    awp_gamma: float = option(
+        0.0, "AWP: each kernel moved by this times its norm along the "
+        "loss's gradient before the step (the paper: 5e-3 with TRADES, "
+        "1e-2 with Madry)", number(0, 1, high_open=True,
+                                   note="0: no weight perturbation"))
+    awp_warmup_epochs: int = option(0, "AWP: epochs trained without the "
+                                    "perturbation first", integer(0))
 
 
 class WeightPerturbation:

@@ -26,6 +26,8 @@ import tensorflow as tf
 
 from advmask_tf.errors import InputError
 from advmask_tf.training.interfaces import StepFacts
+from advmask_tf.training.radius import RADIUS_POLICIES
+from advmask_tf.training.weighting import WEIGHTINGS
 
 
 def check_free_replays(replays, objective, radius, weighting) -> int:
@@ -55,7 +57,8 @@ def check_free_replays(replays, objective, radius, weighting) -> int:
             f"train.free_replays={replays} replays minibatches against an "
             f"attack; method.name={objective.name!r} runs none. Use madry, "
             "trades, mart or mixed.")
-    if radius.name != "fixed" or weighting.name != "uniform":
+    if not (RADIUS_POLICIES.is_default(radius)
+            and WEIGHTINGS.is_default(weighting)):
         raise InputError(
             f"train.free_replays={replays} takes a fixed radius and uniform "
             f"weights (they read a multi-step attack's outcome); received "

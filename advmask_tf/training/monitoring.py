@@ -21,9 +21,9 @@ from advmask_tf.plotting import pyplot, save_figure
 def per_example_tables(model) -> dict:
     """{name: table variable} of the model's parts that keep one."""
     tables = {}
-    if getattr(model.radius, "table", None) is not None:
+    if model.radius.table is not None:
         tables["iaat/radius"] = model.radius.table
-    if getattr(model.weighting, "table", None) is not None:
+    if model.weighting.table is not None:
         tables["gairat/weight"] = model.weighting.table
     return tables
 

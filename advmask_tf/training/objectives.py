@@ -5,28 +5,34 @@ starts, and turns (x, x_adv, y) into per-sample losses plus the logits used
 for logging. Weighting, normalisation over the global batch and the gradient
 step live in `AdversarialModel`, so every objective is trained the same way.
 
-A new objective is one class (the `Objective` protocol of
-`advmask_tf.training.interfaces`) registered with
-`@OBJECTIVES.register("name")`; `method.name` in a config and
-`AdversarialModel(objective=...)` then find it.
+A new objective is one subclass of `BaseObjective` (the contract), its
+options declared in its `Options` dataclass, registered with
+`@OBJECTIVES.register("name")`; `method.name` in a config,
+`--config.method.<option>` and `AdversarialModel(objective=...)` then find
+it.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy, float32, kl_divergence
 from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.errors import InputError
-from advmask_tf.registry import Registry
+from advmask_tf.options import Tunable, number, option
+from advmask_tf.registry import Part, Registry
 from advmask_tf.training.interfaces import StepFacts
 
 OBJECTIVES = Registry("objective", field="method.name", default="madry")
 
 
-class BaseObjective:
-    """Base class. Subclasses set `name`, `attack_loss`, `passes` and `loss`
-    (and `random_start` when the attack should not start uniformly).
+class BaseObjective(Part):
+    """The contract of an objective. Subclasses set `name`, `attack_loss`,
+    `passes` and `loss` (and `random_start` when the attack should not
+    start uniformly); options are declared in `Options` (see
+    `advmask_tf.registry.Part`) and live in the config's method block.
 
     An objective names the inputs its network runs on in training mode
     (`passes`: pairs of images and the strength a conditioned network is
@@ -38,6 +44,7 @@ class BaseObjective:
     """
 
     name = "objective"
+    section = "method"
     #: the loss the attack maximises, or None when no attack is run.
     attack_loss: str | None = None
     #: where the training attack starts when the config leaves it to the
@@ -49,6 +56,16 @@ class BaseObjective:
     #: whether `passes` needs `clean_correct`, the inference-mode clean
     #: prediction's correctness.
     needs_clean_prediction = False
+    #: radius policies whose use the objective's name already says (IAAT's
+    #: adaptive radii): left out of the run's label.
+    implies_radius: tuple = ()
+
+    def trained_strengths(self, eps: float) -> tuple | None:
+        """The strengths a conditioned network is told in training, when
+        the objective chooses them (OAT: lambda x eps); None: the radius
+        policy's."""
+        del eps
+        return None
 
     def prepare(self, facts: StepFacts) -> StepFacts:
         """The step's facts, with anything drawn per sample added."""
@@ -71,8 +88,8 @@ class BaseObjective:
         `facts.label`, anything `prepare` drew)."""
         raise NotImplementedError
 
-    def get_config(self):
-        return {"name": self.name}
+
+OBJECTIVES.base = BaseObjective
 
 
 class CleanAndAdversarial(BaseObjective):
@@ -89,14 +106,11 @@ class CleanAndAdversarial(BaseObjective):
 class WithBeta(CleanAndAdversarial):
     """Two passes and a KL term weighted by `beta` (TRADES, MART)."""
 
-    def __init__(self, beta: float = 6.0):
-        if not beta >= 0 or beta != beta:
-            raise InputError(f"method.beta must be >= 0 for "
-                             f"{self.name.upper()}; received {beta!r}.")
-        self.beta = float(beta)
-
-    def get_config(self):
-        return {"name": self.name, "beta": self.beta}
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        beta: float = option(
+            6.0, "weight of the KL term (TRADES, MART; the papers: 6 on "
+            "CIFAR-10, 1 on MNIST)", number(low=0), tune=Tunable(log=True))
 
 
 @OBJECTIVES.register("standard")
@@ -216,6 +230,7 @@ class Iaat(BaseObjective):
     name = "iaat"
     attack_loss = "ce"
     needs_clean_prediction = True
+    implies_radius = ("adaptive",)
 
     def passes(self, facts, x_adv, eps):
         x, clean_correct = facts.image, facts.clean_correct
@@ -244,17 +259,18 @@ class Mixed(CleanAndAdversarial):
     name = "mixed"
     attack_loss = "ce"
 
-    def __init__(self, clean_weight: float = 1.0, adv_weight: float = 1.0):
-        for label, value in (("clean_weight", clean_weight),
-                             ("adv_weight", adv_weight)):
-            if not 0.0 <= float(value) < float("inf"):
-                raise InputError(f"method.{label} must be finite and >= 0; "
-                                 f"received {value!r}.")
-        if not clean_weight + adv_weight > 0:
-            raise InputError("method.clean_weight + method.adv_weight must be "
-                             "> 0; both are 0.")
-        self.clean_weight = float(clean_weight)
-        self.adv_weight = float(adv_weight)
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        clean_weight: float = option(
+            1.0, "weight of the clean CE (mixed)", number(low=0))
+        adv_weight: float = option(
+            1.0, "weight of the adversarial CE (mixed)", number(low=0),
+            tune=Tunable())
+
+        def __post_init__(self):
+            if not self.clean_weight + self.adv_weight > 0:
+                raise InputError("method.clean_weight + method.adv_weight "
+                                 "must be > 0; both are 0.")
 
     def loss(self, logits, facts):
         y = facts.label
@@ -262,10 +278,6 @@ class Mixed(CleanAndAdversarial):
         per_sample = (self.clean_weight * cross_entropy(clean, y)
                       + self.adv_weight * cross_entropy(adv, y))
         return per_sample, clean, adv
-
-    def get_config(self):
-        return {"name": self.name, "clean_weight": self.clean_weight,
-                "adv_weight": self.adv_weight}
 
 
 def clean_strength(x):

@@ -27,12 +27,12 @@ uniformly from the set.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy
-from advmask_tf.errors import InputError
+from advmask_tf.options import numbers, option
 from advmask_tf.training.objectives import OBJECTIVES, CleanAndAdversarial
 from advmask_tf.training.radius import draw_from_set
 
@@ -53,14 +53,20 @@ class OnceForAll(CleanAndAdversarial):
     # Separates lambda's draw from the random start's and the radius's.
     KEY_OFFSET = 1 << 41
 
-    def __init__(self, lambdas=PAPER_LAMBDAS):
-        lambdas = tuple(sorted(float(v) for v in lambdas))
-        if len(lambdas) < 2 or any(
-                not (math.isfinite(v) and 0.0 <= v <= 1.0) for v in lambdas):
-            raise InputError(
-                "method.lambdas must be at least 2 numbers in [0, 1] (the "
-                f"paper: {PAPER_LAMBDAS}); received {lambdas}.")
-        self.lambdas = lambdas
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        lambdas: tuple = option(
+            PAPER_LAMBDAS, "the set each sample's trade-off weight lambda is "
+            "drawn from (oat); the network is told lambda x attack.eps",
+            numbers(0, 1, at_least=2, note=f"the paper: {PAPER_LAMBDAS}"))
+
+        def __post_init__(self):
+            object.__setattr__(self, "lambdas", tuple(sorted(
+                float(v) for v in self.lambdas)))
+
+    def trained_strengths(self, eps):
+        """The network is told lambda x eps."""
+        return tuple(v * float(eps) for v in self.lambdas)
 
     def prepare(self, facts):
         """Draws each sample's lambda into `facts.trade_off`."""
@@ -88,5 +94,3 @@ class OnceForAll(CleanAndAdversarial):
                       + weight * cross_entropy(adv, y))
         return per_sample, clean, adv
 
-    def get_config(self):
-        return {"name": self.name, "lambdas": list(self.lambdas)}

@@ -10,16 +10,26 @@ A policy's `craft` runs the attack for a batch and updates its own state;
 `AdversarialModel` calls it once per training step with the step's
 `StepFacts`. `network_at(eps)` gives the network to attack at per-sample
 radii eps: the network itself, or for a conditioned network the network told
-eps. Policies implement `advmask_tf.training.interfaces.RadiusPolicy` and are
+eps. Policies subclass `BaseRadiusPolicy` (the contract) and are
 registered in `RADIUS_POLICIES` (config field `radius.policy`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import tensorflow as tf
 
 from advmask_tf.errors import InputError
-from advmask_tf.registry import Registry
+from advmask_tf.options import (
+    Tunable,
+    integer,
+    number,
+    numbers,
+    one_of,
+    option,
+)
+from advmask_tf.registry import Part, Registry
 from advmask_tf.training.interfaces import StepFacts
 from advmask_tf.training.state import (
     add_table,
@@ -36,8 +46,36 @@ RADIUS_POLICIES = Registry("radius policy", field="radius.policy",
                            default="fixed")
 
 
+class BaseRadiusPolicy(Part):
+    """The contract of a radius policy (see the module docstring); options
+    are declared in `Options` and live in the config's radius block."""
+
+    section = "radius"
+    needs_clean_prediction = False
+    #: the per-example state (a table), if any.
+    table = None
+
+    def build(self, model, num_examples):
+        """Adds per-example state (tables) to `model`, if any."""
+        del model, num_examples
+
+    def trained_strengths(self, eps: float) -> tuple | None:
+        """The strengths a conditioned network meets in training when the
+        policy draws them; None: clean (0) and the attack's eps."""
+        del eps
+        return None
+
+    def craft(self, attack, network_at, facts: StepFacts):
+        """Runs `attack` on the batch (network_at(eps) is the network told
+        eps), updates the policy's state; returns an `AttackResult`."""
+        raise NotImplementedError
+
+
+RADIUS_POLICIES.base = BaseRadiusPolicy
+
+
 @RADIUS_POLICIES.register("fixed")
-class FixedRadius:
+class FixedRadius(BaseRadiusPolicy):
     """Every sample at the attack's eps.
 
     >>> FixedRadius().get_config()
@@ -45,22 +83,48 @@ class FixedRadius:
     """
 
     name = "fixed"
-    needs_clean_prediction = False
-    table = None
-
-    def build(self, model, num_examples):
-        del model, num_examples
 
     def craft(self, attack, network_at, facts: StepFacts):
         return attack.run(network_at(attack.eps), facts.image, facts.label,
                           noise_keys=facts.noise_keys, compute_success=False)
 
-    def get_config(self):
-        return {"name": self.name}
+
+@dataclasses.dataclass(frozen=True)
+class AdaptiveRadiusOptions:
+    """IAAT's options (radius block; warmup_eps and min_step are the
+    training attack's eps and step size)."""
+
+    warmup_eps: float = option(0.1, "the radius of the warmup (attack.eps)",
+                               number(low=0), in_config=False)
+    rule: str = option("paper", "IAAT's update: paper (Algorithm 1, one "
+                       "attack a step) or authors_code (a second probe "
+                       "attack)", one_of(*IAAT_RULES))
+    gamma: float = option(0.024, "the radius change per visit (adaptive; "
+                          "CIFAR's 1.9/255 of 8/255 scaled to eps 0.1)",
+                          number(low=0), tune=Tunable())
+    smoothing: float = option(0.1, "authors_code: the code's beta, "
+                              "eps <- s x candidate + (1 - s) x eps",
+                              number(0, 1, low_open=True))
+    warmup_epochs: int = option(2, "epochs at attack.eps, radii untouched "
+                                "(adaptive)", integer(0))
+    max_eps: float = option(0.0, "cap on the radii (adaptive)",
+                            number(low=0, note="0: no cap"))
+    step_fraction: float = option(
+        0.2, "adaptive: step = max(eps_i x this, attack.step_size)",
+        number(low=0))
+    min_step: float = option(0.025, "the smallest step (attack.step_size)",
+                             number(low=0), in_config=False)
+
+    def __post_init__(self):
+        if self.max_eps and self.max_eps < self.warmup_eps:
+            raise InputError(
+                f"radius.max_eps={self.max_eps!r} is below warmup_eps="
+                f"{self.warmup_eps!r}; use 0 for no cap or a value >= "
+                "warmup_eps.")
 
 
 @RADIUS_POLICIES.register("adaptive")
-class AdaptiveRadius:
+class AdaptiveRadius(BaseRadiusPolicy):
     """IAAT's instance-adaptive radius, one per training example.
 
     Warmup (`warmup_epochs`): every sample is attacked at `warmup_eps` and the
@@ -88,54 +152,14 @@ class AdaptiveRadius:
     """
 
     name = "adaptive"
-
-    def __init__(self, warmup_eps: float = 0.1, rule: str = "paper",
-                 gamma: float = 0.024, smoothing: float = 0.1,
-                 warmup_epochs: int = 2, max_eps: float = 0.0,
-                 step_fraction: float = 0.2, min_step: float = 0.025):
-        if rule not in IAAT_RULES:
-            raise InputError(f"Unknown radius.rule {rule!r}; expected one of "
-                             f"{IAAT_RULES}.")
-        # warmup_eps and min_step come from attack.eps and attack.step_size.
-        for field, value in (("attack.eps", warmup_eps),
-                             ("radius.gamma", gamma),
-                             ("radius.max_eps", max_eps),
-                             ("radius.step_fraction", step_fraction),
-                             ("attack.step_size", min_step)):
-            if not 0.0 <= float(value) < float("inf"):
-                raise InputError(f"{field} must be finite and >= 0; received "
-                                 f"{value!r}.")
-        if not 0.0 < float(smoothing) <= 1.0:
-            raise InputError(
-                f"radius.smoothing must be in (0, 1]; received {smoothing!r}.")
-        if int(warmup_epochs) != warmup_epochs or warmup_epochs < 0:
-            raise InputError(
-                f"radius.warmup_epochs must be an integer >= 0; received "
-                f"{warmup_epochs!r}.")
-        if max_eps and max_eps < warmup_eps:
-            raise InputError(
-                f"radius.max_eps={max_eps!r} is below warmup_eps="
-                f"{warmup_eps!r}; use 0 for no cap or a value >= warmup_eps.")
-        self.warmup_eps = float(warmup_eps)
-        self.rule = rule
-        self.gamma = float(gamma)
-        self.smoothing = float(smoothing)
-        self.warmup_epochs = int(warmup_epochs)
-        self.max_eps = float(max_eps)
-        self.step_fraction = float(step_fraction)
-        self.min_step = float(min_step)
-        self.table = None
+    Options = AdaptiveRadiusOptions
 
     @classmethod
     def options_from_config(cls, config) -> dict:
-        """This policy's options from an experiment config: the warmup
-        radius and the smallest step are the training attack's."""
-        radius = config.radius
-        return {"warmup_eps": float(config.attack.eps), "rule": radius.rule,
-                "gamma": radius.gamma, "smoothing": radius.smoothing,
-                "warmup_epochs": radius.warmup_epochs,
-                "max_eps": radius.max_eps,
-                "step_fraction": radius.step_fraction,
+        """The radius block's options; the warmup radius and the smallest
+        step are the training attack's."""
+        return {**super().options_from_config(config),
+                "warmup_eps": float(config.attack.eps),
                 "min_step": float(config.attack.step_size)}
 
     @property
@@ -188,17 +212,9 @@ class AdaptiveRadius:
         return self.clip(self.smoothing * candidate
                          + (1.0 - self.smoothing) * previous)
 
-    def get_config(self):
-        return {"name": self.name, "warmup_eps": self.warmup_eps,
-                "rule": self.rule, "gamma": self.gamma,
-                "smoothing": self.smoothing,
-                "warmup_epochs": self.warmup_epochs, "max_eps": self.max_eps,
-                "step_fraction": self.step_fraction,
-                "min_step": self.min_step}
-
 
 @RADIUS_POLICIES.register("sampled")
-class SampledRadius:
+class SampledRadius(BaseRadiusPolicy):
     """Each sample's eps drawn afresh every step (RobMask's strengths).
 
     From `strengths` (uniformly over the set) when given, else uniformly
@@ -212,43 +228,45 @@ class SampledRadius:
     """
 
     name = "sampled"
-    needs_clean_prediction = False
-    table = None
     # Separates the strength draw's keys from the random start's.
     KEY_OFFSET = 1 << 40
 
-    def __init__(self, strengths=(), low: float = 0.0, high: float = 0.0):
-        strengths = tuple(sorted(float(s) for s in strengths))
-        bounds = strengths or (float(low), float(high))
-        if any(not 0.0 <= b < float("inf") for b in bounds):
-            raise InputError(
-                "radius strengths / low / high must be finite and >= 0; "
-                f"received strengths={strengths}, low={low!r}, "
-                f"high={high!r}.")
-        if not strengths and not float(high) > float(low):
-            raise InputError(
-                "a sampled radius needs `strengths` (a set, such as [0, "
-                "0.05, 0.1]) or a range with high > low; received "
-                f"strengths={strengths}, low={low!r}, high={high!r}.")
-        self.strengths = strengths
-        self.low = float(low)
-        self.high = float(high)
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        strengths: tuple = option(
+            (), "sampled: the set each sample's eps is drawn from (RobMask's "
+            "strengths)", numbers(low=0, note="(): a range [low, high]"))
+        low: float = option(0.0, "sampled: the range's low end",
+                            number(low=0))
+        high: float = option(0.0, "sampled: the range's high end",
+                             number(low=0, note="0: attack.eps"))
+
+        def __post_init__(self):
+            strengths = tuple(sorted(float(s) for s in self.strengths))
+            object.__setattr__(self, "strengths", strengths)
+            if not strengths and not self.high > self.low:
+                raise InputError(
+                    "a sampled radius needs `strengths` (a set, such as [0, "
+                    "0.05, 0.1]) or a range with high > low; received "
+                    f"strengths={strengths}, low={self.low!r}, "
+                    f"high={self.high!r}.")
 
     @classmethod
     def options_from_config(cls, config) -> dict:
-        """This policy's options from an experiment config (radius.high 0
-        means the training attack's eps)."""
-        radius = config.radius
-        return {"strengths": tuple(radius.strengths),
-                "low": float(radius.low),
-                "high": float(radius.high or config.attack.eps)}
+        """The radius block's options (radius.high 0 means the training
+        attack's eps)."""
+        options = super().options_from_config(config)
+        options["high"] = float(options["high"] or config.attack.eps)
+        return options
 
     @property
     def max_eps(self) -> float:
         return self.strengths[-1] if self.strengths else self.high
 
-    def build(self, model, num_examples):
-        del model, num_examples
+    def trained_strengths(self, eps):
+        """The strengths set, or the range's two ends."""
+        del eps
+        return self.strengths or (self.low, self.high)
 
     def draw(self, batch_size, noise_keys=None):
         """(B,) strengths for a batch."""
@@ -269,10 +287,6 @@ class SampledRadius:
         return attack.run(network_at(eps), image, facts.label, eps=eps,
                           step_size=step, noise_keys=facts.noise_keys,
                           compute_success=False)
-
-    def get_config(self):
-        return {"name": self.name, "strengths": list(self.strengths),
-                "low": self.low, "high": self.high}
 
 
 def keyed_uniforms(batch_size, noise_keys, key_offset: int):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from advmask_tf.io_utils import atomic_save
+from advmask_tf.options import declared
+from advmask_tf.training.objectives import OBJECTIVES
 
 
 def state_bytes(model) -> int:
@@ -46,11 +48,13 @@ def upgraded_config(config: dict) -> dict:
     policy under "policy")."""
     if "method" in config:
         objective = {"name": config.pop("method")}
-        options = {"trades": ("beta",), "mixed": ("clean_weight",
-                                                  "adv_weight")}
+        # The options were arguments of the model then; the objective
+        # takes those it declares.
+        declares = {d.name for d in declared(
+            OBJECTIVES.get(objective["name"]).Options)}
         for key in ("beta", "clean_weight", "adv_weight"):
             value = config.pop(key, None)
-            if key in options.get(objective["name"], ()):
+            if key in declares:
                 objective[key] = value
         config["objective"] = objective
     radius = config.get("radius")

@@ -3,19 +3,28 @@
 `UniformWeighting` counts them alike. `GeometryAwareWeighting` is GAIRAT
 (Zhang et al., ICLR 2021): a sample that PGD breaks early (small kappa, close
 to the decision boundary) weighs more. Weights are normalised to sum to the
-global batch size, so the loss stays a weighted mean. Weightings implement
-`advmask_tf.training.interfaces.InstanceWeighting` and are registered in
-`WEIGHTINGS` (config field `weighting.name`).
+global batch size, so the loss stays a weighted mean. Weightings subclass
+`BaseWeighting` (the contract) and are registered in `WEIGHTINGS` (config
+field `weighting.name`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import tensorflow as tf
 
 from advmask_tf.errors import InputError
-from advmask_tf.registry import Registry
+from advmask_tf.options import (
+    Accepts,
+    Tunable,
+    integer,
+    number,
+    one_of,
+    option,
+)
+from advmask_tf.registry import Part, Registry
 from advmask_tf.training.interfaces import StepFacts
 from advmask_tf.training.objectives import global_sum
 from advmask_tf.training.state import add_table, scatter_rows
@@ -27,15 +36,11 @@ FORMS = ("tanh", "sigmoid", "discrete")
 SCHEDULES = ("fixed", "linear", "piecewise")
 
 
-def _check_lambda(name, value, allow_inf=True):
-    value = float(value)
-    if math.isnan(value) or value == -math.inf or (
-            not allow_inf and value == math.inf):
-        accepted = "a finite number or +inf" if allow_inf else \
-            "a finite number"
-        raise InputError(f"weighting.{name} must be {accepted}; received "
-                         f"{value!r}.")
-    return value
+LAMBDA = number(allow_inf=True)
+LAMBDAS = Accepts(lambda values: all(LAMBDA(v) for v in values),
+                  "a tuple of numbers (+inf allowed)")
+EPOCHS = Accepts(lambda values: all(integer(0)(v) for v in values),
+                 "a tuple of whole epochs")
 
 
 def gairat_weights(kappa, steps: int, lam, form: str = "tanh"):
@@ -63,8 +68,29 @@ def gairat_weights(kappa, steps: int, lam, form: str = "tanh"):
     return tf.sigmoid(argument)
 
 
+class BaseWeighting(Part):
+    """The contract of an instance weighting; options are declared in
+    `Options` and live in the config's weighting block."""
+
+    section = "weighting"
+    #: the per-example state (a table), if any.
+    table = None
+
+    def build(self, model, num_examples):
+        """Adds per-example state (tables) to `model`, if any."""
+        del model, num_examples
+
+    def weights(self, kappa, steps: int, facts: StepFacts):
+        """Per-sample weights summing to the global batch size, or None
+        (uniform)."""
+        raise NotImplementedError
+
+
+WEIGHTINGS.base = BaseWeighting
+
+
 @WEIGHTINGS.register("uniform")
-class UniformWeighting:
+class UniformWeighting(BaseWeighting):
     """Every sample weighs 1.
 
     >>> UniformWeighting().get_config()
@@ -72,21 +98,73 @@ class UniformWeighting:
     """
 
     name = "uniform"
-    table = None
-
-    def build(self, model, num_examples):
-        del model, num_examples
 
     def weights(self, kappa, steps, facts: StepFacts):
         del kappa, steps, facts
         return None
 
-    def get_config(self):
-        return {"name": self.name}
+
+@dataclasses.dataclass(frozen=True)
+class GairatOptions:
+    """GAIRAT's options (weighting block; total_epochs is train.epochs)."""
+
+    form: str = option("tanh", "gairat: the weight's form (tanh: paper eq. "
+                       "6)", one_of(*FORMS))
+    schedule: str = option("fixed", "gairat: how lambda moves over epochs",
+                           one_of(*SCHEDULES))
+    lam: float = option(-1.0, "gairat, fixed schedule: lambda (+inf gives "
+                        "Madry AT)", LAMBDA, tune=Tunable())
+    lam_start: float = option(3.0, "gairat, linear: lambda at the first "
+                              "weighted epoch", LAMBDA)
+    lam_end: float = option(-1.0, "gairat, linear: lambda at the last "
+                            "epoch", LAMBDA)
+    lam_boundaries: tuple = option(
+        (), "gairat, piecewise: the epochs where lambda changes", EPOCHS)
+    lam_values: tuple = option(
+        (), "gairat, piecewise: lambda per piece (one more than the "
+        "boundaries)", LAMBDAS)
+    burn_in_epochs: int = option(2, "gairat: epochs of uniform weights "
+                                 "first", integer(0))
+    total_epochs: int = option(0, "the run's length (train.epochs)",
+                               integer(0), in_config=False)
+
+    def __post_init__(self):
+        if self.schedule == "linear":
+            for name in ("lam_start", "lam_end"):
+                if math.isinf(getattr(self, name)):
+                    raise InputError(
+                        f"weighting.{name} must be a finite number for the "
+                        f"linear schedule; received {getattr(self, name)!r}.")
+            if self.total_epochs <= self.burn_in_epochs:
+                raise InputError(
+                    "The linear lambda schedule needs total_epochs > "
+                    f"burn_in_epochs; received total_epochs="
+                    f"{self.total_epochs!r}, burn_in_epochs="
+                    f"{self.burn_in_epochs!r}.")
+        object.__setattr__(self, "lam_boundaries",
+                           tuple(int(b) for b in self.lam_boundaries))
+        object.__setattr__(self, "lam_values",
+                           tuple(float(v) for v in self.lam_values))
+        if self.schedule == "piecewise":
+            self._check_piecewise()
+
+    def _check_piecewise(self):
+        boundaries, values = self.lam_boundaries, self.lam_values
+        if len(values) != len(boundaries) + 1:
+            raise InputError(
+                "weighting.lam_values needs one value more than "
+                f"lam_boundaries; received {len(values)} values for "
+                f"boundaries {boundaries}.")
+        ordered = all(a < b for a, b in zip(boundaries, boundaries[1:]))
+        if not ordered or (boundaries and boundaries[0] <= self.burn_in_epochs):
+            raise InputError(
+                "weighting.lam_boundaries must be strictly increasing epochs "
+                f"after burn_in_epochs={self.burn_in_epochs}; received "
+                f"{boundaries}.")
 
 
 @WEIGHTINGS.register("gairat")
-class GeometryAwareWeighting:
+class GeometryAwareWeighting(BaseWeighting):
     """GAIRAT weights from kappa, after `burn_in_epochs` of uniform weights.
 
     lambda schedules (after the burn-in):
@@ -111,62 +189,21 @@ class GeometryAwareWeighting:
 
     name = "gairat"
 
-    def __init__(self, form: str = "tanh", schedule: str = "fixed",
-                 lam: float = -1.0, lam_start: float = 3.0,
-                 lam_end: float = -1.0, lam_boundaries=(), lam_values=(),
-                 burn_in_epochs: int = 0, total_epochs: int = 0):
-        if form not in FORMS:
-            raise InputError(
-                f"Unknown weighting.form {form!r}; expected one of {FORMS}.")
-        if schedule not in SCHEDULES:
-            raise InputError(f"Unknown weighting.schedule {schedule!r}; "
-                             f"expected one of {SCHEDULES}.")
-        if int(burn_in_epochs) != burn_in_epochs or burn_in_epochs < 0:
-            raise InputError("weighting.burn_in_epochs must be an integer >= "
-                             f"0; received {burn_in_epochs!r}.")
-        self.form = form
-        self.schedule = schedule
-        self.lam = _check_lambda("lam", lam)
-        self.lam_start = _check_lambda("lam_start", lam_start,
-                                       allow_inf=schedule != "linear")
-        self.lam_end = _check_lambda("lam_end", lam_end,
-                                     allow_inf=schedule != "linear")
-        self.lam_boundaries = tuple(int(b) for b in lam_boundaries)
-        self.lam_values = tuple(_check_lambda("lam_values", v)
-                                for v in lam_values)
-        self.burn_in_epochs = int(burn_in_epochs)
-        self.total_epochs = int(total_epochs)
-        if schedule == "linear" and self.total_epochs <= self.burn_in_epochs:
-            raise InputError(
-                "The linear lambda schedule needs total_epochs > "
-                f"burn_in_epochs; received total_epochs={total_epochs!r}, "
-                f"burn_in_epochs={burn_in_epochs!r}.")
-        if schedule == "piecewise":
-            self._check_piecewise()
-        self.table = None
+    Options = GairatOptions
 
     @classmethod
     def options_from_config(cls, config) -> dict:
-        """This weighting's options from an experiment config (the linear
-        schedule runs to the last of train.epochs)."""
-        options = config.weighting.to_dict()
-        options.pop("name")
-        options["total_epochs"] = int(config.train.epochs)
-        return options
+        """The weighting block's options; the linear schedule runs to the
+        last of train.epochs."""
+        return {**super().options_from_config(config),
+                "total_epochs": int(config.train.epochs)}
 
-    def _check_piecewise(self):
-        boundaries, values = self.lam_boundaries, self.lam_values
-        if len(values) != len(boundaries) + 1:
-            raise InputError(
-                "weighting.lam_values needs one value more than "
-                f"lam_boundaries; received {len(values)} values for "
-                f"boundaries {boundaries}.")
-        ordered = all(a < b for a, b in zip(boundaries, boundaries[1:]))
-        if not ordered or (boundaries and boundaries[0] <= self.burn_in_epochs):
-            raise InputError(
-                "weighting.lam_boundaries must be strictly increasing epochs "
-                f"after burn_in_epochs={self.burn_in_epochs}; received "
-                f"{boundaries}.")
+    def warnings(self):
+        if self.total_epochs and self.burn_in_epochs >= self.total_epochs:
+            return [f"weighting.burn_in_epochs={self.burn_in_epochs} is not "
+                    f"below train.epochs={self.total_epochs}: GAIRAT's "
+                    "weights never switch on (the run is Madry AT)."]
+        return []
 
     def build(self, model, num_examples):
         self.table = add_table(model, "gairat_weight", num_examples, 1.0)
@@ -200,15 +237,6 @@ class GeometryAwareWeighting:
         if index is not None and self.table is not None:
             scatter_rows(self.table, index, weights)
         return weights
-
-    def get_config(self):
-        return {"name": self.name, "form": self.form,
-                "schedule": self.schedule, "lam": self.lam,
-                "lam_start": self.lam_start, "lam_end": self.lam_end,
-                "lam_boundaries": list(self.lam_boundaries),
-                "lam_values": list(self.lam_values),
-                "burn_in_epochs": self.burn_in_epochs,
-                "total_epochs": self.total_epochs}
 
 
 def make_weighting(spec=None):

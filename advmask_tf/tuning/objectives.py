@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from advmask_tf.configs_lib import SEARCH_OBJECTIVES as OBJECTIVES
 from advmask_tf.errors import InputError
-
-OBJECTIVES = ("robust", "clean", "weighted", "clean_with_robust_floor")
 
 
 def check_objective(name: str, robust_weight: float, robust_floor: float):
