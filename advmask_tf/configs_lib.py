@@ -20,7 +20,12 @@ import ml_collections
 
 from advmask_tf.attacks.pgd import BN_MODES, STARTS
 from advmask_tf.attacks.pgd import NORMS as ATTACK_NORMS
-from advmask_tf.attacks.registry import AttackBudgets
+from advmask_tf.attacks.registry import (
+    ATTACKS,
+    PGD_STEPS,
+    AttackBudgets,
+    attack_names,
+)
 from advmask_tf.data.sources import SOURCES
 from advmask_tf.devices import JIT_SETTINGS, PRECISION_SETTINGS
 from advmask_tf.distribute import STRATEGIES
@@ -28,6 +33,7 @@ from advmask_tf.layers.encodings import ENCODINGS
 from advmask_tf.models.normalization import NORMS
 from advmask_tf.models.zoo import MODELS
 from advmask_tf.options import (
+    Accepts,
     Tunable,
     check_block,
     config_block,
@@ -266,9 +272,14 @@ class EvalOptions:
                         integer(0, note="0: the whole test set"))
     batch_size: int = option(500, "evaluation batch size", integer(1))
     attacks: str = option(
-        "pgd,cw_inf", "comma-separated attacks: pgd or pgd<K>, cw_inf, "
-        "apgd_ce, apgd_t, apgd_dlr, fab_t, square, autoattack (standard), "
-        "autoattack_fast, autoattack_rand", text())
+        "pgd,cw_inf", "the attacks, comma-separated (autoattack: the "
+        "standard version, APGD-CE -> APGD-T -> FAB-T -> Square)",
+        Accepts(lambda value: isinstance(value, str) and bool(
+            attack_names(value)) and all(
+            name in ATTACKS or PGD_STEPS.match(name)
+            for name in attack_names(value)),
+            lambda: f"comma-separated names of {ATTACKS.names()} (pgd<K>: "
+            "K steps)"))
     checks: bool = option(True, "run the gradient-masking sanity checks",
                           flag())
     check_points: int = option(500, "test points of the sanity checks",
@@ -490,3 +501,76 @@ def cifar10_paper_base(model: str, **options) -> ml_collections.ConfigDict:
     config.train.lr_multipliers = (0.1, 0.01)
     config.eval.batch_size = 200
     return config
+
+
+def _owners(section: str) -> dict:
+    """{option name: the part names declaring it} of a part section."""
+    registry, extra = PART_SECTIONS[section]
+    owners = {}
+    for name in registry.names():
+        for option_ in declared(registry.get(name).Options):
+            owners.setdefault(option_.name, []).append(name)
+    for schema in extra:
+        for option_ in declared(schema):
+            owners.setdefault(option_.name, [])
+    return owners
+
+
+def reference_rows():
+    """(field, default, accepted values, help) of every config field, from
+    the declarations, section by section."""
+    rows = []
+
+    def add(prefix, schemas, owners=None):
+        for schema in schemas:
+            for option_ in declared(schema):
+                if not option_.in_config:
+                    continue
+                field = f"{prefix}{option_.name}"
+                if option_.nested:
+                    add(f"{field}.", (type(option_.default),))
+                    continue
+                help_ = option_.help
+                if owners and owners.get(option_.name):
+                    help_ += f" [{', '.join(owners[option_.name])}]"
+                accepts = option_.describe() if option_.accepts else "any"
+                rows.append((field, repr(option_.default), accepts, help_))
+
+    add("", (RunOptions,))
+    for section, schemas in SECTIONS.items():
+        add(f"{section}.", schemas)
+    for section, (registry, _) in PART_SECTIONS.items():
+        rows.append((f"{section}.{name_field(registry)}",
+                     repr(registry.default), f"one of {registry.names()}",
+                     f"the {registry.kind}"))
+        add(f"{section}.", part_schemas(section), _owners(section))
+    add("tune.", (TuneOptions,))
+    for name, (section, _) in tunable_options().items():
+        rows.append((f"tune.{name}", "()", "() or (low, high)",
+                     f"KerasTuner's range for {section}.{name}"))
+    return rows
+
+
+def reference_markdown() -> str:
+    """The config reference as a markdown table (the docs' page).
+
+    >>> print(reference_markdown().splitlines()[6])
+    | `seed` | `0` | an integer >= 0 | seed of the data order, ... |
+    """
+    lines = ["# Config reference", "",
+             "Every field of `base_config()`, generated from the options "
+             "each part and section declares (`advmask_tf.configs_lib`). "
+             "Set any of them with `--config.<field>=<value>`; the parts "
+             "that take a part block's option are in brackets.", "",
+             "| field | default | accepts | what it does |",
+             "| --- | --- | --- | --- |"]
+    for field, default, accepts, help_ in reference_rows():
+        cell = help_.replace("|", "\\|")
+        lines.append(f"| `{field}` | `{default}` | {accepts} | {cell} |")
+    return "\n".join(lines) + "\n"
+
+
+def reference_text() -> str:
+    """The config reference for --help: a line per field."""
+    return "\n".join(f"  --config.{field}={default}  {help_} ({accepts})"
+                     for field, default, accepts, help_ in reference_rows())

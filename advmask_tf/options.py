@@ -38,7 +38,13 @@ class Accepts:
     """What an option accepts: a test and its description in words."""
 
     test: Callable[[Any], bool]
-    description: str
+    #: in words; a callable for a description read when it is shown
+    #: (the registered attacks' names).
+    description: str | Callable[[], str]
+
+    def words(self) -> str:
+        return self.description() if callable(self.description) \
+            else self.description
 
     def __call__(self, value) -> bool:
         try:
@@ -201,7 +207,7 @@ class Declared:
 
     def describe(self) -> str:
         if self.accepts is not None:
-            return self.accepts.description
+            return self.accepts.words()
         return f"a {type(self.default).__name__}"
 
 

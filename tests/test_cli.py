@@ -205,17 +205,19 @@ BAD_CONFIGS = [
     ({"attack.eps": -0.5}, "received -0.5"),
     ({"data.source": "imagenet_folder"}, "'imagenet_folder'"),
     ({"train.epochs": 0}, "train.epochs must be an integer >= 1; received 0"),
-    ({"train.monitor": "val_loss"}, "Unknown train.monitor 'val_loss'"),
+    ({"train.monitor": "val_loss"}, "train.monitor must be one of "
+     "('val_robust_accuracy', 'val_clean_accuracy'); received 'val_loss'"),
     ({"radius.policy": "shrinking"}, "Unknown radius.policy 'shrinking'"),
     ({"weighting.form": "cubic"}, "'cubic'"),
     ({"radius.policy": "sampled", "radius.low": 0.5},
      "a range with high > low; received strengths=(), low=0.5"),
     ({"train.trainable": "partial"}, "received 'partial'"),
-    ({"model.norm": "group"}, "Unknown model.norm 'group'"),
+    ({"model.norm": "group"}, "model.norm must be one of ('auto', "),
     ({"model.norm": "masking", "model.masking.encoding": "binary"},
-     "Unknown encoding 'binary'"),
+     "model.masking.encoding must be one of ('orthogonal', 'one_hot', "
+     "'sinusoidal'); received 'binary'"),
     ({"method.name": "mixed", "method.adv_weight": -1.0},
-     "adv_weight must be finite and >= 0; received -1"),
+     "method.adv_weight must be a number >= 0; received -1"),
     ({"eval.attacks": "pgd,foo"}, "Unknown eval.attacks 'foo'"),
 ]
 

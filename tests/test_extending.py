@@ -2,6 +2,8 @@
 toy attack, registered here only, train and evaluate through the public API
 and through a config run (what advmask-train does)."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -10,15 +12,18 @@ from conftest import tiny
 
 from advmask_tf import runs
 from advmask_tf.attacks import ATTACKS, build_attacks
+from advmask_tf.configs_lib import base_config
+from advmask_tf.errors import InputError
 from advmask_tf.evaluation import evaluate
 from advmask_tf.evaluation.checks import white_box_masks
 from advmask_tf.models import build_model
+from advmask_tf.options import number, option
 from advmask_tf.training import OBJECTIVES, AdversarialModel
 from advmask_tf.training.objectives import BaseObjective, cross_entropy
 
 
 class CleanShareObjective(BaseObjective):
-    """clean_weight x CE(x) + (1 - clean_weight) x CE(x_adv), attacked on
+    """clean_share x CE(x) + (1 - clean_share) x CE(x_adv), attacked on
     the CW margin from the clean image (no random start)."""
 
     name = "toy_clean_share"
@@ -26,11 +31,10 @@ class CleanShareObjective(BaseObjective):
     random_start = "none"
     has_clean_pass = True
 
-    def __init__(self, clean_weight: float = 0.5):
-        if not 0.0 <= clean_weight <= 1.0:
-            raise ValueError(f"method.clean_weight must be in [0, 1]; "
-                             f"received {clean_weight!r}.")
-        self.clean_weight = float(clean_weight)
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        clean_share: float = option(0.5, "toy: the clean CE's share",
+                                    number(0, 1))
 
     def passes(self, facts, x_adv, eps):
         zeros = tf.zeros(tf.shape(facts.image)[:1])
@@ -38,8 +42,8 @@ class CleanShareObjective(BaseObjective):
 
     def loss(self, logits, facts):
         clean, adv = logits
-        per_sample = (self.clean_weight * cross_entropy(clean, facts.label)
-                      + (1.0 - self.clean_weight)
+        per_sample = (self.clean_share * cross_entropy(clean, facts.label)
+                      + (1.0 - self.clean_share)
                       * cross_entropy(adv, facts.label))
         return per_sample, clean, adv
 
@@ -81,11 +85,11 @@ def test_a_registered_objective_and_attack_work_through_the_api(
     keras.utils.set_random_seed(0)
     net = build_model("small_cnn", (28, 28, 1), 10, width=4, dense_units=16)
     model = AdversarialModel(
-        net, objective={"name": "toy_clean_share", "clean_weight": 0.25},
+        net, objective={"name": "toy_clean_share", "clean_share": 0.25},
         attack={"eps": 0.1, "steps": 2})
     # The objective's attack loss and random start reach the attack.
     assert (model.attack.loss, model.attack.random_start) == ("cw", "none")
-    assert model.objective.clean_weight == 0.25
+    assert model.objective.clean_share == 0.25
     model.compile(optimizer="adam")
     history = model.fit(x, y, batch_size=100, epochs=2, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
@@ -106,9 +110,11 @@ def test_a_registered_objective_and_attack_work_through_the_api(
 
 def test_a_registered_objective_and_attack_run_from_a_config(toy_parts,
                                                              tmp_path):
+    # The option the objective declares is a config field while it is
+    # registered, with its declared default.
+    assert base_config().method.clean_share == 0.5
     config = tiny({"method.name": "toy_clean_share",
-                   # read by the objective's constructor argument name
-                   "method.clean_weight": 0.75,
+                   "method.clean_share": 0.75,
                    "eval.attacks": "pgd,toy_corner", "train.epochs": 1})
     runs.check_config(config)
     report, finished_earlier = runs.train_or_report(config, str(tmp_path))
@@ -120,6 +126,9 @@ def test_a_registered_objective_and_attack_run_from_a_config(toy_parts,
     assert "black_box" in report["checks"]
     assert report["worst_case"]["correct"] <= report["toy_corner"]["correct"]
 
-    config.method.clean_weight = 2.0
-    with pytest.raises(ValueError, match="method.clean_weight must be in"):
+    assert runs.objective_spec(config) == {"name": "toy_clean_share",
+                                           "clean_share": 0.75}
+    config.method.clean_share = 2.0
+    with pytest.raises(InputError, match=r"method.clean_share must be a "
+                       r"number in \[0, 1\]; received 2.0"):
         runs.check_config(config)

@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from advmask_tf.models import build_model, resolve_norm
+from advmask_tf.configs_lib import reference_markdown
+from advmask_tf.models import MODELS, build_model, resolve_norm
 
 SMALL = {
     "small_cnn": dict(width=4, dense_units=8),
@@ -12,8 +13,11 @@ SMALL = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("name", MODELS)
 def test_models_build_and_round_trip_through_keras_files(name, tmp_path):
+    # Every model of the zoo: a new one needs its small arguments here.
+    assert name in SMALL, f"add small arguments of {name!r} to SMALL"
+    assert f"'{name}'" in reference_markdown()  # a model.name choice
     shape = (28, 28, 1) if name == "small_cnn" else (32, 32, 3)
     net = build_model(name, shape, 7, mean=[0.5] * shape[-1],
                       std=[0.25] * shape[-1], **SMALL[name])

@@ -111,7 +111,7 @@ def test_compile_rejects_a_loss():
         AdversarialModel(net).compile(optimizer="adam", loss="mse")
     with pytest.raises(ValueError, match="Unknown method.name 'free_at'"):
         AdversarialModel(net, objective="free_at")
-    with pytest.raises(ValueError, match="beta must be >= 0"):
+    with pytest.raises(ValueError, match="method.beta must be a number >= 0"):
         AdversarialModel(net, objective={"name": "trades", "beta": -1.0})
 
 

@@ -30,6 +30,7 @@ from advmask_tf.attacks.pgd import (
 from advmask_tf.attacks.registry import (
     ATTACKS,
     AttackBudgets,
+    budget_fields,
     build_attacks,
     report_name,
 )
@@ -38,6 +39,7 @@ from advmask_tf.attacks.square import SquareConfig, square
 __all__ = [
     "APGDConfig",
     "AutoAttackConfig",
+    "budget_fields",
     "FABConfig",
     "boundary_step",
     "fab_targeted",

@@ -41,6 +41,8 @@ class AutoAttackConfig:
     ['apgd_ce', 'apgd_dlr']
     """
 
+    #: its stages include gradient attacks.
+    uses_gradients = True
     eps: float
     version: str = "standard"
     apgd_steps: int = 100

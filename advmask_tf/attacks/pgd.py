@@ -336,6 +336,7 @@ class PGDConfig:
     TensorShape([2, 3])
     """
 
+    uses_gradients = True
     eps: float
     steps: int = 10
     step_size: float | None = None

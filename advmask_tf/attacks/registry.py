@@ -20,7 +20,7 @@ from advmask_tf.registry import Registry
 ATTACKS = Registry("attack", field="eval.attacks")
 
 # "pgd<K>" asks for the "pgd" builder with K steps.
-_PGD_STEPS = re.compile(r"pgd(\d+)$")
+PGD_STEPS = re.compile(r"pgd(\d+)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +65,7 @@ def budget_fields(name: str) -> tuple:
             read.add(field)
             return getattr(AttackBudgets(), field)
 
-    if _PGD_STEPS.match(name):
+    if PGD_STEPS.match(name):
         return ()
     ATTACKS.get(name)(0.1, Recording())
     return tuple(sorted(read))
@@ -80,6 +80,15 @@ def report_name(name: str, budgets: AttackBudgets) -> str:
     return f"pgd{budgets.pgd_steps}" if name == "pgd" else name
 
 
+def attack_names(text: str) -> list:
+    """The names of a comma-separated list.
+
+    >>> attack_names("pgd, cw_inf,")
+    ['pgd', 'cw_inf']
+    """
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def build_attacks(names, eps: float,
                   budgets: AttackBudgets | None = None) -> dict:
     """{report name: attack} from names (a list or a comma-separated string).
@@ -89,13 +98,13 @@ def build_attacks(names, eps: float,
     """
     budgets = budgets or AttackBudgets()
     if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
+        names = attack_names(names)
     if not names:
         raise InputError("eval.attacks is empty; expected a comma-separated "
                          f"list of {ATTACKS.names()} (or pgd<K>).")
     attacks = {}
     for name in names:
-        steps = _PGD_STEPS.match(name)
+        steps = PGD_STEPS.match(name)
         if steps:
             chosen = dataclasses.replace(budgets, pgd_steps=int(steps[1]))
             attacks[report_name("pgd", chosen)] = ATTACKS.get("pgd")(

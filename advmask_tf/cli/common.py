@@ -9,6 +9,7 @@ import traceback
 
 from absl import app, flags
 
+from advmask_tf.configs_lib import reference_text
 from advmask_tf.errors import InputError
 from advmask_tf.evaluation.reports import report_markdown
 from advmask_tf.runs import resolved
@@ -67,22 +68,25 @@ def one_line(error: BaseException) -> str:
 
 
 CONFIG_HELP = """
-Config fields: every field of advmask_tf/configs_lib.py's base_config()
-(and of the --config file) is set with --config.<section>.<field>=<value>,
-e.g. --config.train.epochs=5 --config.attack.eps=0.1; --print_config prints
-the resolved config and exits (advmask-train, advmask-tune).
+Config fields: every field of the --config file (advmask_tf.configs_lib's
+base_config(), derived from the options each part declares) is set with
+--config.<section>.<field>=<value>, e.g. --config.train.epochs=5
+--config.attack.eps=0.1; --print_config prints the resolved config and
+exits (advmask-train, advmask-tune). The fields, their defaults and what
+they accept:
 """
 
 
 HELP_FLAGS = {"--help", "-h", "-?", "--helpshort", "--helpfull"}
 
 
-def show_in_help(module) -> None:
+def show_in_help(module, takes_config: bool = True) -> None:
     """Makes --help describe the tool: its module docstring (with how to set
     --config fields) and its own flags, which absl lists only for the
     launcher's module otherwise."""
     main = sys.modules["__main__"]
-    main.__doc__ = (module.__doc__ or "") + CONFIG_HELP
+    main.__doc__ = (module.__doc__ or "") + (
+        CONFIG_HELP + reference_text() + "\n" if takes_config else "")
     for flag in flags.FLAGS.flags_by_module_dict().get(module.__name__, []):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
@@ -103,7 +107,8 @@ def run_tool(main, name: str, define_flags=None) -> None:
     try:
         if define_flags is not None:
             define_flags()
-        show_in_help(sys.modules[main.__module__])
+        show_in_help(sys.modules[main.__module__],
+                     takes_config=define_flags is not None)
         app.run(main)
     except SystemExit as stop:
         # absl ends --help with status 1; a help that was asked for is no

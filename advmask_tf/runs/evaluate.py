@@ -12,6 +12,7 @@ import os
 
 import ml_collections
 
+from advmask_tf.attacks.registry import AttackBudgets, budget_fields
 from advmask_tf.data.pipeline import build_data
 from advmask_tf.errors import InputError, MissingFileError
 from advmask_tf.evaluation.checks import sanity_checks, warn_failed
@@ -34,6 +35,7 @@ from advmask_tf.io_utils import atomic_write_text, check_writable
 from advmask_tf.layers import interpolated, masking_layers
 from advmask_tf.models.conditioning import at_strength, is_conditioned
 from advmask_tf.models.loading import load_keras_file
+from advmask_tf.options import declared
 from advmask_tf.plotting import context_line, dataset_name
 from advmask_tf.runs.assembly import (
     attack_budgets,
@@ -124,13 +126,15 @@ def evaluation_tag(config, checkpoint: str, attack_names, limit,
     settings = {"eps": eval_eps(config), "eval": config.eval.to_dict()}
     for unrelated in ("attacks", "limit", "batch_size"):
         settings["eval"].pop(unrelated)
-    # Budgets no attack of this evaluation uses are left out, so adding one
-    # to the schema keeps the tags (and cached reports) of the others.
-    names = "+".join(attack_names)
-    if "fab" not in names and "autoattack" not in names:
-        settings["eval"].pop("fab_steps")
-    if not checks and "square" not in names and "autoattack" not in names:
-        settings["eval"].pop("square_schedule")
+    # Only the budgets the evaluation's attacks read (the sanity checks
+    # have their own check_* fields), so a budget added to AttackBudgets
+    # keeps the tags (and cached reports) of the evaluations that do not
+    # use it.
+    used = {field for name in attack_names
+            for field in budget_fields(name.partition("@")[0])}
+    for budget in declared(AttackBudgets):
+        if budget.name not in used:
+            settings["eval"].pop(budget.name)
     settings["eval"]["checks"] = bool(checks)  # as run, not as configured
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True,
                                      default=str).encode()).hexdigest()[:6]

@@ -3,43 +3,66 @@
 `config.tune` says what is searched (an empty tuple keeps the base value):
 
 - method parts: `methods` (method.name; each objective brings its own
-  random start when attack.random_start is "auto"), `radius_policies` (radius.policy,
-  e.g. fixed / adaptive for IAAT), `weightings` (weighting.name, e.g.
-  uniform / gairat);
-- hyper-parameters: `eps` (choices of the training eps; the attack step
-  keeps its ratio to eps, the evaluation eps stays the base one),
-  `learning_rate`, and the methods' own, each only where it applies:
-  `beta` (trades), `gamma` (adaptive radii), `lam` (gairat weights),
-  `adv_weight` (mixed). Ranges are (low, high), searched on a log scale for
-  `learning_rate` and `beta`, linearly otherwise.
+  random start when attack.random_start is "auto"), `radius_policies`
+  (radius.policy, e.g. fixed / adaptive for IAAT), `weightings`
+  (weighting.name, e.g. uniform / gairat);
+- `eps`: choices of the training eps (the attack step keeps its ratio to
+  eps, the evaluation eps stays the base one);
+- every option declared tunable (`advmask_tf.options.Tunable`), as a
+  (low, high) range in `tune.<option>`: train.learning_rate, and the parts'
+  own (TRADES' and MART's beta, IAAT's gamma, GAIRAT's lam, mixed's
+  adv_weight), each searched only for the parts that declare it, on the
+  scale its declaration gives.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import keras_tuner
 import ml_collections
 
 from advmask_tf import runs
+from advmask_tf.configs_lib import PART_SECTIONS, name_field, tunable_options
 from advmask_tf.data import build_data
 from advmask_tf.errors import InputError
+from advmask_tf.options import declared
 
-# config.tune field (also the hyper-parameter's name) -> (config field, the
-# choice that activates it (parent name, value) or None, log scale)
-RANGES = {
-    "learning_rate": (("train", "learning_rate"), None, True),
-    "beta": (("method", "beta"), ("method", "trades"), True),
-    "gamma": (("radius", "gamma"), ("radius_policy", "adaptive"), False),
-    "lam": (("weighting", "lam"), ("weighting", "gairat"), False),
-    "adv_weight": (("method", "adv_weight"), ("method", "mixed"), False),
-}
-# config.tune field -> (hyper-parameter name, config field)
+# config.tune field -> (hyper-parameter name, the part section it chooses)
 CHOICES = {
-    "methods": ("method", ("method", "name")),
-    "radius_policies": ("radius_policy", ("radius", "policy")),
-    "weightings": ("weighting", ("weighting", "name")),
+    "methods": ("method", "method"),
+    "radius_policies": ("radius_policy", "radius"),
+    "weightings": ("weighting", "weighting"),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchedRange:
+    """One tunable option: its config field, the parts that take it (None:
+    not a part's option) and its scale."""
+
+    section: str
+    name: str
+    log: bool
+    choice: str | None = None      # the hyper-parameter choosing the part
+    parts: tuple = ()              # the part names that declare the option
+
+
+def searched_ranges() -> list:
+    """Every tunable option, from the declarations."""
+    by_section = {section: hp for hp, section in CHOICES.values()}
+    ranges = []
+    for name, (section, option) in tunable_options().items():
+        parts = ()
+        if section in PART_SECTIONS:
+            registry, _ = PART_SECTIONS[section]
+            parts = tuple(part for part in registry.names() if name in {
+                d.name for d in declared(registry.get(part).Options)})
+        ranges.append(SearchedRange(
+            section, name, bool(option.tune.log),
+            by_section.get(section) if parts else None, parts))
+    return ranges
 
 
 def _range(name, value):
@@ -72,20 +95,36 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
     def __init__(self, base: ml_collections.ConfigDict, **kwargs):
         super().__init__(**kwargs)
         self.base = base
-        self.ranges = {name: _range(name, base.tune[name])
-                       for name in RANGES}
+        self.ranges = [(searched, _range(searched.name,
+                                         base.tune[searched.name]))
+                       for searched in searched_ranges()]
         self._data = None
 
     def _chosen(self, hp, field):
-        name, (section, key) = CHOICES[field]
+        name, section = CHOICES[field]
         choices = [str(v) for v in self.base.tune[field]]
         if choices:
             return hp.Choice(name, choices)
-        return str(self.base[section][key])
+        return str(self.base[section][name_field(PART_SECTIONS[section][0])])
 
     def check(self) -> None:
-        """Raises ValueError when some combination of the searched method
-        parts (with every range at its low end) is not a valid config."""
+        """Raises InputError when a range searches an option no possible
+        part takes, or when some combination of the searched method parts
+        (with every range at its low end) is not a valid config."""
+        for searched, bounds in self.ranges:
+            if bounds is None or not searched.parts:
+                continue
+            field = next(f for f, (hp, _) in CHOICES.items()
+                         if hp == searched.choice)
+            section = searched.section
+            possible = set(map(str, self.base.tune[field])) or {str(
+                self.base[section][name_field(PART_SECTIONS[section][0])])}
+            if not possible & set(searched.parts):
+                raise InputError(
+                    f"tune.{searched.name} searches {section}."
+                    f"{searched.name}, which {sorted(possible)} do not take "
+                    f"(it belongs to {list(searched.parts)}); choose one of "
+                    f"those in tune.{field} or set tune.{searched.name}=().")
         fields = [f for f in CHOICES if tuple(self.base.tune[f])]
         for combination in itertools.product(
                 *(tuple(self.base.tune[f]) for f in fields)):
@@ -103,8 +142,9 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
         """The base config with this trial's choices and values."""
         config = ml_collections.ConfigDict(self.base.to_dict())
         chosen = {}
-        for field, (name, (section, key)) in CHOICES.items():
+        for field, (name, section) in CHOICES.items():
             chosen[name] = self._chosen(hp, field)
+            key = name_field(PART_SECTIONS[section][0])
             config[section][key] = chosen[name]
         if tuple(self.base.tune.eps):
             eps = hp.Choice("eps", [float(v) for v in self.base.tune.eps])
@@ -115,25 +155,25 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
             config.eval.eps = float(self.base.attack.eps)
         searched = {name: bool(tuple(self.base.tune[field]))
                     for field, (name, _) in CHOICES.items()}
-        for name, ((section, key), parent, log) in RANGES.items():
-            bounds = self.ranges[name]
+        for option, bounds in self.ranges:
             if bounds is None:
                 continue
-            sampling = "log" if log else "linear"
-            if parent is None:
+            name, choice = option.name, option.choice
+            sampling = "log" if option.log else "linear"
+            if choice is None:
                 value = hp.Float(name, *bounds, sampling=sampling)
-            elif searched[parent[0]]:
+            elif searched[choice]:
                 # Declared in its scope whether active or not: that is how
                 # KerasTuner's oracle learns the conditional hyper-parameter
                 # (inactive, it returns None).
-                with hp.conditional_scope(parent[0], [parent[1]]):
+                with hp.conditional_scope(choice, list(option.parts)):
                     value = hp.Float(name, *bounds, sampling=sampling)
-            elif chosen[parent[0]] == parent[1]:
+            elif chosen[choice] in option.parts:
                 value = hp.Float(name, *bounds, sampling=sampling)
             else:
-                continue  # e.g. beta when the method is fixed to madry
+                continue  # the fixed part does not take it (see check())
             if value is not None:
-                config[section][key] = float(value)
+                config[option.section][name] = float(value)
         return config
 
     def build(self, hp):
