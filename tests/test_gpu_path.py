@@ -58,7 +58,7 @@ def test_this_machine_stores_a_concrete_precision():
      "epochs in (0, train.epochs=10); received (5, 3)."),
     ("lr_boundaries", (12,), "train.lr_boundaries must be increasing whole "
      "epochs in (0, train.epochs=10); received (12,)."),
-    ("cyclic_peak", 1.5, "train.cyclic_peak must be in (0, 1); received "
+    ("cyclic_peak", 1.5, "train.cyclic_peak must be a number in (0, 1); received "
      "1.5."),
 ])
 def test_bad_training_settings_name_their_field(field, value, message):

@@ -27,7 +27,8 @@ from advmask_tf.tuning import make_tuner
     ("attack.eps", 2.0, "attack.eps must be a number in [0, 1]"),
     ("attack.eps", -0.1, "attack.eps must be a number in [0, 1]"),
     ("attack.step_size", -0.01, "attack.step_size must be a number in"),
-    ("eval.eps", 5.0, "eval.eps must be a number in [0, 1], or < 0"),
+    ("eval.eps", 5.0, "eval.eps must be a number <= 1 (< 0: the training "
+     "eps); received 5.0"),
     ("train.weight_decay", -0.1, "train.weight_decay must be a number >= 0"),
     ("data.train_limit", -5, "data.train_limit must be an integer >= 0"),
     ("data.test_limit", -1, "data.test_limit must be an integer >= 0"),
@@ -35,7 +36,8 @@ from advmask_tf.tuning import make_tuner
     ("eval.batch_size", 0, "eval.batch_size must be an integer >= 1"),
     ("val_attack.steps", 0, "val_attack.steps must be an integer >= 1"),
     ("attack.steps", 0, "attack.steps must be an integer >= 1"),
-    ("eval.pgd_steps", 0, "eval: steps must be an integer >= 1"),
+    ("eval.pgd_steps", 0, "eval.pgd_steps must be an integer >= 1; "
+     "received 0"),
     ("eval.attacks", "pgd,foo", "Unknown eval.attacks 'foo'"),
 ])
 def test_a_bad_value_names_its_field(field, value, message):

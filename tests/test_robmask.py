@@ -39,7 +39,8 @@ def test_sampled_range_stays_inside_it():
 @pytest.mark.parametrize("kwargs, message", [
     ({}, "needs `strengths`"),
     ({"low": 0.1, "high": 0.05}, "high > low"),
-    ({"strengths": (0.0, -0.1)}, "finite and >= 0"),
+    ({"strengths": (0.0, -0.1)}, "radius.strengths must be a tuple of "
+     "numbers >= 0"),
 ])
 def test_bad_sampled_radius_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -90,9 +90,9 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
 
     Returns:
         {"clean": {"accuracy", "correct", "total"}, <attack>: {...},
-         "worst_case": {...}, "attacks": {<attack>: settings}}; an
-         ensemble's entry also holds "stages": per stage the points attacked,
-         broken and still robust.
+        "worst_case": {...}, "attacks": {<attack>: settings}}; an
+        ensemble's entry also holds "stages": per stage the points
+        attacked, broken and still robust.
 
     Example:
 

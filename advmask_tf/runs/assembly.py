@@ -271,9 +271,6 @@ def check_learning_rate_steps(train_config) -> None:
         raise InputError(
             f"train.lr_boundaries only apply to train.schedule='piecewise'; "
             f"received schedule {train_config.schedule!r}.")
-    if not 0 < float(train_config.cyclic_peak) < 1:
-        raise InputError(f"train.cyclic_peak must be in (0, 1); received "
-                         f"{train_config.cyclic_peak!r}.")
 
 
 def eval_eps(config) -> float:
