@@ -28,7 +28,9 @@ setup(
         # KerasTuner's distributed search (chief and workers) talks gRPC.
         "grpcio>=1.50",
     ],
-    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3",
+                             # the documentation site, built by a test
+                             "mkdocs>=1.6", "mkdocstrings[python]>=0.26"]},
     entry_points={"console_scripts": [
         "advmask-train=advmask_tf.cli.train:run",
         "advmask-eval=advmask_tf.cli.eval:run",

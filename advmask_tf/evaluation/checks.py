@@ -261,6 +261,15 @@ def failed_checks(checks: dict) -> list[str]:
             if isinstance(result, dict) and not result["passed"]]
 
 
+def check_doc(name: str) -> str:
+    """Where the documentation explains the check `name`.
+
+    >>> check_doc("logit_scale")
+    'docs/evaluation.md#check-logit_scale'
+    """
+    return f"docs/evaluation.md#check-{name}"
+
+
 def warn_failed(checks: dict, title: str = "") -> None:
     """Logs every failed check loudly (absl warning, on stderr)."""
     failed = failed_checks(checks)
@@ -268,7 +277,8 @@ def warn_failed(checks: dict, title: str = "") -> None:
         return
     lines = ["", "!" * 72,
              f"!! GRADIENT-MASKING SANITY CHECKS FAILED {title}".rstrip(),
-             *(f"!!   {name}: {checks[name]['detail']}" for name in failed),
+             *(f"!!   {name}: {checks[name]['detail']} (what it means: "
+               f"{check_doc(name)})" for name in failed),
              "!! Robust accuracies from the attacks named above are not "
              "trustworthy.", "!" * 72, ""]
     logging.warning("\n".join(lines))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from advmask_tf.evaluation.checks import check_doc
 from advmask_tf.plotting import (
     clamp_percent_axes,
     label_points,
@@ -63,13 +64,14 @@ def checks_table(checks: dict) -> str:
     ...     "detail": "PGD leaves 40% robust"}}))
     | check (on 9 points) | result | detail |
     | --- | --- | --- |
-    | large_eps | **FAILED** | PGD leaves 40% robust |
+    | large_eps | **FAILED** (docs/evaluation.md#check-large_eps) | PGD ...
     """
     lines = [f"| check (on {checks.get('points', '?')} points) | result | "
              "detail |", "| --- | --- | --- |"]
     for name, result in checks.items():
         if isinstance(result, dict):
-            verdict = "passed" if result["passed"] else "**FAILED**"
+            verdict = "passed" if result["passed"] else \
+                f"**FAILED** ({check_doc(name)})"
             lines.append(f"| {name} | {verdict} | {result['detail']} |")
     return "\n".join(lines)
 
