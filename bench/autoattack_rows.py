@@ -39,7 +39,7 @@ from benchlib import (
     publish,
     section_options,
 )
-from fast_training import VALIDATION, schedule_label, train_timed
+from budget import VALIDATION, schedule_label, train_timed
 
 from advmask_tf.runs import WorkDir, load_config
 from advmask_tf.runs.workdir import read_json, run_facts

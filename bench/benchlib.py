@@ -17,6 +17,9 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
+
+import keras
 
 from advmask_tf import runs
 
@@ -136,6 +139,17 @@ def pct(entry_or_value, digits: int = 2) -> str:
     return f"{100 * value:.{digits}f}"
 
 
+def cascade_cell(cascade: dict | None) -> str:
+    """A table cell of an AutoAttack report: worst case, points and the
+    sanity checks that failed ("" without one)."""
+    if not cascade:
+        return ""
+    failed = [name for name, check in cascade["checks"].items()
+              if isinstance(check, dict) and not check["passed"]]
+    return (f"{pct(cascade['worst_case'], 1)} ({cascade['clean']['total']}; "
+            f"{', '.join(failed) or 'none'})")
+
+
 def machine_line() -> str:
     """CPU model, core count, OS, TensorFlow/Keras versions and today's date."""
     import keras
@@ -186,3 +200,18 @@ def publish_figure(source: str, name: str, write: bool) -> str:
         os.makedirs(FIGURES, exist_ok=True)
         shutil.copyfile(source, os.path.join(FIGURES, name))
     return f"figures/{name}"
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of the last epoch, from its first batch to its last.
+
+    fit's set-up and tear-down stay outside: they happen once per fit call,
+    not once per epoch (see the throughput notes in docs/RESULTS.md for the
+    tear-down stall of tf.data's autotuner that this leaves out).
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self._start

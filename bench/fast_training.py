@@ -37,22 +37,28 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from benchlib import (  # noqa: E402
     RUNS,
-    SHARED,
-    config_path,
+    cascade_cell,
     eval_report,
     machine_line,
     methods,
     pct,
     publish,
     publish_figure,
-    tool,
+)
+from budget import (  # noqa: E402
+    START_UP_SECONDS,
+    VALIDATION,
+    calibrate,
+    epoch_seconds,
+    method_config,
+    schedule,
+    test_timed,
+    train_timed,
 )
 
 from advmask_tf import runs  # noqa: E402
 from advmask_tf.attacks import PGDConfig  # noqa: E402
-from advmask_tf.configs_lib import preset  # noqa: E402
 from advmask_tf.data import build_data  # noqa: E402
-from advmask_tf.io_utils import atomic_write_json  # noqa: E402
 from advmask_tf.plotting import (  # noqa: E402
     clamp_percent_axes,
     context_line,
@@ -63,33 +69,12 @@ from advmask_tf.plotting import (  # noqa: E402
 FAST = ("fgsm_rs", "nfgsm", "free")
 LABELS = {"madry": "Madry PGD-10", "fgsm_rs": "FGSM-RS", "nfgsm": "N-FGSM",
           "free": "Free (m=4)"}
-VALIDATION = 2000
-START_UP_SECONDS = 15  # advmask-train's imports, data and model building
 EMA_MOMENTUM = 0.99
 # Forward-pass equivalents per training image (a forward pass is 1, a
 # backward pass to the weights and the input 2, to the input only 1):
 # the inference-mode clean pass that logs accuracy, the attack, the update.
 FORWARDS = {"standard": 3, "madry": 1 + 10 * 2 + 3, "fgsm_rs": 1 + 2 + 3,
             "nfgsm": 1 + 2 + 3, "free": 1 + 4 * 3}
-BENCH_OVERRIDES = [f"--config.data.validation_size={VALIDATION}",
-                   "--config.eval.checks=False"]
-
-
-def method_config(method: str, *overrides: str):
-    """The preset's config with the shared and this bench's overrides."""
-    config = preset(config_path(method), os.path.basename(
-        config_path(method)))
-    for flag in (*SHARED, *BENCH_OVERRIDES, *overrides):
-        field, value = flag[len("--config."):].split("=", 1)
-        *sections, key = field.split(".")
-        block = config
-        for section in sections:
-            block = block[section]
-        block[key] = type(block[key])(
-            value == "True" if isinstance(block[key], bool) else value)
-    return config
-
-
 # -- the machine's peak ------------------------------------------------------
 
 def timed(fn, repeats: int) -> float:
@@ -124,97 +109,6 @@ def forward_flops_rate(network, flops_per_image: float) -> float:
     x = tf.random.uniform((512,) + tuple(network.input_shape[1:]))
     forward = tf.function(lambda: tf.reduce_sum(network(x, training=False)))
     return 512 * flops_per_image / timed(lambda: forward().numpy(), 10)
-
-
-# -- calibration -------------------------------------------------------------
-
-class EpochTimer(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds = time.perf_counter() - self.start
-
-
-def calibrate(method: str, data, batches: int = 30,
-              precision: str = "float32") -> dict:
-    """Training images/s of the method's step (second of two epochs over
-    `batches` batches, so tracing is excluded) and validation images/s."""
-    config = method_config(method, f"--config.train.precision={precision}")
-    with runs.precision(precision):
-        network = runs.build_network(config, data)
-        model = runs.build_adversarial_model(config, network, data.num_train)
-    model.compile(optimizer=runs.make_optimizer(config.train, batches))
-    train = data.train.take(batches)
-    timer = EpochTimer()
-    start = time.perf_counter()
-    model.fit(train, epochs=2, verbose=0, callbacks=[timer])
-    images = batches * int(config.train.batch_size)
-    # The first epoch's extra time is tracing, which every run pays once.
-    tracing = max(0.0, time.perf_counter() - start - 2 * timer.seconds)
-    validation = data.validation.take(4)
-    model.evaluate(validation, verbose=0)
-    start = time.perf_counter()
-    model.evaluate(validation, verbose=0)
-    val_images = 4 * int(config.train.batch_size)
-    return {"train_ips": images / timer.seconds, "tracing": tracing,
-            "val_ips": val_images / (time.perf_counter() - start)}
-
-
-def epoch_seconds(method: str, speed: dict, num_train: int) -> float:
-    """Estimated seconds of one epoch: training, validation, the guard."""
-    config = method_config(method)
-    checked = VALIDATION + int(config.guard.points)
-    return num_train / speed["train_ips"] + checked / speed["val_ips"]
-
-
-def schedule(budget_s: float, per_epoch_s: float, fixed_s: float,
-             num_train: int) -> list:
-    """Overrides that fill the budget: whole epochs, or one epoch over a
-    slice of the training set when the budget is under one epoch; `fixed_s`
-    is what a run pays once (start-up, tracing)."""
-    epochs = max(0.05, (budget_s - fixed_s) / per_epoch_s)
-    if epochs >= 1:
-        return [f"--config.train.epochs={int(epochs)}"]
-    limit = int(epochs * num_train) + VALIDATION
-    return ["--config.train.epochs=1", f"--config.data.train_limit={limit}"]
-
-
-# -- runs --------------------------------------------------------------------
-
-def schedule_label(overrides: list) -> str:
-    """"epochs=4, train_limit=9000" from a run's overrides (the last field
-    name of each), or "as configured" when there are none."""
-    return ", ".join(o.split(".")[-1] for o in overrides) or "as configured"
-
-
-def train_timed(method: str, workdir: str, overrides: list) -> float:
-    """Trains the run (without test evaluation) and returns its measured
-    wall-clock seconds, kept beside the run so a resumed bench reuses it."""
-    record = os.path.join(workdir, "bench_seconds.json")
-    if os.path.exists(record):
-        with open(record) as f:
-            return json.load(f)["seconds"]
-    start = time.perf_counter()
-    tool("advmask-train", f"--config={config_path(method)}",
-         f"--workdir={workdir}", *SHARED, *BENCH_OVERRIDES, *overrides,
-         "--skip_eval")
-    seconds = time.perf_counter() - start
-    atomic_write_json(record, {"seconds": seconds,
-                                    "overrides": overrides})
-    return seconds
-
-
-def test_timed(workdir: str, limit: int) -> tuple[dict, float]:
-    """The PGD-20/CW-inf test report and the seconds it took (kept beside
-    the run, like the training time)."""
-    record = os.path.join(workdir, f"bench_eval_seconds_{limit}.json")
-    start = time.perf_counter()
-    report = eval_report(workdir, "best", "pgd,cw_inf", limit, False)
-    if not os.path.exists(record):
-        atomic_write_json(record, {"seconds": time.perf_counter() - start})
-    with open(record) as f:
-        return report, json.load(f)["seconds"]
 
 
 def precision_comparison(method: str, data) -> dict | None:
@@ -342,14 +236,7 @@ def results_markdown(args, parser, rows, peak, per_image, speed, comparison,
              "| --- |"]
     for r in rows:
         report = r["report"]
-        cascade = ""
-        if "cascade" in r:
-            c = r["cascade"]
-            cascade = (f"{pct(c['worst_case'], 1)} ({c['clean']['total']}; "
-                       + (", ".join(
-                           n for n, v in c["checks"].items()
-                           if isinstance(v, dict) and not v["passed"])
-                           or "none") + ")")
+        cascade = cascade_cell(r.get("cascade"))
         lines.append(
             f"| {LABELS[r['method']]} | {r['budget']:g} | "
             f"{'EMA 0.99' if r['ema'] else 'no'} | {r['schedule']} | "

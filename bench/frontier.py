@@ -35,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchlib import (  # noqa: E402
     RUNS,
+    cascade_cell,
     eval_report,
     machine_line,
     methods,
@@ -43,7 +44,7 @@ from benchlib import (  # noqa: E402
     publish,
     publish_figure,
 )
-from fast_training import (  # noqa: E402
+from budget import (  # noqa: E402
     START_UP_SECONDS,
     VALIDATION,
     calibrate,
@@ -215,14 +216,7 @@ def results_markdown(args, rows, budget, num_train) -> str:
              "| --- " * (7 + len(attacks)) + "| --- |"]
     for row in rows:
         report = row["report"]
-        cascade = ""
-        if "cascade" in row:
-            c = row["cascade"]
-            cascade = (f"{pct(c['worst_case'], 1)} ({c['clean']['total']}; "
-                       + (", ".join(
-                           n for n, v in c["checks"].items()
-                           if isinstance(v, dict) and not v["passed"])
-                           or "none") + ")")
+        cascade = cascade_cell(row.get("cascade"))
         lines.append(
             f"| {LABELS[row['method']]} | {row['schedule']} | "
             f"{row['seconds'] / 60:.1f}{off_budget(row, budget)} | "

@@ -10,7 +10,8 @@ classifier as the attacks (the estimate the mixture's own selection uses),
 so its curve bounds what this family of mixtures can trade with these two
 networks, and the histograms show why.
 
-    .venv/bin/python bench/mixing_gate.py [--workdir runs/frontier/keep_accuracy] [--write]
+    .venv/bin/python bench/mixing_gate.py \
+        [--workdir runs/frontier/keep_accuracy] [--write]
 
 Uses the work directories of bench/frontier.py (the mixture, and standard
 and Madry for the target box); run that first.

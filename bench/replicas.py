@@ -27,8 +27,11 @@ tf.config.set_logical_device_configuration(
     _CPUS[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras  # noqa: E402
-from benchlib import machine_line, publish  # noqa: E402
-from throughput import EpochTimer  # noqa: E402
+from benchlib import (  # noqa: E402
+    EpochTimer,  # noqa: E402
+    machine_line,
+    publish,
+)
 
 from advmask_tf.configs_lib import default_data_config  # noqa: E402
 from advmask_tf.data import build_data  # noqa: E402

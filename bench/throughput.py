@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from benchlib import machine_line, publish  # noqa: E402
+from benchlib import EpochTimer, machine_line, publish  # noqa: E402
 
 from advmask_tf.configs_lib import default_data_config  # noqa: E402
 from advmask_tf.data import build_data  # noqa: E402
@@ -62,21 +62,6 @@ def timed(fn):
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of the last epoch, from its first batch to its last.
-
-    fit's set-up and tear-down stay outside: they happen once per fit call,
-    not once per epoch (see the throughput notes in docs/RESULTS.md for the
-    tear-down stall of tf.data's autotuner that this leaves out).
-    """
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds = time.perf_counter() - self._start
 
 
 def measure(data, method, rounds, **model_kwargs):

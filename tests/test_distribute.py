@@ -164,14 +164,18 @@ FASHION_SHAPES = SimpleNamespace(image_shape=(28, 28, 1), num_classes=10,
 
 # Presets whose parts the others already combine (GAIRAT and IAAT on
 # TRADES, N-FGSM beside FGSM-RS, OAT's and split BN's conditioned norms
-# beside RobMask's, TRADES beside the two-replica TRADES tests of
-# tests/test_training.py, MART's KL term beside TRADES-AWP's there) run
-# with `-m slow`, for the default suite's time.
-COVERED_BY_OTHERS = ("fashion_mnist_gairat_iaat.py",
-                     "fashion_mnist_gairat_trades.py",
-                     "fashion_mnist_mart.py",
+# beside RobMask's) or that are one part on its defaults, which
+# tests/test_conformance.py trains on two replicas part by part (standard,
+# Madry, TRADES, MART, IAAT, GAIRAT), run with `-m slow`, for the default
+# suite's time. The default suite keeps the presets that add settings of
+# their own: FGSM-RS (a single-step attack, the guard), Free (replays) and
+# RobMask (the masking norm and sampled radii).
+COVERED_BY_OTHERS = ("fashion_mnist_gairat.py", "fashion_mnist_gairat_iaat.py",
+                     "fashion_mnist_gairat_trades.py", "fashion_mnist_iaat.py",
+                     "fashion_mnist_madry.py", "fashion_mnist_mart.py",
                      "fashion_mnist_nfgsm.py", "fashion_mnist_oat.py",
-                     "fashion_mnist_split_bn.py", "fashion_mnist_trades.py")
+                     "fashion_mnist_split_bn.py", "fashion_mnist_standard.py",
+                     "fashion_mnist_trades.py")
 
 
 @pytest.mark.parametrize("preset_name", [

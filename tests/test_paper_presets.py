@@ -1,5 +1,5 @@
 """The CIFAR-10 paper presets: they check, they build and train on
-synthetic data of CIFAR-10's shape (--dry_run), and the README lists
+synthetic data of CIFAR-10's shape (--dry_run), and docs/presets.md lists
 them with the figures they should reproduce."""
 
 import glob
@@ -58,8 +58,8 @@ def test_the_presets_keep_their_papers_settings():
     assert paper_preset("robmask").model.norm == "masking"
 
 
-def test_the_readme_table_has_a_row_per_preset():
-    readme = open(os.path.join(REPO, "README.md")).read()
+def test_the_presets_page_has_a_row_per_preset():
+    readme = open(os.path.join(REPO, "docs", "presets.md")).read()
     for name in PRESETS:
         rows = [line for line in readme.splitlines()
                 if f"configs/cifar10_{name}.py" in line

@@ -154,24 +154,24 @@ def test_export_serves_the_network(norm, tmp_path):
 
 
 STRENGTHS = (0.0, 0.05, 0.1)
-# (method, AdversarialModel arguments, norm, norm_options)
+# (method, AdversarialModel arguments, norm, norm_options, epochs)
 METHODS = [
-    # Standard and Madry: every preset's one-epoch run on two replicas
-    # (tests/test_distribute.py) compares their weights and logs.
-    # TRADES alone: slow, as the AWP case below runs TRADES underneath.
+    # Every part alone on two replicas, one epoch without validation:
+    # tests/test_conformance.py. Here: 2 epochs with validation.
     pytest.param({"name": "trades", "beta": 3.0}, {}, "sync_batchnorm", None,
-                 marks=pytest.mark.slow),
-    # AWP: the weight perturbation's gradient is summed over replicas.
+                 2, marks=pytest.mark.slow),
+    # AWP: the weight perturbation's gradient is summed over replicas (one
+    # epoch with validation in the default suite, for its time).
     ({"name": "trades", "beta": 3.0}, {"weight_perturbation": 0.01},
-     "sync_batchnorm", None),
+     "sync_batchnorm", None, 1),
     # The conditioned norms over 2 epochs with validation: slow, and the
     # one-epoch preset tests (tests/test_distribute.py) cover their weights.
     pytest.param("mixed", {"radius": {"name": "sampled",
                                       "strengths": STRENGTHS}},
-                 "masking", {"strengths": STRENGTHS, "encoding_dim": 4},
+                 "masking", {"strengths": STRENGTHS, "encoding_dim": 4}, 2,
                  marks=pytest.mark.slow),
     pytest.param("mixed", {}, "split_batchnorm", {"route_boundaries": (0.0,)},
-                 marks=pytest.mark.slow),
+                 2, marks=pytest.mark.slow),
 ]
 
 
@@ -180,9 +180,11 @@ def _net(norm, norm_options):
                        norm=norm, norm_options=norm_options)
 
 
-@pytest.mark.parametrize("method, kwargs, norm, norm_options", METHODS)
+@pytest.mark.parametrize("method, kwargs, norm, norm_options, epochs",
+                         METHODS)
 def test_two_replicas_match_one_device(method, kwargs, norm, norm_options,
-                                       fashion_slice, float64, replica_pair):
+                                       epochs, fashion_slice, float64,
+                                       replica_pair):
     x, y = fashion_slice(128, dtype=np.float64)
     keras.utils.set_random_seed(0)
     initial = _net(norm, norm_options).get_weights()
@@ -195,7 +197,7 @@ def test_two_replicas_match_one_device(method, kwargs, norm, norm_options,
             **kwargs)
 
     (one, one_logs), (two, two_logs) = replica_pair(
-        build, initial, x, y, epochs=2, validation=True)
+        build, initial, x, y, epochs=epochs, validation=True)
     one_weights = [w.numpy() for w in one.network.weights]
     assert one_weights[0].dtype == np.float64
     for a, b in zip(one_weights, two.network.weights):  # and moving stats
