@@ -33,13 +33,12 @@ from benchlib import (
     REPO,
     RUNS,
     eval_report,
-    machine_line,
     methods,
     pinned_epochs,
-    publish,
     section_options,
 )
 from budget import VALIDATION, schedule_label, train_timed
+from records import section, store
 
 from advmask_tf.runs import WorkDir, load_config
 from advmask_tf.runs.workdir import read_json, run_facts
@@ -74,28 +73,42 @@ def evaluated_epoch(workdir: str, checkpoint: str) -> str:
             + (f", guard restored {restores}x" if restores else ""))
 
 
-def row(name: str, workdir: str, checkpoint: str, report: dict) -> str:
-    def pct(entry):
-        if entry is None:  # an attack this evaluation did not run
-            return "-"
-        return f"{100 * entry['accuracy']:.1f}"  # 1 decimal on few points
-
+def run_record(name: str, workdir: str, checkpoint: str,
+               report: dict) -> dict:
+    """One evaluated run as data: what was evaluated and its figures."""
     stages = report["autoattack"]["stages"]
     total = report["clean"]["total"]
-    failed = [n for n, c in report["checks"].items()
-              if isinstance(c, dict) and not c["passed"]]
-    seconds = sum(stages[s]["seconds"] for s in STAGES)
-    return (f"| {name} | {training(workdir)} | "
-            f"{evaluated_epoch(workdir, checkpoint)} | {total} | "
-            f"{pct(report['clean'])} | "
-            f"{pct(report.get('pgd20'))} | {pct(report.get('cw_inf'))} | "
-            + "".join(f"{pct(stages[s])} ({stages[s]['broken']}) | "
-                      for s in STAGES)
-            + f"{pct(report['worst_case'])} | "
-            + " / ".join(f"{1000 * stages[s]['seconds'] / total:.0f}"
-                         for s in STAGES)
-            + f" = {1000 * seconds / total / 60:.1f} min | "
-            f"{', '.join(failed) if failed else 'all passed'} |")
+    record = {"run": name, "workdir": os.path.relpath(workdir, REPO),
+              "checkpoint": checkpoint, "training": training(workdir),
+              "epoch_evaluated": evaluated_epoch(workdir, checkpoint),
+              "points": total,
+              "seconds_per_1000": {s: 1000 * stages[s]["seconds"] / total
+                                   for s in STAGES},
+              "failed_checks": [n for n, c in report["checks"].items()
+                                if isinstance(c, dict) and not c["passed"]],
+              "autoattack_settings": report["attacks"]["autoattack"]}
+    for name_ in ("clean", "pgd20", "cw_inf", "worst_case"):
+        if name_ in report:
+            record[name_] = report[name_]["accuracy"]
+    for stage in STAGES:
+        record[f"after_{stage}"] = {"accuracy": stages[stage]["accuracy"],
+                                    "broken": stages[stage]["broken"]}
+    return record
+
+
+# 1 decimal: the rows are on a few thousand points at most.
+COLUMNS = [["run", "run", "text"], ["training", "training", "text"],
+           ["epoch_evaluated", "epoch evaluated", "text"],
+           ["points", "points", "text"], ["clean", "clean", "percent1"],
+           ["pgd20", "PGD-20", "percent1"], ["cw_inf", "CW-inf", "percent1"],
+           ["after_apgd_ce", "after APGD-CE (broken)", "stage"],
+           ["after_apgd_t", "after APGD-T (broken)", "stage"],
+           ["after_fab_t", "after FAB-T (broken)", "stage"],
+           ["after_square", "after Square = AutoAttack (broken)", "stage"],
+           ["worst_case", "worst of all", "percent1"],
+           ["seconds_per_1000", "seconds per 1,000 points: APGD-CE / "
+            "APGD-T / FAB-T / Square = total", "seconds_per_1000"],
+           ["failed_checks", "failed checks", "checks"]]
 
 
 def main():
@@ -136,12 +149,7 @@ def main():
         if not sep or not name or not workdir:
             parser.error(f"--extra entry {pair!r} is not NAME=WORKDIR")
         runs.append((name, workdir, "best", False))
-    lines = ["| run | training | epoch evaluated | points | clean | PGD-20 | "
-             "CW-inf | after APGD-CE (broken) | after APGD-T (broken) | "
-             "after FAB-T (broken) | after Square = AutoAttack (broken) | "
-             "worst of all | seconds per 1,000 points: APGD-CE / APGD-T / "
-             "FAB-T / Square = total | failed checks |",
-             "| --- " * 13 + "| --- |"]
+    rows = []
     for name, workdir, checkpoint, trainable in runs:
         if trainable and not os.path.exists(
                 os.path.join(workdir, "model.keras")):
@@ -151,13 +159,11 @@ def main():
         if not os.path.exists(os.path.join(workdir, "model.keras")):
             parser.error(f"{workdir} has no model.keras: train it first "
                          "(bench/frontier.py, or the README's main job).")
-        lines.append(row(name, workdir, checkpoint, eval_report(
+        rows.append(run_record(name, workdir, checkpoint, eval_report(
             workdir, checkpoint, args.attacks, args.limit, checks=True)))
 
-    text = "\n".join([
-        f"## {args.title}",
-        "",
-        "Command: `.venv/bin/python bench/autoattack_rows.py"
+    command = (
+        ".venv/bin/python bench/autoattack_rows.py"
         + (f" --workdir {os.path.relpath(args.workdir, REPO)}"
            if args.workdir != parser.get_default("workdir") else "")
         + (" --train" if args.train else "")
@@ -166,10 +172,8 @@ def main():
         f"{shlex.quote(args.last)}"
         + (f" --extra \"{args.extra}\"" if args.extra else "")
         + (f" --attacks {args.attacks}" if args.attacks != ATTACKS else "")
-        + section_options(args, parser) + " --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+        + section_options(args, parser) + " --write")
+    before = (
         f"Robust accuracy (%) at eps 0.1 on the first {args.limit} test "
         "images of each run's validation-selected network (its last "
         "epoch's on \"(last epoch)\" rows; \"epoch evaluated\" says which, "
@@ -191,11 +195,9 @@ def main():
         "clock (tracing included) per 1,000 evaluated points, then the "
         "whole cascade in minutes. Failed checks: the gradient-masking "
         "sanity checks (advmask_tf/evaluation/checks.py) on the first 500 "
-        "of the points.",
-        "",
-        *lines,
-    ])
-    publish(args.section, text, args.write)
+        "of the points.")
+    store(section(args.section, args.title, command, COLUMNS, rows, before),
+          args.write)
 
 
 if __name__ == "__main__":

@@ -35,13 +35,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchlib import (  # noqa: E402
     RUNS,
-    cascade_cell,
     eval_report,
-    machine_line,
     methods,
-    pct,
     pinned_epochs,
-    publish,
     publish_figure,
 )
 from budget import (  # noqa: E402
@@ -55,6 +51,7 @@ from budget import (  # noqa: E402
     test_timed,
     train_timed,
 )
+from records import autoattack_summary, section, store  # noqa: E402
 
 from advmask_tf.data import build_data  # noqa: E402
 from advmask_tf.plotting import (  # noqa: E402
@@ -132,11 +129,11 @@ def main():
             for part in ("robust", "accurate"):
                 rows.append(part_row(method, workdir, part))
                 evaluate(rows[-1], (), 0)
-    text = results_markdown(args, rows, budget, data.num_train)
+    data_section = results_section(args, rows, budget, data.num_train)
     figure = plot(rows, os.path.join(args.workdir, "frontier.png"))
     link = publish_figure(figure, "frontier.png", args.write)
-    publish("frontier", text + f"\n\n![clean against worst-case robust "
-            f"accuracy]({link})", args.write)
+    store(data_section, args.write,
+          f"![clean against worst-case robust accuracy]({link})")
 
 
 def part_row(method: str, workdir: str, part: str) -> dict:
@@ -207,40 +204,41 @@ def off_budget(row: dict, budget: float) -> str:
     return f" ({'over' if off > 0 else 'under'} the budget by {abs(off):.0%})"
 
 
-def results_markdown(args, rows, budget, num_train) -> str:
+def run_record(row: dict, budget: float) -> dict:
+    """One run of the frontier as data: what was run and its figures."""
+    report = row["report"]
+    figures = {name: entry["accuracy"] for name, entry in report.items()
+               if isinstance(entry, dict) and "accuracy" in entry}
+    return {"method": LABELS[row["method"]], "preset": row["method"],
+            "workdir": os.path.relpath(row["workdir"]),
+            "schedule": row["schedule"],
+            "training_seconds": row["seconds"],
+            "training_seconds_note": off_budget(row, budget),
+            "test_points": report["clean"]["total"], **figures,
+            "autoattack": autoattack_summary(row.get("cascade"))}
+
+
+def results_section(args, rows, budget, num_train) -> dict:
     attacks = sorted({name for row in rows for name in row["report"]
                       if "@" in name})
-    lines = ["| method | schedule | measured training (min) | clean | "
-             "PGD-20 | CW-inf | " + "".join(f"{a} | " for a in attacks)
-             + "worst case | AutoAttack (points; failed checks) |",
-             "| --- " * (7 + len(attacks)) + "| --- |"]
-    for row in rows:
-        report = row["report"]
-        cascade = cascade_cell(row.get("cascade"))
-        lines.append(
-            f"| {LABELS[row['method']]} | {row['schedule']} | "
-            f"{row['seconds'] / 60:.1f}{off_budget(row, budget)} | "
-            f"{pct(report['clean'])} | "
-            f"{pct(report['pgd20'])} | {pct(report['cw_inf'])} | "
-            + "".join(f"{pct(report[a]) if a in report else '-'} | "
-                      for a in attacks)
-            + f"{pct(report['worst_case'])} | {cascade} |")
-    text = [
-        "## The clean/robust frontier at one training budget",
-        "",
-        f"Command: `.venv/bin/python bench/frontier.py --methods "
-        f"{args.methods} --aa_methods {args.aa_methods} --aa_points "
-        f"{args.aa_points}" + (f" --pin {args.pin}" if args.pin else "")
-        + " --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    columns = [["method", "method", "text"], ["schedule", "schedule", "text"],
+               ["training_seconds", "measured training (min)", "minutes"],
+               ["clean", "clean", "percent"], ["pgd20", "PGD-20", "percent"],
+               ["cw_inf", "CW-inf", "percent"],
+               *([a, a, "percent"] for a in attacks),
+               ["worst_case", "worst case", "percent"],
+               ["autoattack", "AutoAttack (points; failed checks)",
+                "autoattack"]]
+    command = (f".venv/bin/python bench/frontier.py --methods {args.methods} "
+               f"--aa_methods {args.aa_methods} --aa_points {args.aa_points}"
+               + (f" --pin {args.pin}" if args.pin else "") + " --write")
+    before = (
         f"Budget: {budget / 60:.1f} min, the measured wall-clock of "
         f"{MADRY_EPOCHS} full-data Madry PGD-10 epochs of the small CNN "
         "(width 16) in this invocation; every other run's epochs fill it "
         "(from its calibrated speed, or as --pin sets them) except the "
-        "keep-accuracy mixture, which runs as configured. Fashion-MNIST, eps 0.1, "
-        f"{num_train:,} training images ({VALIDATION:,} held out for "
+        "keep-accuracy mixture, which runs as configured. Fashion-MNIST, eps "
+        f"0.1, {num_train:,} training images ({VALIDATION:,} held out for "
         "validation and every selection), Adam 1e-3 with cosine decay, "
         "batch 128. Test: all 10,000 images, PGD-20 and CW-inf (step "
         "eps/4, uniform start); `<attack>@<source>` columns are crafted on "
@@ -250,19 +248,15 @@ def results_markdown(args, rows, budget, num_train) -> str:
         "APGD-T -> FAB-T -> Square; 100 iterations, 9 targets, 5,000 "
         "queries; for the mixture, worst with the attacks crafted on its "
         "parts) on the first test images, with the gradient-masking "
-        "checks. A run "
-        "whose measured "
-        f"time is more than {BUDGET_TOLERANCE:.0%} off the budget is "
-        "marked: its calibration missed (most often because other work "
-        "shared the cores) and its row is not an equal-budget comparison.",
-        "",
-        *lines,
-        "",
-        "The target (the trade-off issue):",
-        "",
-        *target_lines(rows),
-    ]
-    return "\n".join(text)
+        f"checks. A run whose measured time is more than "
+        f"{BUDGET_TOLERANCE:.0%} off the budget is marked: its calibration "
+        "missed (most often because other work shared the cores) and its "
+        "row is not an equal-budget comparison.")
+    after = "\n".join(["The target (the trade-off issue):", "",
+                       *target_lines(rows)])
+    return section("frontier", "The clean/robust frontier at one training "
+                   "budget", command, columns,
+                   [run_record(row, budget) for row in rows], before, after)
 
 
 def plot(rows, path: str) -> str:

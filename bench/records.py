@@ -15,6 +15,11 @@ Columns are [key, header, format]; the formats:
     minutes   seconds as minutes with 1 decimal, then record[key + "_note"]
     autoattack  record[key] = {"accuracy", "points", "failed_checks"}:
               "71.8 (1000; none)"
+    stage     record[key] = {"accuracy", "broken"}: "72.4 (12)"
+    seconds_per_1000  record[key] = {stage: seconds per 1,000 points}:
+              "310 / 402 / 55 / 20 = 13.1 min"
+    checks    a list of failed checks: "logit_scale, more_steps" or
+              "all passed"
 
 A missing value is "-".
 """
@@ -46,12 +51,25 @@ def _autoattack(value, record, key):
     return f"{100 * value['accuracy']:.1f} ({value['points']}; {failed})"
 
 
+def _stage(value, record, key):
+    return f"{100 * value['accuracy']:.1f} ({value['broken']})"
+
+
+def _seconds_per_1000(value, record, key):
+    total = sum(value.values()) / 60
+    return " / ".join(f"{s:.0f}" for s in value.values()) + \
+        f" = {total:.1f} min"
+
+
 FORMATS = {
     "text": lambda value, record, key: str(value),
     "percent": _percent(2),
     "percent1": _percent(1),
     "minutes": _minutes,
     "autoattack": _autoattack,
+    "stage": _stage,
+    "seconds_per_1000": _seconds_per_1000,
+    "checks": lambda value, record, key: ", ".join(value) or "all passed",
 }
 
 
