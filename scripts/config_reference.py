@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from advmask_tf.configs_lib import reference_markdown  # noqa: E402
+from advmask_tf.config_reference import reference_markdown  # noqa: E402
 from advmask_tf.io_utils import atomic_write_text  # noqa: E402
 
 PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -9,6 +9,9 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 # Must run before TensorFlow initialises its devices.
+# One thread per op: the suite runs in two processes on two cores, and
+# thread pools of two in each only contend.
+tf.config.threading.set_intra_op_parallelism_threads(1)
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)

@@ -19,11 +19,11 @@ from conftest import REPO, tiny
 from advmask_tf import runs
 from advmask_tf.attacks import ATTACKS, AttackBudgets, budget_fields
 from advmask_tf.attacks.registry import build_attacks
+from advmask_tf.config_reference import reference_markdown
 from advmask_tf.configs_lib import (
     PART_SECTIONS,
     base_config,
     name_field,
-    reference_markdown,
     tunable_options,
 )
 from advmask_tf.errors import InputError

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from advmask_tf.configs_lib import reference_markdown
+from advmask_tf.config_reference import reference_markdown
 from advmask_tf.models import MODELS, build_model, resolve_norm
 
 SMALL = {

@@ -9,7 +9,7 @@ import traceback
 
 from absl import app, flags
 
-from advmask_tf.configs_lib import reference_text
+from advmask_tf.config_reference import reference_text
 from advmask_tf.errors import InputError
 from advmask_tf.evaluation.reports import report_markdown
 from advmask_tf.runs import resolved

@@ -26,7 +26,8 @@ def robustbench_entry(report: dict, model: str, dataset: str,
     >>> report = {"eps": 0.1, "clean": {"accuracy": 0.9, "correct": 9,
     ...           "total": 10}, "autoattack": {"accuracy": 0.7, "correct": 7,
     ...           "total": 10, "stages": {}}, "worst_case": {"accuracy": 0.7,
-    ...           "correct": 7, "total": 10}, "attacks": {"autoattack": {}}}
+    ...           "correct": 7, "total": 10},
+    ...           "attacks": {"autoattack": {"kind": "AutoAttack"}}}
     >>> entry = robustbench_entry(report, "runs/madry", "fashion_mnist")
     >>> entry["clean_acc"], entry["autoattack_acc"], entry["points"]
     ('90.00', '70.00', 10)
@@ -48,9 +49,14 @@ def robustbench_entry(report: dict, model: str, dataset: str,
                      "keras": keras.__version__},
         "date": datetime.date.today().isoformat(),
     }
-    if "autoattack" in report:
-        entry["autoattack_acc"] = percent(report["autoattack"])
-        entry["autoattack_stages"] = report["autoattack"].get("stages", {})
+    # The AutoAttack row: the attack whose settings say it is one (its
+    # registered name is the user's choice of version).
+    cascades = [name for name, settings in attacks.items()
+                if settings.get("kind") == "AutoAttack" and name in report]
+    if cascades:
+        name = cascades[0]
+        entry["autoattack_acc"] = percent(report[name])
+        entry["autoattack_stages"] = report[name].get("stages", {})
     if "autoattack_version" in report:
         entry["autoattack_version_note"] = report["autoattack_version"]
     if "condition_eps" in report:
