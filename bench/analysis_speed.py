@@ -25,7 +25,8 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from benchlib import RUNS, machine_line, publish
+from benchlib import RUNS
+from records import section, store  # noqa: E402
 
 from advmask_tf.analysis import (
     AnalysisSettings,
@@ -90,37 +91,32 @@ def main():
                 times[key].append(time.perf_counter() - start)
         ratios = [a / r for a, r in zip(times["analysis"],
                                         times["reference"])]
-        rows.append(
-            f"| {name} | {len(x)} | "
-            f"{statistics.median(times['reference']):.1f} | "
-            f"{statistics.median(times['analysis']):.1f} | "
-            f"{statistics.median(times['spectra']):.1f} | "
-            f"{statistics.median(ratios):.1f} "
-            f"({min(ratios):.1f}-{max(ratios):.1f}) |")
+        rows.append({
+            "network": name, "points": len(x), "seconds": times,
+            **{f"{key}_s": f"{statistics.median(times[key]):.1f}"
+               for key in ("reference", "analysis", "spectra")},
+            "ratio": f"{statistics.median(ratios):.1f} "
+                     f"({min(ratios):.1f}-{max(ratios):.1f})"})
         print(rows[-1], flush=True)
-    text = "\n".join([
-        "## Cost of the regularisation diagnostics (advmask-analyze)",
-        "",
-        f"Command: `.venv/bin/python bench/analysis_speed.py --points "
-        f"{args.points} --resnet_points {args.resnet_points} --rounds "
-        f"{args.rounds} --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    columns = [["network", "network", "text"], ["points", "points", "text"],
+               ["reference_s", "PGD-20 (s)", "text"],
+               ["analysis_s", "analysis (s)", "text"],
+               ["spectra_s", "spectra alone (s)", "text"],
+               ["ratio", "analysis / PGD-20", "text"]]
+    before = (
         "Seconds (median of the rounds) for one PGD-20 attack on the points "
         "(the reference), the full `profile_network` with default settings "
         "(bisection on [0, 0.3] with 8 halvings of PGD-20, smoothness with "
         "PGD-10 and a random corner at eps 0.1, margins, confidence, layer "
         "spectra), and the layer spectra alone; the ratio is analysis / "
         "reference within a round (median and range). The first trace of "
-        "each compiled function is inside the analysis timings.",
-        "",
-        "| network | points | PGD-20 (s) | analysis (s) | spectra alone "
-        "(s) | analysis / PGD-20 |",
-        "| --- | --- | --- | --- | --- | --- |",
-        *rows,
-    ])
-    publish("analysis-speed", text, args.write)
+        "each compiled function is inside the analysis timings.")
+    store(section("analysis-speed", "Cost of the regularisation diagnostics "
+                  "(advmask-analyze)",
+                  f".venv/bin/python bench/analysis_speed.py --points "
+                  f"{args.points} --resnet_points {args.resnet_points} "
+                  f"--rounds {args.rounds} --write", columns, rows, before),
+          args.write)
 
 
 if __name__ == "__main__":

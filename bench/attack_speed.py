@@ -22,7 +22,8 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from benchlib import REPO, RUNS, machine_line, publish
+from benchlib import REPO, RUNS
+from records import section, store  # noqa: E402
 
 from advmask_tf.attacks import (
     APGDConfig,
@@ -112,18 +113,18 @@ def main():
             seconds = timed(lambda attack=compiled[name]: attack(x, y))
             ratios.append((evaluations / seconds) / reference_rate)
             speeds.append(args.points / seconds)
-        rows.append(f"| {name} | {kind} | {statistics.median(speeds):.0f} | "
-                    f"{statistics.median(ratios):.2f} | "
-                    f"{min(ratios):.2f}-{max(ratios):.2f} |")
+        rows.append({"attack": name, "model_evaluation": kind,
+                     "images_per_second": statistics.median(speeds),
+                     "ratio": f"{statistics.median(ratios):.2f}",
+                     "ratios": ratios,
+                     "range": f"{min(ratios):.2f}-{max(ratios):.2f}"})
 
-    text = "\n".join([
-        "## Evaluation speed per attack",
-        "",
-        f"Command: `.venv/bin/python bench/attack_speed.py --points "
-        f"{args.points} --rounds {args.rounds} --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    columns = [["attack", "attack", "text"],
+               ["model_evaluation", "model evaluation", "text"],
+               ["images_per_second", "images/s", "integer"],
+               ["ratio", "ratio to the model", "text"],
+               ["range", "range", "text"]]
+    before = (
         f"Small CNN of {os.path.relpath(args.model, REPO)}, {args.points} "
         "test images in one batch. The ratio divides the attack's model "
         "evaluations per second by those of a bare loop of the same evaluation (input "
@@ -131,13 +132,11 @@ def main():
         "alternate the two; median and range over rounds. 1.0 means the "
         "attack costs exactly its model evaluations (FAB-T's are counted "
         "as its input gradients: its extra forward pass and projection per "
-        "iteration show as a ratio under 1).",
-        "",
-        "| attack | model evaluation | images/s | ratio to the model | range |",
-        "| --- | --- | --- | --- | --- |",
-        *rows,
-    ])
-    publish("attack_speed", text, args.write)
+        "iteration show as a ratio under 1).")
+    store(section("attack_speed", "Evaluation speed per attack",
+                  f".venv/bin/python bench/attack_speed.py --points "
+                  f"{args.points} --rounds {args.rounds} --write", columns,
+                  rows, before), args.write)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """What the benchmarks share: the presets they train, running the
 command-line tools (resumable: each keeps its work directory), reading a
-run's reports through `advmask_tf.runs`, and publishing a section of
-docs/RESULTS.md with the machine and date.
+run's reports through `advmask_tf.runs`, and the machine and date a
+section of docs/RESULTS.md is measured on (bench/records.py stores and
+renders the sections).
 
 Run the benchmarks as `.venv/bin/python bench/<name>.py`; this directory is
 then on the import path, and advmask_tf is installed in the environment.
@@ -139,17 +140,6 @@ def pct(entry_or_value, digits: int = 2) -> str:
     return f"{100 * value:.{digits}f}"
 
 
-def cascade_cell(cascade: dict | None) -> str:
-    """A table cell of an AutoAttack report: worst case, points and the
-    sanity checks that failed ("" without one)."""
-    if not cascade:
-        return ""
-    failed = [name for name, check in cascade["checks"].items()
-              if isinstance(check, dict) and not check["passed"]]
-    return (f"{pct(cascade['worst_case'], 1)} ({cascade['clean']['total']}; "
-            f"{', '.join(failed) or 'none'})")
-
-
 def machine_line() -> str:
     """CPU model, core count, OS, TensorFlow/Keras versions and today's date."""
     import keras
@@ -184,13 +174,6 @@ def update_section(name: str, markdown: str, path: str = RESULTS) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def publish(name: str, markdown: str, write: bool) -> None:
-    """Prints a benchmark's section and, with `write`, stores it in RESULTS.md."""
-    print(markdown, flush=True)
-    if write:
-        update_section(name, markdown)
 
 
 def publish_figure(source: str, name: str, write: bool) -> str:

@@ -20,7 +20,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-from benchlib import config_path, machine_line, publish  # noqa: E402
+from benchlib import config_path  # noqa: E402
+from records import section, store  # noqa: E402
 
 from advmask_tf.configs_lib import preset  # noqa: E402
 from advmask_tf.data.pipeline import build_data  # noqa: E402
@@ -104,22 +105,22 @@ def main():
         rows.append(images_per_second(name, args.batch_size, args.steps))
         print(rows[-1], flush=True)
     reference = rows[0]["rate"]
-    lines = [f"| {r['preset']} | {r['method']} | {r['model']} | "
-             f"{r['image_shape']} | {r['precision']}, XLA "
-             f"{'on' if r['jit'] else 'off'} | {r['rate']:.1f} | "
-             f"{r['rate'] / reference:.3f} |" for r in rows]
+    for r in rows:
+        r["settings"] = (f"{r['precision']}, XLA "
+                         f"{'on' if r['jit'] else 'off'}")
+        r["images_per_second"] = f"{r['rate']:.1f}"
+        r["ratio"] = f"{r['rate'] / reference:.3f}"
+        r["image_shape"] = str(r["image_shape"])
+    columns = [["preset", "preset", "text"], ["method", "method", "text"],
+               ["model", "network", "text"], ["image_shape", "images", "text"],
+               ["settings", "precision", "text"],
+               ["images_per_second", "images/s", "text"],
+               ["ratio", f"ratio to {REFERENCE}", "text"]]
     options = (f" --batch_size {args.batch_size} --steps {args.steps}"
                + ("" if args.presets == ",".join(PRESETS)
                   else f" --presets {args.presets}"))
-    text = "\n".join([
-        "## Training throughput of the presets on this host's device",
-        "",
-        f"Command: `.venv/bin/python bench/device_throughput.py{options} "
-        "--write`",
-        "",
-        f"Machine: {machine_line()}. Device: "
-        f"{local_accelerator().describe()}.",
-        "",
+    before = "".join([
+        f"Device: {local_accelerator().describe()}. ",
         f"Training images/s of each preset's full train step (its attack "
         f"included) at batch {args.batch_size}, over {args.steps} steps "
         "after an untimed warm-up step, on synthetic images of the "
@@ -127,14 +128,11 @@ def main():
         "(its Free replays off, so a step is one update everywhere) in the "
         "same invocation. Precision and XLA are what `auto` chooses on "
         "this device. A CPU figure says what a dry run costs here, not "
-        "what a GPU trains at: run the same command on the GPU host.",
-        "",
-        "| preset | method | network | images | precision | images/s | "
-        f"ratio to {REFERENCE} |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        *lines,
-    ])
-    publish("device-throughput", text, args.write)
+        "what a GPU trains at: run the same command on the GPU host."])
+    store(section("device-throughput", "Training throughput of the presets "
+                  "on this host's device",
+                  f".venv/bin/python bench/device_throughput.py{options} "
+                  "--write", columns, rows, before), args.write)
 
 
 if __name__ == "__main__":

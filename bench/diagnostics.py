@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from benchlib import RUNS, machine_line, methods, publish, publish_figure, tool
+from benchlib import RUNS, methods, publish_figure, tool
+from records import section, store  # noqa: E402
 
 from advmask_tf import runs
 
@@ -52,25 +53,22 @@ def main():
         link = publish_figure(os.path.join(args.out, name + ".png"),
                               f"diagnostics_{name}.png", args.write)
         links.append(f"[{name.replace('_', ' ')}]({link})")
-    text = "\n".join([
-        "## Regularisation diagnostics of the trade-off runs (Wen, Li, Jia)",
-        "",
-        f"Command: `.venv/bin/python bench/diagnostics.py --methods "
-        f"{args.methods} --limit {args.limit} --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    before = (
         "The best network of each run in the trade-off tables (small CNN, "
         "5 epochs, eps 0.1); RobMask and split BN told 0 (`@0`) and 0.1 "
         f"(`@0.1`). First {args.limit} test images. Norms are folded into "
         "the convolution or dense layer before them, so each row is the "
         "linear map the network applies at inference; the spectral norm "
         "product includes the input normalisation. Plots: "
-        + ", ".join(links) + ".",
-        "",
-        tables.strip(),
-    ])
-    publish("diagnostics", text, args.write)
+        + ", ".join(links) + ".")
+    # The profiles are the records; advmask-analyze's analysis.md renders
+    # their tables.
+    profiles = runs.read_json(os.path.join(args.out, "analysis.json"))
+    store(section("diagnostics", "Regularisation diagnostics of the "
+                  "trade-off runs (Wen, Li, Jia)",
+                  f".venv/bin/python bench/diagnostics.py --methods "
+                  f"{args.methods} --limit {args.limit} --write", [],
+                  [profiles], before, tables.strip()), args.write)
 
 
 if __name__ == "__main__":

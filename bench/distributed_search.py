@@ -21,7 +21,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import REPO, machine_line, publish
+from benchlib import REPO
+from records import section, store  # noqa: E402
 
 from advmask_tf.tuning.distributed import free_port, role_environment
 
@@ -73,32 +74,28 @@ def main():
                   trials_done(os.path.join(root, "two")))
     if counts != (args.trials, args.trials):
         raise RuntimeError(f"trials finished: {counts}")
-    text = "\n".join([
-        "## A distributed search: one process against a chief and two "
-        "workers",
-        "",
-        "Command: `.venv/bin/python bench/distributed_search.py"
-        + ("" if args.trials == 4 else f" --trials {args.trials}")
-        + " --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    command = (".venv/bin/python bench/distributed_search.py"
+               + ("" if args.trials == 4 else f" --trials {args.trials}")
+               + " --write")
+    before = (
         f"The same {args.trials}-trial search (configs/tiny.py: Madry or "
         "TRADES and the learning rate, 3 epochs a trial, judged on 200 "
         "validation images) in one advmask-tune process, then over "
         "loopback as a chief serving KerasTuner's oracle and two workers "
         "(every trial finished once in both). The workers share the "
         "machine's 2 cores, and the chief waits up to 20 s (KerasTuner's "
-        "poll) before it writes the reports.",
-        "",
-        "| search | wall clock (s) | trials |",
-        "| --- | --- | --- |",
-        f"| one process | {single:.0f} | {counts[0]} |",
-        f"| chief + 2 workers | {spread:.0f} | {counts[1]} |",
-        "",
-        f"Ratio one process / distributed: {single / spread:.2f}.",
-    ])
-    publish("distributed-search", text, args.write)
+        "poll) before it writes the reports.")
+    columns = [["search", "search", "text"],
+               ["seconds", "wall clock (s)", "integer"],
+               ["trials", "trials", "text"]]
+    rows = [{"search": "one process", "seconds": single,
+             "trials": counts[0]},
+            {"search": "chief + 2 workers", "seconds": spread,
+             "trials": counts[1]}]
+    store(section("distributed-search", "A distributed search: one process "
+                  "against a chief and two workers", command, columns, rows,
+                  before, f"Ratio one process / distributed: "
+                  f"{single / spread:.2f}."), args.write)
 
 
 if __name__ == "__main__":

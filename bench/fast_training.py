@@ -37,12 +37,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from benchlib import (  # noqa: E402
     RUNS,
-    cascade_cell,
     eval_report,
-    machine_line,
     methods,
     pct,
-    publish,
     publish_figure,
 )
 from budget import (  # noqa: E402
@@ -55,6 +52,7 @@ from budget import (  # noqa: E402
     test_timed,
     train_timed,
 )
+from records import autoattack_summary, section, store  # noqa: E402
 
 from advmask_tf import runs  # noqa: E402
 from advmask_tf.attacks import PGDConfig  # noqa: E402
@@ -217,33 +215,43 @@ def main():
         row["cascade"] = eval_report(row["workdir"], "best", "autoattack",
                                      args.aa_points, True)
     comparison = precision_comparison(args.precision_method, data)
-    text = results_markdown(args, parser, rows, peak, per_image, speed,
-                            comparison, data.num_train)
+    data_section = results_section(args, parser, rows, peak, per_image,
+                                   speed, comparison, data.num_train)
     figure = plot(rows, os.path.join(args.workdir, "fast_training.png"),
                   rows[0]["report"]["clean"]["total"])
     link = publish_figure(figure, "fast_training.png", args.write)
-    publish("fast-training", text + f"\n\n![robust accuracy against "
-            f"training time]({link})", args.write)
+    store(data_section, args.write,
+          f"![robust accuracy against training time]({link})")
 
 
-def results_markdown(args, parser, rows, peak, per_image, speed, comparison,
-                     num_train) -> str:
-    lines = ["| method | budget (min) | weight averaging | schedule | "
-             "measured training (min) | test evaluation (min) | clean | "
-             "PGD-20 | CW-inf | worst of the two | AA-style cascade "
-             "(points; failed checks) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
-             "| --- |"]
-    for r in rows:
-        report = r["report"]
-        cascade = cascade_cell(r.get("cascade"))
-        lines.append(
-            f"| {LABELS[r['method']]} | {r['budget']:g} | "
-            f"{'EMA 0.99' if r['ema'] else 'no'} | {r['schedule']} | "
-            f"{r['seconds'] / 60:.1f} | {r['eval_seconds'] / 60:.1f} | "
-            f"{pct(report['clean'])} | "
-            f"{pct(report['pgd20'])} | {pct(report['cw_inf'])} | "
-            f"{pct(report['worst_case'])} | {cascade} |")
+COLUMNS = [["method", "method", "text"], ["budget_min", "budget (min)", "text"],
+           ["weight_averaging", "weight averaging", "text"],
+           ["schedule", "schedule", "text"],
+           ["training_seconds", "measured training (min)", "minutes"],
+           ["eval_seconds", "test evaluation (min)", "minutes"],
+           ["clean", "clean", "percent"], ["pgd20", "PGD-20", "percent"],
+           ["cw_inf", "CW-inf", "percent"],
+           ["worst_case", "worst of the two", "percent"],
+           ["autoattack", "AA-style cascade (points; failed checks)",
+            "autoattack"]]
+
+
+def run_record(r: dict) -> dict:
+    """One run at one budget as data."""
+    report = r["report"]
+    return {"method": LABELS[r["method"]], "preset": r["method"],
+            "budget_min": f"{r['budget']:g}",
+            "weight_averaging": "EMA 0.99" if r["ema"] else "no",
+            "schedule": r["schedule"], "training_seconds": r["seconds"],
+            "eval_seconds": r["eval_seconds"],
+            "test_points": report["clean"]["total"],
+            **{name: report[name]["accuracy"]
+               for name in ("clean", "pgd20", "cw_inf", "worst_case")},
+            "autoattack": autoattack_summary(r.get("cascade"))}
+
+
+def results_section(args, parser, rows, peak, per_image, speed, comparison,
+                    num_train) -> dict:
     speed_lines = [
         "| method | training images/s | forward-pass equivalents per image "
         "| model GFLOP/s | fraction of matmul peak | fraction of the "
@@ -254,15 +262,7 @@ def results_markdown(args, parser, rows, peak, per_image, speed, comparison,
             f"| {LABELS.get(method, method)} | {s['train_ips']:.0f} | "
             f"{FORWARDS[method]} | {rate / 1e9:.1f} | "
             f"{rate / peak['matmul']:.2f} | {rate / peak['forward']:.2f} |")
-    text = [
-        "## Fast robust training at equal wall-clock budgets",
-        "",
-        "Command: `.venv/bin/python bench/fast_training.py --budgets "
-        f"{args.budgets} --methods {args.methods} --ema_methods "
-        f"{args.ema_methods} --aa_points {args.aa_points} --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    before = "".join([
         f"Small CNN (width 16), Fashion-MNIST, eps 0.1, {num_train:,} "
         f"training images ({VALIDATION:,} held out for validation and the "
         "best-network selection by PGD-10 robust accuracy), Adam 1e-3 with "
@@ -277,12 +277,10 @@ def results_markdown(args, parser, rows, peak, per_image, speed, comparison,
         "call (start-up, data, training, validation, export). Test: the "
         "full 10,000 images, PGD-20 and CW-inf (step eps/4, uniform start; "
         "a point is robust only if right clean and at every iterate); the "
-        "cascade column is APGD-CE -> APGD-T -> Square (100 iterations, "
-        "9 targets, 5,000 queries) on the first test images with the "
-        "gradient-masking checks.",
-        "",
-        *lines,
-        "",
+        "cascade column is the standard AutoAttack (APGD-CE -> APGD-T -> "
+        "FAB-T -> Square; 100 iterations, 9 targets, 5,000 queries) on the "
+        "first test images with the gradient-masking checks."])
+    text = [
         f"Speed: float32 matmul peak {peak['matmul'] / 1e9:.1f} GFLOP/s "
         "(2048 x 2048); the small CNN's inference forward pass on 512 "
         f"images {peak['forward'] / 1e9:.1f} GFLOP/s ({per_image / 1e6:.2f} "
@@ -309,7 +307,12 @@ def results_markdown(args, parser, rows, peak, per_image, speed, comparison,
     else:
         text += ["", "This CPU has neither AVX-512 BF16 nor AMX: no "
                  "bfloat16 comparison."]
-    return "\n".join(text)
+    command = (".venv/bin/python bench/fast_training.py --budgets "
+               f"{args.budgets} --methods {args.methods} --ema_methods "
+               f"{args.ema_methods} --aa_points {args.aa_points} --write")
+    return section("fast-training", "Fast robust training at equal "
+                   "wall-clock budgets", command, COLUMNS,
+                   [run_record(r) for r in rows], before, "\n".join(text))
 
 
 def plot(rows, path: str, points: int) -> str:

@@ -30,10 +30,9 @@ import tensorflow as tf  # noqa: E402
 from benchlib import (  # noqa: E402
     RUNS,
     eval_report,
-    machine_line,
-    publish,
     publish_figure,
 )
+from records import section, store  # noqa: E402
 
 from advmask_tf.data import load_fashion_mnist  # noqa: E402
 from advmask_tf.evaluation.mixing_search import (  # noqa: E402
@@ -152,17 +151,15 @@ def main():
     rows = []
     for loss in ROBUST_LOSSES:
         clean, robust_at = best_clean_within(gate, loss)
-        rows.append(f"| {loss:.1f} | {clean:.2f} (+{clean - clean0:.2f}) | "
-                    f"{robust_at:.2f} |")
-    text = "\n".join([
-        "## Could any mixing of the two classifiers reach the target?",
-        "",
-        f"Command: `.venv/bin/python bench/mixing_gate.py --write` "
-        f"(work directory {os.path.relpath(args.workdir)}, from "
-        "bench/frontier.py)",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+        rows.append({"robust_points_given_up": f"{loss:.1f}",
+                     "clean": clean / 100,
+                     "clean_gain": f"{clean:.2f} (+{clean - clean0:.2f})",
+                     "robust": robust_at / 100})
+    columns = [["robust_points_given_up", "robust points given up (at most)",
+                "text"],
+               ["clean_gain", "best clean accuracy (gain)", "text"],
+               ["robust", "robust accuracy", "percent"]]
+    before = "\n".join([
         "The keep-accuracy preset's robust part (Free m 4) and accurate part "
         "(standard, width 32) on the full test set. A confidence gate lets "
         "the accurate part decide where the robust part's top-two "
@@ -183,16 +180,13 @@ def main():
         f"({100 * len(gate['gainable']) / points:.2f} points of clean "
         "accuracy at "
         f"most); separation {gate['separation']:.3f} (the chance that a "
-        "gainable point's gap is under a kept point's margin).",
-        "",
-        "| robust points given up (at most) | best clean accuracy (gain) | "
-        "robust accuracy |",
-        "| --- | --- | --- |",
-        *rows,
-        "",
-        f"![the best confidence gate's trade-off]({link})",
-    ])
-    publish("mixing-gate", text, args.write)
+        "gainable point's gap is under a kept point's margin)."])
+    store(section("mixing-gate", "Could any mixing of the two classifiers "
+                  "reach the target?",
+                  ".venv/bin/python bench/mixing_gate.py --write (work "
+                  f"directory {os.path.relpath(args.workdir)}, from "
+                  "bench/frontier.py)", columns, rows, before),
+          args.write, f"![the best confidence gate's trade-off]({link})")
 
 
 if __name__ == "__main__":

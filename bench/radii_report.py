@@ -15,7 +15,8 @@ import argparse
 import os
 
 import numpy as np
-from benchlib import RUNS, machine_line, publish, publish_figure
+from benchlib import RUNS, publish_figure
+from records import section, store
 
 from advmask_tf import runs
 from advmask_tf.data.sources import FASHION_MNIST_CLASSES
@@ -50,21 +51,17 @@ def main():
         "fashion_mnist" else ()
     link = publish_figure(os.path.join(args.workdir, "radii.png"), FIGURE,
                           args.write)
-    lines = ["| class | images | mean radius | median | share at 0 | max |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for mean, name, count, median, at_zero, top in per_class_rows(
-            radii, labels, names):
-        lines.append(f"| {name} | {count} | {mean:.4f} | {median:.4f} | "
-                     f"{100 * at_zero:.1f}% | {top:.4f} |")
+    rows = [{"class": name, "images": count, "mean": f"{mean:.4f}",
+             "median": f"{median:.4f}", "share_at_zero": at_zero,
+             "max": f"{top:.4f}"}
+            for mean, name, count, median, at_zero, top in per_class_rows(
+                radii, labels, names)]
+    columns = [["class", "class", "text"], ["images", "images", "text"],
+               ["mean", "mean radius", "text"], ["median", "median", "text"],
+               ["share_at_zero", "share at 0 (%)", "percent1"],
+               ["max", "max", "text"]]
     radius = config["radius"]
-    text = "\n".join([
-        "## IAAT's radii on Fashion-MNIST, per class",
-        "",
-        "Command: `.venv/bin/python bench/radii_report.py "
-        "--workdir=runs/tradeoff/iaat --write` (after `bench/tradeoff.py`)",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    before = "".join([
         f"The radius table at the end of the IAAT run of the trade-off table "
         f"({len(radii)} training images, {config['train']['epochs']} epochs, "
         f"warmup {radius['warmup_epochs']} epochs at eps "
@@ -72,11 +69,11 @@ def main():
         f"{radius['gamma']}): overall mean {radii.mean():.4f}, median "
         f"{np.median(radii):.4f}, {100 * np.mean(radii <= 1e-6):.1f}% at 0. "
         "Classes sorted by mean radius. The images with the smallest and "
-        f"largest radii are in [{FIGURE}]({link}).",
-        "",
-        *lines,
-    ])
-    publish("iaat-radii", text, args.write)
+        f"largest radii are in [{FIGURE}]({link})."])
+    store(section("iaat-radii", "IAAT's radii on Fashion-MNIST, per class",
+                  ".venv/bin/python bench/radii_report.py "
+                  f"--workdir={os.path.relpath(args.workdir)} --write (after "
+                  "bench/tradeoff.py)", columns, rows, before), args.write)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,15 @@ cards. The section's table in docs/RESULTS.md is rendered from those
 records (`render`), and `bench/results.py` renders every stored section
 again, so a table is never edited by hand.
 
+A section whose table a tool of the toolkit renders from the same records
+(advmask-tune's trials, advmask-analyze's profiles) stores them with no
+columns and that table in its prose after.
+
 Columns are [key, header, format]; the formats:
 
     text      the value as it is
     percent   a fraction as a percentage with 2 decimals (percent1: 1)
+    integer   a number rounded to a whole one
     minutes   seconds as minutes with 1 decimal, then record[key + "_note"]
     autoattack  record[key] = {"accuracy", "points", "failed_checks"}:
               "71.8 (1000; none)"
@@ -65,6 +70,7 @@ FORMATS = {
     "text": lambda value, record, key: str(value),
     "percent": _percent(2),
     "percent1": _percent(1),
+    "integer": lambda value, record, key: f"{value:.0f}",
     "minutes": _minutes,
     "autoattack": _autoattack,
     "stage": _stage,
@@ -135,7 +141,8 @@ def render(data: dict) -> str:
              f"Machine: {data['machine']}.", ""]
     if data.get("before"):
         parts += [data["before"].rstrip(), ""]
-    parts.append(table(data["columns"], data["records"]))
+    if data["columns"]:
+        parts.append(table(data["columns"], data["records"]))
     if data.get("after"):
         parts += ["", data["after"].rstrip()]
     return "\n".join(parts)

@@ -29,9 +29,8 @@ tf.config.set_logical_device_configuration(
 import keras  # noqa: E402
 from benchlib import (  # noqa: E402
     EpochTimer,  # noqa: E402
-    machine_line,
-    publish,
-)
+    )
+from records import section, store  # noqa: E402
 
 from advmask_tf.configs_lib import default_data_config  # noqa: E402
 from advmask_tf.data import build_data  # noqa: E402
@@ -79,33 +78,29 @@ def main():
     for _ in range(args.rounds):
         rates.append((images / one(), images / two()))
     ratios = [b / a for a, b in rates]
-    row = (f"| Madry PGD-10, small CNN, batch 128 | "
-           f"{statistics.median(a for a, _ in rates):.0f} | "
-           f"{statistics.median(b for _, b in rates):.0f} | "
-           f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-"
-           f"{max(ratios):.2f}) |")
-    text = "\n".join([
-        "## Training on 2 logical CPU devices (MirroredStrategy) against 1",
-        "",
-        f"Command: `.venv/bin/python bench/replicas.py --images "
-        f"{args.images} --rounds {args.rounds} --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    record = {"training": "Madry PGD-10, small CNN, batch 128",
+              "one_device_ips": statistics.median(a for a, _ in rates),
+              "two_devices_ips": statistics.median(b for _, b in rates),
+              "ratios": ratios,
+              "ratio": (f"{statistics.median(ratios):.2f} ({min(ratios):.2f}"
+                        f"-{max(ratios):.2f})")}
+    columns = [["training", "training", "text"],
+               ["one_device_ips", "1 device (images/s)", "integer"],
+               ["two_devices_ips", "2 devices (images/s)", "integer"],
+               ["ratio", "2 / 1 (median, range)", "text"]]
+    before = (
         f"One fit epoch of {images} Fashion-MNIST images per setting and "
         f"round ({args.rounds} rounds, alternating; timed from the epoch's "
         "first batch to its last). One device: the default strategy with "
         "batch norm; two: MirroredStrategy over two logical CPU devices "
         "with synchronised batch norm, the global batch split in two. "
         "Both devices share the machine's 2 cores, so the ratio is the "
-        "strategy's overhead here, not a speed-up.",
-        "",
-        "| training | 1 device (images/s) | 2 devices (images/s) | "
-        "2 / 1 (median, range) |",
-        "| --- | --- | --- | --- |",
-        row,
-    ])
-    publish("replicas", text, args.write)
+        "strategy's overhead here, not a speed-up.")
+    store(section("replicas", "Training on 2 logical CPU devices "
+                  "(MirroredStrategy) against 1",
+                  f".venv/bin/python bench/replicas.py --images "
+                  f"{args.images} --rounds {args.rounds} --write", columns,
+                  [record], before), args.write)
 
 
 if __name__ == "__main__":

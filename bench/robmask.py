@@ -31,12 +31,10 @@ import keras
 from benchlib import (
     REPO,
     RUNS,
-    machine_line,
-    pct,
-    publish,
     tool,
     train_preset,
 )
+from records import section, store  # noqa: E402
 
 from advmask_tf import runs
 from advmask_tf.evaluation.reports import plot_conditioning
@@ -121,19 +119,20 @@ def mix_curve(base_workdir, relearned_workdir, limit, cache_path):
     return curve
 
 
-def cells(report):
-    """Clean, PGD-20, CW-inf, worst-case cells of an evaluation report."""
-    return " | ".join(pct(report[k]) for k in (
-        "clean", "pgd20", "cw_inf", "worst_case"))
+ACCURACIES = [["clean", "clean", "percent"], ["pgd20", "PGD-20", "percent"],
+              ["cw_inf", "CW-inf", "percent"],
+              ["worst_case", "worst of the two", "percent"]]
 
 
-def header(title, args):
-    """A RESULTS section's title, command and machine lines."""
-    return [f"## {title}", "",
-            f"Command: `.venv/bin/python bench/robmask.py --limit "
-            f"{args.limit} --relearn_epochs {args.relearn_epochs} "
-            f"--relearn_limit {args.relearn_limit} --write`",
-            "", f"Machine: {machine_line()}.", ""]
+def figures(report: dict) -> dict:
+    """Clean, PGD-20, CW-inf and worst-case accuracy of a report."""
+    return {key: report[key]["accuracy"] for key, _, _ in ACCURACIES}
+
+
+def command(args) -> str:
+    return (f".venv/bin/python bench/robmask.py --limit {args.limit} "
+            f"--relearn_epochs {args.relearn_epochs} --relearn_limit "
+            f"{args.relearn_limit} --write")
 
 
 def images(limit):
@@ -141,24 +140,18 @@ def images(limit):
             else f"the first {limit} test images")
 
 
-def curve_section(args, robmask, split, references):
-    lines = ["| network | told eps c | mask mix t | clean | PGD-20 | CW-inf "
-             "| worst of the two |", "| --- | --- | --- | --- | --- | --- "
-             "| --- |"]
-    for report in robmask["condition"]:
-        lines.append(f"| RobMask | {report['condition']:g} | 1 | "
-                     f"{cells(report)} |")
-    for report in robmask["mix"]:
-        lines.append(f"| RobMask | 0.1 | {report['mix']:g} | "
-                     f"{cells(report)} |")
-    for report in split["condition"]:
-        lines.append(f"| split BN | {report['condition']:g} | - | "
-                     f"{cells(report)} |")
-    for name, report in references.items():
-        lines.append(f"| {name} | - | - | {cells(report)} |")
-    return "\n".join([
-        *header("RobMask and split batch norm: one model's trade-off on "
-                "Fashion-MNIST", args),
+def curve_section(args, robmask, split, references) -> dict:
+    rows = [{"network": "RobMask", "told": f"{r['condition']:g}",
+             "mix": "1", **figures(r)} for r in robmask["condition"]]
+    rows += [{"network": "RobMask", "told": "0.1", "mix": f"{r['mix']:g}",
+              **figures(r)} for r in robmask["mix"]]
+    rows += [{"network": "split BN", "told": f"{r['condition']:g}",
+              **figures(r)} for r in split["condition"]]
+    rows += [{"network": name, **figures(r)}
+             for name, r in references.items()]
+    columns = [["network", "network", "text"], ["told", "told eps c", "text"],
+               ["mix", "mask mix t", "text"], *ACCURACIES]
+    before = (
         f"Accuracy (%) on {images(args.limit)} at eps 0.1 (PGD-20 and "
         "CW-inf, step eps/4, uniform start; robust only if right clean and "
         "at every iterate), of each run's best network (validation PGD-10 "
@@ -178,25 +171,22 @@ def curve_section(args, robmask, split, references):
         "with every masking's rescaling (1 - t) rescaling(0) + t "
         "rescaling(0.1). The standard, Madry and TRADES rows are the "
         "trade-off table's networks on the same images. Plot: "
-        "docs/robmask_curve.png.",
-        "",
-        *lines,
-    ])
+        "docs/robmask_curve.png.")
+    return section("robmask-curve", "RobMask and split batch norm: one "
+                   "model's trade-off on Fashion-MNIST", command(args),
+                   columns, rows, before)
 
 
-def rescaling_section(args, curves):
-    lines = ["| start from | re-learned rescaling | learning rate | t | clean "
-             "| PGD-20 | CW-inf | worst of the two |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for (base, _, what, lr), curve in zip(RELEARN, curves):
-        for point in curve:
-            lines.append(f"| {base} | {what} | {lr:g} | {point['t']:g} | "
-                         f"{pct(point['clean'])} | {pct(point['pgd20'])} | "
-                         f"{pct(point['cw_inf'])} | "
-                         f"{pct(point['worst_case'])} |")
-    return "\n".join([
-        *header("Batch norm's rescaling as the trade-off (the RobMask "
-                "paper's analysis)", args),
+def rescaling_section(args, curves) -> dict:
+    rows = [{"start_from": base, "relearned": what, "learning_rate": f"{lr:g}",
+             "t": f"{point['t']:g}", **figures(point)}
+            for (base, _, what, lr), curve in zip(RELEARN, curves)
+            for point in curve]
+    columns = [["start_from", "start from", "text"],
+               ["relearned", "re-learned rescaling", "text"],
+               ["learning_rate", "learning rate", "text"], ["t", "t", "text"],
+               *ACCURACIES]
+    before = (
         "Start from the trained standard and Madry networks of the "
         "trade-off table. Re-learn only batch norm's rescaling (gamma and "
         "beta of every batch norm layer), convolutions and "
@@ -206,10 +196,10 @@ def rescaling_section(args, curves):
         "network; same data, Adam with cosine decay from the learning rate "
         "in the table). Then evaluate "
         "the network with (1 - t) x its own rescaling + t x the re-learned "
-        f"one, on {images(args.relearn_limit)} at eps 0.1.",
-        "",
-        *lines,
-    ])
+        f"one, on {images(args.relearn_limit)} at eps 0.1.")
+    return section("rescaling", "Batch norm's rescaling as the trade-off "
+                   "(the RobMask paper's analysis)", command(args), columns,
+                   rows, before)
 
 
 def main():
@@ -250,9 +240,9 @@ def main():
             os.path.join(args.workdir, base), relearned, args.relearn_limit,
             os.path.join(relearned, f"mix-{args.relearn_limit}.json")))
 
-    publish("robmask-curve", curve_section(args, robmask, split, references),
+    store(curve_section(args, robmask, split, references),
             args.write)
-    publish("rescaling", rescaling_section(args, curves), args.write)
+    store(rescaling_section(args, curves), args.write)
 
 
 def plot_curve(robmask, split, references, path):

@@ -19,11 +19,10 @@ import os
 from benchlib import (
     RUNS,
     config_path,
-    machine_line,
-    publish,
     publish_figure,
     tool,
 )
+from records import section, store  # noqa: E402
 
 from advmask_tf import runs
 from advmask_tf.configs_lib import preset
@@ -74,14 +73,7 @@ def main():
     best = result["best"]
     chosen = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in sorted(best["hyperparameters"].items()))
-    text = "\n".join([
-        "## A KerasTuner search on Fashion-MNIST (advmask-tune)",
-        "",
-        f"Command: `.venv/bin/python bench/search.py --trials {args.trials} "
-        f"--epochs {args.epochs} --train_limit {args.train_limit} --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    before = (
         f"configs/fashion_mnist_tune.py made small: {args.trials} random "
         f"trials, each a {args.epochs}-epoch run of the small CNN on "
         f"{args.train_limit - validation} training images, judged on "
@@ -92,11 +84,14 @@ def main():
         f"(search/trial_{best['trial']}: {chosen}). "
         "The Pareto front of clean and robust accuracy is marked; plot: "
         f"[search_pareto.png]({link}). Validation figures, "
-        "not test-set ones: they select, they do not report.",
-        "",
-        table.strip(),
-    ])
-    publish("search", text, args.write)
+        "not test-set ones: they select, they do not report.")
+    # The trials are the records; advmask-tune's trials.md is their table.
+    store(section("search", "A KerasTuner search on Fashion-MNIST "
+                  "(advmask-tune)",
+                  f".venv/bin/python bench/search.py --trials {args.trials} "
+                  f"--epochs {args.epochs} --train_limit {args.train_limit} "
+                  "--write", [], result["trials"], before, table.strip()),
+          args.write)
 
 
 if __name__ == "__main__":

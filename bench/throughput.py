@@ -20,7 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from benchlib import EpochTimer, machine_line, publish  # noqa: E402
+from benchlib import EpochTimer  # noqa: E402
+from records import section, store  # noqa: E402
 
 from advmask_tf.configs_lib import default_data_config  # noqa: E402
 from advmask_tf.data import build_data  # noqa: E402
@@ -128,28 +129,21 @@ def main():
     for label, method, kwargs in cases:
         pairs = measure(data, method, args.rounds, **kwargs)
         ratios = sorted(fit / ref for fit, ref in pairs)
-        row = (label, statistics.median(p[0] for p in pairs),
-               statistics.median(p[1] for p in pairs),
-               statistics.median(ratios), ratios[0], ratios[-1])
-        rows.append(row)
+        rows.append({"case": label,
+                     "fit_ips": statistics.median(p[0] for p in pairs),
+                     "loop_ips": statistics.median(p[1] for p in pairs),
+                     "rounds": pairs,
+                     "ratio": f"{statistics.median(ratios):.3f}",
+                     "range": f"{ratios[0]:.2f} - {ratios[-1]:.2f}"})
         print(f"{label}: rounds (fit, hand-written img/s) "
               f"{[(round(f), round(r)) for f, r in pairs]}, median ratio "
-              f"{row[3]:.3f}", flush=True)
+              f"{rows[-1]['ratio']}", flush=True)
 
-    table = ["| case | fit images/s | hand-written images/s | ratio "
-             "(median) | ratio (min - max) |",
-             "| --- | --- | --- | --- | --- |"]
-    table += [f"| {label} | {fit:.0f} | {ref:.0f} | {ratio:.3f} | "
-              f"{low:.2f} - {high:.2f} |"
-              for label, fit, ref, ratio, low, high in rows]
-    text = "\n".join([
-        "## Training throughput: `AdversarialModel.fit` vs a hand-written loop",
-        "",
-        f"Command: `.venv/bin/python bench/throughput.py --images "
-        f"{args.images} --rounds {args.rounds} --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    columns = [["case", "case", "text"], ["fit_ips", "fit images/s", "integer"],
+               ["loop_ips", "hand-written images/s", "integer"],
+               ["ratio", "ratio (median)", "text"],
+               ["range", "ratio (min - max)", "text"]]
+    before = (
         "Small CNN (width 16), batch 128, Fashion-MNIST. Each of "
         f"{args.rounds} rounds times one epoch ({args.images} images) of the "
         "hand-written loop and then one of fit (timed from its epoch's start "
@@ -158,11 +152,12 @@ def main():
         "and the median and range of the per-round ratios. The hand-written "
         "loop is the minimum a user would write (PGD with a uniform start, "
         "CE, one optimizer step); fit also keys each sample's random start "
-        "by its example index and logs metrics.",
-        "",
-        *table,
-    ])
-    publish("throughput", text, args.write)
+        "by its example index and logs metrics.")
+    store(section("throughput", "Training throughput: `AdversarialModel.fit` "
+                  "vs a hand-written loop",
+                  f".venv/bin/python bench/throughput.py --images "
+                  f"{args.images} --rounds {args.rounds} --write", columns,
+                  rows, before), args.write)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,13 @@ import shlex
 
 from benchlib import (
     RUNS,
-    machine_line,
     methods,
-    pct,
-    publish,
     report,
     section_options,
     selected_epoch,
     train_preset,
 )
+from records import section, store
 
 CONDITIONED_AUTOATTACK = (
     " (RobMask and split BN: \"AutoAttack-style worst case of RobMask and "
@@ -68,22 +66,20 @@ def main():
             reports[method + " (last epoch)"] = {
                 **report(workdir, "last"), "epoch": args.epochs}
 
-    lines = ["| method | epoch | clean | PGD-20 | CW-inf | worst of the two |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for method, row in reports.items():
-        lines.append(f"| {method} | {row['epoch']} | {pct(row['clean'])} | "
-                     f"{pct(row['pgd20'])} | {pct(row['cw_inf'])} | "
-                     f"{pct(row['worst_case'])} |")
-    total = next(iter(reports.values()))["clean"]["total"]
-    text = "\n".join([
-        f"## {args.title}",
-        "",
-        f"Command: `.venv/bin/python bench/tradeoff.py --epochs {args.epochs} "
-        f"--methods {args.methods} --last {shlex.quote(args.last)}"
-        f"{section_options(args, parser)} --write`",
-        "",
-        f"Machine: {machine_line()}.",
-        "",
+    columns = [["method", "method", "text"], ["epoch", "epoch", "text"],
+               ["clean", "clean", "percent"], ["pgd20", "PGD-20", "percent"],
+               ["cw_inf", "CW-inf", "percent"],
+               ["worst_case", "worst of the two", "percent"]]
+    rows = [{"method": method, "epoch": row["epoch"],
+             "test_points": row["clean"]["total"],
+             **{name: row[name]["accuracy"]
+                for name in ("clean", "pgd20", "cw_inf", "worst_case")}}
+            for method, row in reports.items()]
+    total = rows[0]["test_points"]
+    command = (f".venv/bin/python bench/tradeoff.py --epochs {args.epochs} "
+               f"--methods {args.methods} --last {shlex.quote(args.last)}"
+               f"{section_options(args, parser)} --write")
+    before = "".join([
         f"Accuracy (%) on the full test set ({total} images) of the network "
         "with the best validation PGD-10 accuracy (its epoch in the second "
         "column); rows marked \"last epoch\" evaluate the network after the "
@@ -105,11 +101,9 @@ def main():
         "test images) is in the section \"AutoAttack-style worst case of "
         "the trade-off runs\""
         + (CONDITIONED_AUTOATTACK if set(chosen) & {"robmask", "split_bn"}
-           else "") + " below.",
-        "",
-        *lines,
-    ])
-    publish(args.section, text, args.write)
+           else "") + " below."])
+    store(section(args.section, args.title, command, columns, rows, before),
+          args.write)
 
 
 if __name__ == "__main__":

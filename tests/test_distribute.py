@@ -166,11 +166,12 @@ FASHION_SHAPES = SimpleNamespace(image_shape=(28, 28, 1), num_classes=10,
 # TRADES, N-FGSM beside FGSM-RS, OAT's and split BN's conditioned norms
 # beside RobMask's) or that are one part on its defaults, which
 # tests/test_conformance.py trains on two replicas part by part (standard,
-# Madry, TRADES, MART, IAAT, GAIRAT), run with `-m slow`, for the default
-# suite's time. The default suite keeps the presets that add settings of
-# their own: FGSM-RS (a single-step attack, the guard), Free (replays) and
-# RobMask (the masking norm and sampled radii).
-COVERED_BY_OTHERS = ("fashion_mnist_gairat.py", "fashion_mnist_gairat_iaat.py",
+# Madry, TRADES, MART, IAAT, GAIRAT; its Madry runs a one-step attack, as
+# FGSM-RS does), run with `-m slow`, for the default suite's time. The
+# default suite keeps the presets that add settings of their own: Free
+# (replays) and RobMask (the masking norm and sampled radii).
+COVERED_BY_OTHERS = ("fashion_mnist_fgsm_rs.py", "fashion_mnist_gairat.py",
+                     "fashion_mnist_gairat_iaat.py",
                      "fashion_mnist_gairat_trades.py", "fashion_mnist_iaat.py",
                      "fashion_mnist_madry.py", "fashion_mnist_mart.py",
                      "fashion_mnist_nfgsm.py", "fashion_mnist_oat.py",
