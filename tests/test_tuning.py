@@ -99,7 +99,12 @@ def test_the_oracle_knows_and_samples_the_conditional_values(tmp_path):
 @pytest.mark.parametrize("field,value,message", [
     ("methods", ("madry", "fgsm"), "choice {'methods': 'fgsm'}.*method.name"),
     ("beta", (5.0, 1.0), r"tune.beta must be \(\) or \(low, high\)"),
-    ("objective", "fastest", "Unknown tune.objective 'fastest'"),
+    ("objective", "fastest", "tune.objective must be one of .*received "
+     "'fastest'"),
+    # A range no part of the search takes is refused, not skipped: the
+    # method stays madry, which has no beta (TRADES and MART have).
+    ("beta", (1.0, 10.0), r"tune.beta searches method.beta, which "
+     r"\['madry'\] do not take \(it belongs to \['mart', 'trades'\]\)"),
 ])
 def test_bad_search_settings_fail_clearly(tmp_path, field, value, message):
     config = base_config()

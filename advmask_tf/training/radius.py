@@ -259,10 +259,6 @@ class SampledRadius(BaseRadiusPolicy):
         options["high"] = float(options["high"] or config.attack.eps)
         return options
 
-    @property
-    def max_eps(self) -> float:
-        return self.strengths[-1] if self.strengths else self.high
-
     def trained_strengths(self, eps):
         """The strengths set, or the range's two ends."""
         del eps

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from advmask_tf.configs_lib import SEARCH_OBJECTIVES as OBJECTIVES
-from advmask_tf.errors import InputError
+from advmask_tf.config_sections import SEARCH_OBJECTIVES as OBJECTIVES
+from advmask_tf.config_sections import TuneOptions
+from advmask_tf.options import checked_options
+
+__all__ = ["OBJECTIVES", "check_objective", "score"]
 
 
 def check_objective(name: str, robust_weight: float, robust_floor: float):
-    """Raises ValueError naming a bad objective setting."""
-    if name not in OBJECTIVES:
-        raise InputError(f"Unknown tune.objective {name!r}; expected one of "
-                         f"{OBJECTIVES}.")
-    if not 0.0 <= robust_weight <= 1.0:
-        raise InputError(f"tune.robust_weight must be in [0, 1]; received "
-                         f"{robust_weight}.")
-    if not 0.0 <= robust_floor <= 1.0:
-        raise InputError(f"tune.robust_floor must be in [0, 1]; received "
-                         f"{robust_floor}.")
+    """Raises InputError naming a bad objective setting (checked against
+    the tune block's declarations)."""
+    checked_options("tune", TuneOptions, {"objective": name,
+                                          "robust_weight": robust_weight,
+                                          "robust_floor": robust_floor})
 
 
 def score(name: str, clean: float, robust: float, robust_weight: float = 0.5,
