@@ -42,7 +42,13 @@ def test_any_saved_classifier_is_evaluated_by_one_command(
     assert summary["clean_acc"] == f"{100 * report['clean']['accuracy']:.2f}"
     assert float(summary["worst_case_acc"]) == min(
         float(summary["autoattack_acc"]), float(summary["robust_acc"]["pgd20"]))
-    assert summary["attacks"]["autoattack"]["version"] == "standard"
+    # Reduced budgets: a custom cascade, never labelled standard.
+    settings = summary["attacks"]["autoattack"]
+    assert settings["version"] == "custom"
+    assert settings["follows_version"] == "standard"
+    assert settings["budgets_changed"]["apgd_steps"] == {"used": 5,
+                                                         "official": 100}
+    assert "not the standard AutoAttack" in result.stdout
     stages = summary["autoattack_stages"]
     assert list(stages) == ["apgd_ce", "apgd_t", "fab_t", "square"]
     assert stages["apgd_ce"]["attacked"] == report["clean"]["correct"]

@@ -19,7 +19,9 @@ from advmask_tf.evaluation.checks import (
     failed_checks,
     sanity_checks,
 )
+from advmask_tf.evaluation.reports import report_markdown
 from advmask_tf.evaluation.robust import evaluate
+from advmask_tf.evaluation.robustbench import robustbench_entry
 
 EPS = 0.1
 
@@ -286,3 +288,34 @@ def test_dlr_needs_enough_classes():
     with pytest.raises(ValueError, match="at least 3 classes"):
         APGDConfig(eps=0.1, steps=2, loss="dlr").fooled(
             net, tf.zeros((1, 2)), tf.zeros(1, tf.int32))
+
+
+def test_only_the_official_budgets_are_labelled_standard_autoattack():
+    official = build_attacks("autoattack", 0.1)["autoattack"].settings()
+    assert official["version"] == "standard"
+    assert "budgets_changed" not in official
+    reduced = build_attacks("autoattack,autoattack_fast", 0.1, AttackBudgets(
+        apgd_steps=5, apgd_targets=3, square_queries=50))
+    report = {"eps": 0.1, "clean": {"accuracy": 0.9, "correct": 9,
+                                    "total": 10},
+              "worst_case": {"accuracy": 0.5, "correct": 5, "total": 10},
+              "autoattack": {"accuracy": 0.5, "correct": 5, "total": 10},
+              "attacks": {name: attack.settings()
+                          for name, attack in reduced.items()}}
+    settings = report["attacks"]["autoattack"]
+    assert settings["version"] == "custom"
+    assert settings["follows_version"] == "standard"
+    assert settings["budgets_changed"] == {
+        "apgd_steps": {"used": 5, "official": 100},
+        "targets": {"used": 3, "official": 9},
+        "square_queries": {"used": 50, "official": 5000}}
+    # The fast version has no FAB-T: its budget is not its concern.
+    assert "fab_steps" not in report["attacks"]["autoattack_fast"][
+        "budgets_changed"]
+    markdown = report_markdown("reduced", report)
+    assert ("autoattack is a custom AutoAttack (the standard version's "
+            "stages with apgd_steps 5 instead of 100, targets 3 instead of "
+            "9, square_queries 50 instead of 5000): not the standard "
+            "AutoAttack.") in markdown
+    entry = robustbench_entry(report, "m.keras", "fashion_mnist")
+    assert entry["attacks"]["autoattack"]["version"] == "custom"

@@ -29,6 +29,12 @@ from advmask_tf.attacks.square import SquareConfig
 from advmask_tf.errors import InputError
 
 VERSIONS = ("standard", "fast", "rand")
+# The budgets that define AutoAttack's versions (Croce & Hein 2020; the
+# rand version's EOT draws): only a cascade with these may carry the name.
+OFFICIAL_BUDGETS = {"apgd_steps": 100, "restarts": 1, "targets": 9,
+                    "fab_steps": 100, "square_queries": 5000,
+                    "square_schedule": "official", "p_init": 0.8,
+                    "eot_samples": 20}
 
 
 @dataclasses.dataclass
@@ -84,13 +90,43 @@ class AutoAttackConfig:
             del stages["fab_t"]
         return stages
 
+    def budgets_below_official(self) -> dict:
+        """{budget: (this cascade's, the official)} where they differ, for
+        the budgets this version's stages use.
+
+        >>> AutoAttackConfig(eps=0.1, apgd_steps=5).budgets_below_official()
+        {'apgd_steps': (5, 100)}
+        """
+        unused = {"standard": ("eot_samples",),
+                  "fast": ("eot_samples", "fab_steps"),
+                  "rand": ("targets", "fab_steps", "square_queries",
+                           "square_schedule", "p_init")}[self.version]
+        return {name: (getattr(self, name), official)
+                for name, official in OFFICIAL_BUDGETS.items()
+                if name not in unused and getattr(self, name) != official}
+
+    @property
+    def reported_version(self) -> str:
+        """The version's name when every budget is the official one, else
+        "custom" (a reduced cascade is no standard AutoAttack)."""
+        return "custom" if self.budgets_below_official() else self.version
+
     def settings(self) -> dict:
-        """The version and every stage's budget, for reports."""
-        return {"kind": "AutoAttack", "version": self.version,
-                "eps": self.eps,
-                "stages": {name: {k: v for k, v in vars(stage).items()
-                                  if k != "eps"}
-                           for name, stage in self.stages().items()}}
+        """The version and every stage's budget, for reports; a cascade
+        with other budgets than its version's is "custom", naming the
+        version it follows and the budgets that differ."""
+        settings = {"kind": "AutoAttack", "version": self.reported_version,
+                    "eps": self.eps,
+                    "stages": {name: {k: v for k, v in vars(stage).items()
+                                      if k != "eps"}
+                               for name, stage in self.stages().items()}}
+        changed = self.budgets_below_official()
+        if changed:
+            settings["follows_version"] = self.version
+            settings["budgets_changed"] = {
+                name: {"used": used, "official": official}
+                for name, (used, official) in changed.items()}
+        return settings
 
 
 def _registered(version):

@@ -114,11 +114,38 @@ def report_markdown(title: str, report: dict) -> str:
         parts += ["", stages]
     if "autoattack_version" in report:
         parts += ["", f"AutoAttack version: {report['autoattack_version']}."]
+    parts += [f"\n{line}" for line in custom_autoattack_lines(report)]
     if "checks" in report:
         parts += ["", checks_table(report["checks"])]
     if "run" in report:
         parts += ["", run_line(report["run"])]
     return "\n".join(parts) + "\n"
+
+
+def custom_autoattack_lines(report: dict) -> list:
+    """A sentence per AutoAttack cascade run with other budgets than its
+    version's: it is custom, not the standard AutoAttack.
+
+    >>> print(*custom_autoattack_lines({"attacks": {"autoattack": {
+    ...     "kind": "AutoAttack", "version": "custom",
+    ...     "follows_version": "standard", "budgets_changed": {
+    ...         "apgd_steps": {"used": 5, "official": 100}}}}}))
+    autoattack is a custom AutoAttack (the standard version's stages with
+    apgd_steps 5 instead of 100): not the standard AutoAttack.
+    """
+    lines = []
+    for name, settings in report.get("attacks", {}).items():
+        if settings.get("kind") != "AutoAttack" or \
+                settings.get("version") != "custom":
+            continue
+        changed = ", ".join(
+            f"{budget} {values['used']} instead of {values['official']}"
+            for budget, values in settings["budgets_changed"].items())
+        lines.append(f"{name} is a custom AutoAttack (the "
+                     f"{settings['follows_version']} version's stages with "
+                     f"{changed}): not the {settings['follows_version']} "
+                     "AutoAttack.")
+    return lines
 
 
 def run_line(run: dict) -> str:
