@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from advmask_tf.attacks.pgd import BN_MODES, STARTS
-from advmask_tf.attacks.pgd import NORMS as ATTACK_NORMS
 from advmask_tf.attacks.registry import ATTACKS
 from advmask_tf.data.sources import SOURCES
 from advmask_tf.devices import JIT_SETTINGS, PRECISION_SETTINGS
@@ -143,34 +141,6 @@ class ModelOptions:
                            "depth, ...)")
     split: SplitOptions = option(SplitOptions, "split batch norm")
     masking: MaskingOptions = option(MaskingOptions, "RobMask's masking")
-
-
-@dataclasses.dataclass(frozen=True)
-class AttackOptions:
-    """attack: the training attack (PGD; its loss is the objective's)."""
-
-    eps: float = option(0.1, "the training radius (Linf unless norm l2)",
-                        number(0, 1, note="pixels are in [0, 1]"))
-    steps: int = option(10, "attack iterations", integer(1))
-    step_size: float = option(0.025, "the step per iteration", number(0, 1))
-    norm: str = option("linf", "the threat model", one_of(*ATTACK_NORMS))
-    random_start: str = option(
-        "auto", "where the attack starts (auto: the objective's; TRADES "
-        "x + 0.001 N(0, 1), the others uniform)", one_of("auto", *STARTS))
-    bn_mode: str = option("inference", "batch norm while attacking",
-                          one_of(*BN_MODES))
-    start_radius: float = option(1.0, "the uniform start's ball, in eps "
-                                 "(N-FGSM: 2)", number(low=0, low_open=True))
-    project: bool = option(True, "project iterates onto the eps-ball "
-                           "(N-FGSM: False; the [0, 1] clip always "
-                           "applies)", flag())
-
-
-@dataclasses.dataclass(frozen=True)
-class ValidationAttackOptions:
-    """val_attack: the attack of the per-epoch validation (PGD at attack.eps)."""
-
-    steps: int = option(10, "PGD steps", integer(1))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,6 @@ from advmask_tf.config_sections import (  # noqa: F401 (the config's names)
     SCHEDULES,
     SEARCH_OBJECTIVES,
     WEIGHT_DECAY_STYLES,
-    AttackOptions,
     DataOptions,
     EvalOptions,
     GuardOptions,
@@ -33,10 +32,13 @@ from advmask_tf.config_sections import (  # noqa: F401 (the config's names)
     RunOptions,
     TrainOptions,
     TuneOptions,
-    ValidationAttackOptions,
 )
 from advmask_tf.options import check_block, config_block, declared
 from advmask_tf.registry import Registry
+from advmask_tf.training.attack_settings import (
+    AttackOptions,
+    ValidationAttackOptions,
+)
 
 
 def part_schemas(section: str) -> list:

@@ -16,6 +16,8 @@ from advmask_tf.attacks import apgd, pgd, square
 from advmask_tf.configs_lib import base_config
 from advmask_tf.data import build_data
 from advmask_tf.data.sources import load_npz, read_idx
+from advmask_tf.errors import InputError
+from advmask_tf.models import build_model
 from advmask_tf.models.loading import load_keras_file
 from advmask_tf.training import AdversarialModel
 from advmask_tf.tuning import make_tuner
@@ -213,3 +215,20 @@ def test_a_search_with_seed_0_is_reproducible(tmp_path):
     values = [oracle.create_trial("tuner0").hyperparameters.values
               for oracle in (first, second)]
     assert values[0] == values[1]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"attack": {"eps": 8}}, r"attack.eps must be a number in \[0, 1\] "
+     r"\(pixels are in \[0, 1\]\); received 8."),
+    ({"attack": {"eps": 0.1, "steps": 0}},
+     "attack.steps must be an integer >= 1; received 0."),
+    ({"attack": {"eps": 0.1, "norm": "l3"}},
+     r"attack.norm must be one of \('linf', 'l2'\); received 'l3'."),
+    ({"val_attack": {"eps": 2.0}}, r"val_attack.eps must be a number in "
+     r"\[0, 1\]"),
+])
+def test_adversarial_model_checks_its_attack_like_the_config(kwargs, message):
+    # The same declarations check a config file and the Python API.
+    net = build_model("small_cnn", (28, 28, 1), 10, width=2, dense_units=8)
+    with pytest.raises(InputError, match=message):
+        AdversarialModel(net, **kwargs)

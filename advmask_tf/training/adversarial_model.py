@@ -14,6 +14,7 @@ from advmask_tf.models.conditioning import (
     is_conditioned,
     logits_at,
 )
+from advmask_tf.training.attack_settings import checked_attack
 from advmask_tf.training.awp import make_weight_perturbation
 from advmask_tf.training.epochs import EpochCounter
 from advmask_tf.training.free import check_free_replays, train_on_replays
@@ -134,7 +135,7 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         if val_attack is None:
             val_attack = {"eps": self.attack.eps, "steps": 10}
         if isinstance(val_attack, dict):
-            val_attack = PGDConfig(**val_attack)
+            val_attack = PGDConfig(**checked_attack("val_attack", val_attack))
         self.val_attack = val_attack
         self.track_clean_accuracy = track_clean_accuracy
         self.radius = make_radius_policy(radius)

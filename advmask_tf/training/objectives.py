@@ -23,6 +23,7 @@ from advmask_tf.attacks.pgd import PGDConfig
 from advmask_tf.errors import InputError
 from advmask_tf.options import Tunable, number, option
 from advmask_tf.registry import Part, Registry
+from advmask_tf.training.attack_settings import checked_attack
 from advmask_tf.training.interfaces import StepFacts
 
 OBJECTIVES = Registry("objective", field="method.name", default="madry")
@@ -320,7 +321,8 @@ def training_attack(spec, objective) -> PGDConfig:
     """
     if isinstance(spec, PGDConfig):
         return spec
-    spec = dict(spec if spec is not None else {"eps": 0.1})
+    spec = checked_attack("attack", dict(spec if spec is not None
+                                         else {"eps": 0.1}))
     if objective.attack_loss:
         spec["loss"] = objective.attack_loss
     if spec.get("random_start", "auto") == "auto":
