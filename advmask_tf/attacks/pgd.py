@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from advmask_tf.attacks.losses import ATTACK_LOSSES, attack_loss, float32
 from advmask_tf.attacks.registry import ATTACKS
+from advmask_tf.data.validation import check_pixels
 from advmask_tf.errors import InputError
 
 NORMS = ("linf", "l2")
@@ -80,13 +81,16 @@ def _check_radius(name, value, batch: int | None = None):
 
 
 def float_images(x, attack: str):
-    """`x` as a float tensor; integer images (0..255) are refused, since
-    every radius is in the scale of pixels in [0, 1]."""
+    """`x` as a float tensor; integer images, and called eagerly, pixels
+    outside [0, 1] are refused, since every radius is in that scale (a
+    compiled caller checks its batches first, as `evaluate` does)."""
     x = tf.convert_to_tensor(x)
     if not x.dtype.is_floating:
         raise InputError(
             f"{attack} takes float images with pixels in [0, 1]; received "
             f"dtype {x.dtype.name} (divide 0..255 images by 255).")
+    if tf.executing_eagerly():
+        check_pixels(x, attack)
     return x
 
 

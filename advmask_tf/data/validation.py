@@ -89,3 +89,58 @@ def check_images_and_labels(images, labels, num_classes: int, source: str):
             f"outside [0, {num_classes}); labels must be class indices."
         )
     return images, labels
+
+
+def check_pixels(images, where: str) -> None:
+    """Refuses images an attack cannot read right: not floating point, or
+    pixels outside [0, 1] (every eps is in that scale), naming what was
+    seen. `images`: an array or an eager tensor.
+
+    >>> check_pixels(np.full((2, 4, 4, 1), 255.0), "evaluate")
+    Traceback (most recent call last):
+    ...
+    advmask_tf.errors.InputError: evaluate takes pixels in [0, 1] (eps is ...
+    """
+    array = np.asarray(images)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise InputError(
+            f"{where} takes float images with pixels in [0, 1]; received "
+            f"dtype {array.dtype} (divide 0..255 images by 255).")
+    if array.size == 0:
+        return
+    low, high = float(np.min(array)), float(np.max(array))
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0.0 \
+            or high > 1.0:
+        hint = ("; these look like 0..255 images: divide them by 255"
+                if high > 1.5 else "")
+        raise InputError(
+            f"{where} takes pixels in [0, 1] (eps is in that scale); "
+            f"received values in [{low:g}, {high:g}]{hint}.")
+
+
+def looks_like_probabilities(outputs) -> bool:
+    """Whether a batch of outputs are probabilities: every row
+    non-negative and summing to 1 (a softmax head), not logits.
+
+    >>> looks_like_probabilities([[0.2, 0.8], [0.5, 0.5]])
+    True
+    >>> looks_like_probabilities([[2.0, -1.0], [0.3, 0.7]])
+    False
+    """
+    array = np.asarray(outputs, np.float64)
+    return (array.ndim == 2 and array.shape[-1] > 1 and array.shape[0] > 0
+            and bool(np.all(array >= -1e-6))
+            and bool(np.allclose(array.sum(-1), 1.0, atol=1e-3)))
+
+
+def check_logit_outputs(outputs, where: str) -> None:
+    """Refuses outputs that are probabilities (see
+    `looks_like_probabilities`): the objectives and attacks need logits,
+    and a softmax head masks their gradients."""
+    if looks_like_probabilities(outputs):
+        raise InputError(
+            f"{where} outputs probabilities (every row non-negative and "
+            "summing to 1 on a probe batch): the objectives and attacks "
+            "need logits; drop the final softmax (activation=None, no "
+            "Softmax layer or keras.ops.softmax at the end).")
+

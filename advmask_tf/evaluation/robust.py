@@ -12,6 +12,7 @@ import tensorflow as tf
 from advmask_tf.attacks.pgd import noise_keys_for
 from advmask_tf.attacks.registry import AttackBudgets, build_attacks
 from advmask_tf.data.pipeline import split_inputs
+from advmask_tf.data.validation import check_logit_outputs, check_pixels
 from advmask_tf.errors import InputError
 from advmask_tf.evaluation.ensemble import cascade, compile_attack, run_on
 from advmask_tf.io_utils import atomic_write_text
@@ -132,6 +133,10 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
     for step, batch in enumerate(dataset):
         features, label = batch[0], batch[1]
         image, index = split_inputs(features)
+        check_pixels(image, "evaluate")
+        if step == 0:
+            check_logit_outputs(network(image[:16], training=False),
+                                "the evaluated network")
         label = tf.cast(label, tf.int32)
         if index is None:  # bare images: key by position in the dataset
             index = tf.range(tf.shape(label)[0], dtype=tf.int64) + total

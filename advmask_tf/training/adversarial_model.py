@@ -8,6 +8,7 @@ import tensorflow as tf
 from advmask_tf.attacks.losses import cross_entropy
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for, robust_mask
 from advmask_tf.data.pipeline import split_inputs
+from advmask_tf.data.validation import check_logit_outputs, check_pixels
 from advmask_tf.errors import InputError
 from advmask_tf.models.conditioning import (
     at_strength,
@@ -23,6 +24,7 @@ from advmask_tf.training.inputs import (
     checked_index,
     checked_pixels,
     class_labels,
+    first_images,
 )
 from advmask_tf.training.interfaces import StepFacts, StepLoss
 from advmask_tf.training.objectives import (
@@ -210,12 +212,21 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         return self.network.export(filepath, format=format, verbose=verbose,
                                    **kwargs)
 
-    def fit(self, *args, callbacks=None, **kwargs):
-        """`keras.Model.fit`, with an `EpochCounter` added to the callbacks."""
+    def fit(self, x=None, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, with an `EpochCounter` added to the callbacks,
+        after a check of the first data it can read: pixels in [0, 1] and
+        a network that outputs logits (the train step checks every batch's
+        pixels too, except under XLA, which drops assertions)."""
+        images = first_images(x)
+        if images is not None:
+            check_pixels(images, "fit")
+            check_logit_outputs(
+                logits_at(self.network, tf.convert_to_tensor(images[:16]),
+                          0.0), f"network {self.network.name!r}")
         callbacks = list(callbacks or [])
         if not any(isinstance(c, EpochCounter) for c in callbacks):
             callbacks.append(EpochCounter())
-        return super().fit(*args, callbacks=callbacks, **kwargs)
+        return super().fit(x, *args, callbacks=callbacks, **kwargs)
 
     def step_facts(self, image, label, index=None, clean_correct=None
                    ) -> StepFacts:

@@ -25,6 +25,29 @@ def check_logits(network) -> None:
             "softmax activation (use activation=None).")
 
 
+def first_images(x, limit: int = 4096):
+    """The images of the data `fit` is given, as far as they can be read
+    without consuming it: an array's first `limit`, the first batch of a
+    tf.data dataset or a PyDataset; None for a generator.
+
+    >>> first_images({"image": tf.zeros((3, 2, 2, 1))}).shape
+    TensorShape([3, 2, 2, 1])
+    """
+    if isinstance(x, tf.data.Dataset):
+        element = next(iter(x.take(1)), None)
+    elif isinstance(x, keras.utils.PyDataset):
+        element = x[0] if len(x) else None
+    elif hasattr(x, "shape") or isinstance(x, (dict, list)):
+        element = x
+    else:
+        return None
+    if isinstance(element, tuple):
+        element = element[0]
+    if isinstance(element, dict):
+        element = element.get("image")
+    return None if element is None else element[:limit]
+
+
 def class_labels(y):
     """int32 class labels from integer labels or one-hot rows.
 
