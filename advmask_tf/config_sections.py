@@ -119,7 +119,7 @@ class MaskingOptions:
                                "number of strengths)", integer(1))
     strengths: tuple = option(
         (), "the set the encoding is defined on",
-        numbers(low=0, note="(): radius.strengths, or (0, attack.eps)"))
+        numbers(0, 1, note="(): radius.strengths, or (0, attack.eps)"))
     max_eps: float = option(0.0, "sinusoidal scale",
                             number(low=0, note="0: the largest strength"))
     route_boundaries: tuple = option((), "eps boundaries between routes of "

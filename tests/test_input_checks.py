@@ -232,3 +232,21 @@ def test_adversarial_model_checks_its_attack_like_the_config(kwargs, message):
     net = build_model("small_cnn", (28, 28, 1), 10, width=2, dense_units=8)
     with pytest.raises(InputError, match=message):
         AdversarialModel(net, **kwargs)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"method.name": "trades", "method.beta": float("inf")},
+     "method.beta must be a number >= 0"),
+    ({"method.beta": float("nan")}, "method.beta must be a number >= 0"),
+    ({"attack.start_radius": float("inf")}, "attack.start_radius must be"),
+    ({"radius.policy": "sampled", "radius.strengths": (0.0, 2.0)},
+     r"radius.strengths must be a tuple of numbers in \[0, 1\]"),
+    ({"train.verbose": -1}, r"train.verbose must be one of \(0, 1, 2\)"),
+    ({"model.masking.max_eps": -1.0}, "model.masking.max_eps must be a "
+     "number >= 0"),
+])
+def test_nonsense_values_are_refused_by_their_declarations(overrides,
+                                                           message):
+    config = tiny(overrides)
+    with pytest.raises(InputError, match=message):
+        runs.check_config(config)

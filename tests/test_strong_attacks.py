@@ -131,10 +131,12 @@ class SpyEnsemble:
 
 
 def test_the_cascade_only_attacks_points_still_robust():
-    # A network that classifies every point right: label = argmax of x.
+    # A network that classifies every point right: label = argmax of x
+    # (logits 2x, so its rows are no probabilities).
     x = np.eye(8, dtype=np.float32)[:, None, :, None]  # (8, 1, 8, 1)
     labels = np.arange(8)
-    net = keras.Sequential([keras.Input((1, 8, 1)), keras.layers.Flatten()])
+    net = keras.Sequential([keras.Input((1, 8, 1)), keras.layers.Flatten(),
+                            keras.layers.Rescaling(2.0)])
     first, second, third = Spy({0, 1}), Spy({2}), Spy({3, 7})
     data = tf.data.Dataset.from_tensor_slices((x, labels)).batch(8)
     points = {}

@@ -235,11 +235,11 @@ class SampledRadius(BaseRadiusPolicy):
     class Options:
         strengths: tuple = option(
             (), "sampled: the set each sample's eps is drawn from (RobMask's "
-            "strengths)", numbers(low=0, note="(): a range [low, high]"))
+            "strengths)", numbers(0, 1, note="(): a range [low, high]"))
         low: float = option(0.0, "sampled: the range's low end",
-                            number(low=0))
+                            number(0, 1))
         high: float = option(0.0, "sampled: the range's high end",
-                             number(low=0, note="0: attack.eps"))
+                             number(0, 1, note="0: attack.eps"))
 
         def __post_init__(self):
             strengths = tuple(sorted(float(s) for s in self.strengths))
