@@ -112,7 +112,9 @@ def part_arguments(section, name) -> dict:
     if name == "gairat":
         spec["burn_in_epochs"] = 0
     if name == "adaptive":
-        spec["warmup_epochs"] = 0
+        # The authors' rule: a second probe attack and the clean
+        # correctness on top of the paper rule's table updates.
+        spec.update(warmup_epochs=0, rule="authors_code")
     return {ARGUMENTS[section]: spec}
 
 

@@ -304,10 +304,11 @@ def test_tables_survive_an_interrupted_run(fashion_mnist, tmp_path):
                                reference.weighting.table.numpy(), atol=1e-5)
 
 
-# The paper's rule alone: tests/test_conformance.py (every part's tables on
-# two replicas); here with GAIRAT's table beside it over 2 epochs (slow).
-@pytest.mark.parametrize("rule", [pytest.param("paper", marks=pytest.mark.slow),
-                                  "authors_code"])
+# Each part's tables on two replicas, the adaptive radius under the
+# authors' rule: tests/test_conformance.py. Here both rules with GAIRAT's
+# table beside them over 2 epochs (slow).
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", ["paper", "authors_code"])
 def test_two_replicas_update_the_same_tables(rule, fashion_slice, float64,
                                              replica_pair):
     x, y = fashion_slice(128, dtype=np.float64)
