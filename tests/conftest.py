@@ -141,31 +141,3 @@ def replica_pair(two_replicas):
                                       two_replicas))
 
     return run
-
-
-# The longest tests of the default suite (about 20 s or more each, on 2
-# cores), started first: the two test processes then finish together
-# instead of one waiting for the other's last long test.
-LONGEST_FIRST = (
-    "test_cli.py::test_train_then_eval_end_to_end",
-    "test_distribute.py::test_two_workers_on_loopback_train_like_one_process",
-    "test_mixing.py::test_a_mixing_run_trains_both_classifiers",
-    "test_training.py::test_madry_training_raises_robust_accuracy",
-    "test_fast_training.py::test_free_training_learns_robustness",
-    "test_strong_attacks.py::test_checks_pass_on_an_honest_network",
-    "test_robmask.py::test_robmask_learns_distinct_clean_and_adversarial",
-    "test_distribute.py::test_every_preset_trains_alike_on_two_replicas",
-    "test_training.py::test_two_replicas_match_one_device",
-    "test_cli.py::test_killed_run_resumes_and_loses_at_most_one_epoch",
-    "test_strong_attacks.py::test_autoattack_is_per_point_and_no_stronger",
-)
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item):
-        for position, name in enumerate(LONGEST_FIRST):
-            if name in item.nodeid:
-                return position
-        return len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: the rest keep their order
