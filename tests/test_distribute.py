@@ -62,6 +62,10 @@ def finish(processes, timeout=420):
     return outputs
 
 
+# Three processes on 2 cores for about 50 s: with `-m slow`, for the default
+# suite's time (MirroredStrategy's replica equivalence stays in it:
+# tests/test_conformance.py and the presets below).
+@pytest.mark.slow
 def test_two_workers_on_loopback_train_like_one_process(tmp_path):
     outputs = finish(start_workers(tmp_path, "worker"))
     for index, (_, stderr) in enumerate(outputs):
