@@ -29,7 +29,7 @@ import dataclasses
 import tensorflow as tf
 
 from advmask_tf.errors import InputError
-from advmask_tf.options import integer, number, option
+from advmask_tf.options import checked_options, integer, number, option
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,25 +62,15 @@ class WeightPerturbation:
     >>> WeightPerturbation(gamma=-1.0)
     Traceback (most recent call last):
     ...
-    advmask_tf.errors.InputError: method.awp_gamma must be a number >= 0 (0: no weight \
-perturbation); received -1.0.
+    advmask_tf.errors.InputError: method.awp_gamma must be a number in [0, 1) ...
     """
 
     def __init__(self, gamma: float = 5e-3, warmup_epochs: int = 0):
-        if isinstance(gamma, bool) or not (
-                isinstance(gamma, (int, float)) and 0 <= gamma < 1):
-            raise InputError(
-                "method.awp_gamma must be a number >= 0 (0: no weight "
-                f"perturbation); received {gamma!r}." if not (
-                    isinstance(gamma, (int, float)) and gamma >= 1)
-                else "method.awp_gamma must be below 1 (a fraction of each "
-                f"kernel's norm, about 5e-3); received {gamma!r}.")
-        if isinstance(warmup_epochs, bool) or not isinstance(
-                warmup_epochs, int) or warmup_epochs < 0:
-            raise InputError("method.awp_warmup_epochs must be an integer "
-                             f">= 0; received {warmup_epochs!r}.")
-        self.gamma = float(gamma)
-        self.warmup_epochs = int(warmup_epochs)
+        # The ranges are AWPOptions' (the config's method block).
+        options = checked_options("method", AWPOptions, {
+            "awp_gamma": gamma, "awp_warmup_epochs": warmup_epochs})
+        self.gamma = options.awp_gamma
+        self.warmup_epochs = options.awp_warmup_epochs
 
     @staticmethod
     def kernels(variables) -> list:
