@@ -252,6 +252,35 @@ def test_the_command_line_reports_a_bad_config_in_one_line_before_any_work(
     assert not os.path.exists(tmp_path / "run")  # nothing was created
 
 
+@pytest.mark.parametrize("tool, args, message", [
+    ("advmask-train", [f"--config={TINY}", "--config.train.epoch=3"],
+     "--config.train.epoch: no such field; did you mean "
+     "--config.train.epochs?"),
+    ("advmask-eval", ["--config.eval.ep=0.1"],
+     "--config.eval.ep: no such field; did you mean --config.eval.eps?"),
+    ("advmask-tune", [f"--config={TINY}", "--config.trian.epochs=3"],
+     "--config.trian: no such field; did you mean --config.train?"),
+    ("advmask-train", ["--config=configs/tiny.py"],
+     "--config: configs/tiny.py does not exist (a relative path is read "
+     "from the current folder, {cwd})."),
+    ("advmask-train", ["--config={tmp}/broken.py"],
+     "--config: {tmp}/broken.py is not valid Python (line 1: invalid "
+     "syntax)."),
+])
+def test_a_config_that_cannot_be_read_is_one_line_naming_the_field(
+        tmp_path, monkeypatch, tool, args, message):
+    (tmp_path / "broken.py").write_text("def get_config(:\n")
+    monkeypatch.chdir(tmp_path)  # configs/ is not under this folder
+    args = [a.format(tmp=tmp_path) for a in args]
+    result = run_cli(tool, *args, f"--workdir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert errors == [f"{tool}: error: " + message.format(
+        cwd=tmp_path, tmp=tmp_path)], result.stderr[-2000:]
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_a_bug_inside_fit_keeps_its_traceback(tmp_path):
     # TensorFlow raises ValueError for shape bugs while tracing: such an
     # error is no bad input and must not be reduced to one line.

@@ -204,6 +204,38 @@ def test_augmentation_for_32x32_colour(tmp_path):
         build_data(config, batch_size=8)
 
 
+def test_the_training_stream_is_a_function_of_seed_and_epoch(tmp_path):
+    """Epoch e's batches (order and augmentation) are the same whether the
+    stream starts at epoch 0 or at e, and each epoch visits every example
+    once; another epoch or seed orders them differently."""
+    rng = np.random.RandomState(0)
+    x = rng.randint(0, 256, (40, 32, 32, 3)).astype(np.uint8)
+    path = tmp_path / "colour.npz"
+    np.savez(path, x_train=x, y_train=np.arange(40) % 10, x_test=x[:8],
+             y_test=np.arange(8))
+    config = ml_collections.ConfigDict(default_data_config().to_dict())
+    config.update(source="npz", path=str(path), validation_size=0)
+
+    def epochs(bundle, first, count):
+        batches = list(bundle.train_from(first).take(
+            count * bundle.steps_per_epoch))
+        return [np.concatenate([f[key].numpy() for f, _ in batches])
+                for key in ("index", "image")]
+
+    bundle = build_data(config, batch_size=10, seed=3)
+    assert bundle.steps_per_epoch == 4
+    whole_index, whole_image = epochs(bundle, 0, 3)
+    resumed_index, resumed_image = epochs(bundle, 2, 1)
+    np.testing.assert_array_equal(resumed_index, whole_index[80:])
+    np.testing.assert_array_equal(resumed_image, whole_image[80:])
+    for epoch in range(3):
+        assert sorted(whole_index[40 * epoch:40 * (epoch + 1)]) == list(
+            range(40))
+    assert not np.array_equal(whole_index[:40], whole_index[40:80])
+    other_seed = build_data(config, batch_size=10, seed=4)
+    assert not np.array_equal(epochs(other_seed, 0, 1)[0], whole_index[:40])
+
+
 def test_unknown_source_is_named():
     with pytest.raises(ValueError, match="'mnist3'"):
         load_source("mnist3")

@@ -2,16 +2,20 @@
 [0, 1] and networks that output probabilities, as `fit` does, naming what
 it saw (issue: a Keras user's ordinary mistakes)."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_cli import run_cli
 
 from advmask_tf.attacks import PGDConfig
 from advmask_tf.attacks.pgd import pgd
 from advmask_tf.errors import InputError
 from advmask_tf.evaluation import evaluate
 from advmask_tf.models import build_model
+from advmask_tf.runs.evaluate_model import evaluate_model_file
 from advmask_tf.training import AdversarialModel
 
 
@@ -92,3 +96,47 @@ def test_softmax_heads_are_refused_from_their_outputs(index, fashion_slice):
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
     with pytest.raises(InputError, match=message):
         evaluate(net, data, eps=0.1)
+
+
+def test_advmask_eval_evaluates_a_saved_adversarial_model(
+        tmp_path, fashion_slice):
+    """The file a Keras user saves (model.save, ModelCheckpoint) holds the
+    AdversarialModel: its network is what gets evaluated."""
+    x, y = fashion_slice(64)
+    model = AdversarialModel(logits_network(), attack={"eps": 0.1,
+                                                       "steps": 1})
+    model.compile(optimizer="adam")
+    model.fit(x, y, epochs=1, verbose=0)
+    path = str(tmp_path / "adversarial.keras")
+    model.save(path)
+    report = evaluate_model_file(str(tmp_path / "out"), path, limit=40,
+                                 attacks="pgd", checks=False, verbose=0)
+    test_x, test_y = fashion_slice(40, split="test")
+    direct = evaluate(model.network, tf.data.Dataset.from_tensor_slices(
+        (test_x, test_y)).batch(40), attacks={}, eps=0.1)
+    assert report["clean"]["total"] == 40
+    assert report["clean"]["correct"] == direct["clean"]["correct"]
+
+
+def test_a_two_output_model_is_named_as_such(tmp_path):
+    inputs = keras.Input((28, 28, 1))
+    flat = keras.layers.Flatten()(inputs)
+    two = keras.Model(inputs, [keras.layers.Dense(10)(flat),
+                               keras.layers.Dense(1)(flat)])
+    path = str(tmp_path / "two.keras")
+    two.save(path)
+    with pytest.raises(InputError, match=r"two.keras has 2 outputs; an "
+                       "evaluation takes a classifier with one output"):
+        evaluate_model_file(str(tmp_path / "out"), path, limit=10,
+                            verbose=0)
+
+
+def test_a_negative_condition_eps_is_refused_before_any_work(tmp_path):
+    result = run_cli("advmask-eval", f"--workdir={tmp_path}/run",
+                     "--condition_eps=-3")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "advmask-eval: error: --condition_eps must be a strength in [0, 1] "
+        "(leave it out for the run's eval.condition_eps); received -3.0.")
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "run")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import traceback
 
@@ -46,25 +47,101 @@ def check_no_arguments(argv) -> None:
                                "setting is a --flag (see --help)")
 
 
-def one_line(error: BaseException) -> str:
-    """An exception as one line: a config field's KeyError (a typo in
-    --config.<field>) with its nearest spelling, others by their message.
+def _config_overrides(argv) -> list[str]:
+    """The dotted fields set by --config.<field>=<value> arguments."""
+    return [arg[len("--config."):].partition("=")[0] for arg in argv
+            if arg.startswith("--config.")]
 
-    >>> one_line(KeyError("'trian'\\nDid you mean \\"train\\" instead of \\"trian\\"?"))
-    '--config has no field \\'trian\\'; did you mean "train" instead of "trian"?'
+
+def unknown_field_line(error: KeyError | AttributeError, argv=()) -> str:
+    r"""ml_collections' error for a misspelt --config field, as one line
+    naming the whole field set on the command line and the nearest
+    spelling.
+
+    >>> error = AttributeError(KeyError(
+    ...     "'epoch'\nDid you mean \"epochs\" instead of \"epoch\"?"))
+    >>> unknown_field_line(error, ["--config.train.epoch=3"])
+    '--config.train.epoch: no such field; did you mean --config.train.epochs?'
     """
-    if isinstance(error, (KeyError, AttributeError)):
-        # ml_collections: KeyError for a section, AttributeError for a
-        # leaf field (no spelling hint then).
-        message = str(error.args[0]) if error.args else ""
-        message = message.strip('"') if isinstance(error, AttributeError) \
-            else message
-        field, _, hint = message.partition("\n")
-        text = f"--config has no field {field}"
-        if hint:
-            text += "; " + hint[0].lower() + hint[1:]
-        return text
-    return " ".join(str(error).split())
+    inner = error.args[0] if error.args else ""
+    while isinstance(inner, KeyError) and inner.args:
+        inner = inner.args[0]
+    name, _, hint = str(inner).partition("\n")
+    name = name.strip().strip("'\"")
+    matches = re.search(r'Did you mean "([^"]+)"', hint)
+    for path in _config_overrides(argv):
+        parts = path.split(".")
+        if name in parts:
+            cut = parts.index(name)
+            field = ".".join(parts[:cut + 1])
+            line = f"--config.{field}: no such field"
+            if matches:
+                line += "; did you mean --config." + ".".join(
+                    parts[:cut] + [matches.group(1)]) + "?"
+            return line
+    return f"--config has no field {name!r}" + (
+        f"; did you mean {matches.group(1)!r}?" if matches else "")
+
+
+def _config_path(argv) -> str | None:
+    for position, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            return arg.partition("=")[2]
+        if arg == "--config" and position + 1 < len(argv):
+            return argv[position + 1]
+    return None
+
+
+def config_file_line(error: BaseException, argv=()) -> str | None:
+    """One line for a --config file that cannot be read: missing (named
+    with the folder a relative path is read from), not Python, without
+    get_config(), or raising in it; None when `error` did not come from
+    loading that file."""
+    path = _config_path(argv)
+    if not path:
+        return None
+    full = os.path.abspath(path)
+    if isinstance(error, SyntaxError) and error.filename and \
+            os.path.abspath(error.filename) == full:
+        return (f"--config: {path} is not valid Python (line "
+                f"{error.lineno}: {error.msg}).")
+    frames = traceback.extract_tb(error.__traceback__)
+    in_file = [f for f in frames if os.path.abspath(f.filename) == full]
+    if in_file:
+        return (f"--config: {path} line {in_file[-1].lineno}: get_config() "
+                f"raised {type(error).__name__}: {error}")
+    if not frames or "ml_collections" not in frames[-1].filename:
+        return None
+    if isinstance(error, OSError) and "Failed loading config" in str(error):
+        if not os.path.exists(full):
+            return (f"--config: {path} does not exist (a relative path is "
+                    f"read from the current folder, {os.getcwd()}).")
+        return f"--config: {path} cannot be loaded as a config file."
+    if isinstance(error, AttributeError) and "get_config" in str(error):
+        return (f"--config: {path} defines no get_config() returning the "
+                "config (see configs/ for examples).")
+    return None
+
+
+def input_error_line(error: BaseException, argv=()) -> str | None:
+    """The one line an input error is reported in, or None for a bug (which
+    keeps its traceback): an `InputError`, a --config file that cannot be
+    read, or a misspelt --config field.
+
+    >>> input_error_line(InputError("train.epochs must be ..."))
+    'train.epochs must be ...'
+    >>> input_error_line(ZeroDivisionError("division by zero")) is None
+    True
+    """
+    if isinstance(error, InputError):
+        return " ".join(str(error).split())
+    line = config_file_line(error, argv)
+    if line is not None:
+        return " ".join(line.split())
+    if isinstance(error, (KeyError, AttributeError)) and \
+            from_a_config_field(error):
+        return unknown_field_line(error, argv)
+    return None
 
 
 CONFIG_HELP = """
@@ -116,17 +193,18 @@ def run_tool(main, name: str, define_flags=None) -> None:
         if stop.code == 1 and set(sys.argv[1:]) & HELP_FLAGS:
             sys.exit(0)
         raise
-    except (InputError, KeyError, AttributeError) as error:
-        if not isinstance(error, InputError) and \
-                not from_a_config_field(error):
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; re-run the same command to resume "
+              "(a work directory keeps its last finished epoch).",
+              file=sys.stderr, flush=True)
+        sys.exit(130)
+    except Exception as error:
+        line = input_error_line(error, sys.argv[1:])
+        if line is None:
             report_bug(name)
             raise
-        print(f"{name}: error: {one_line(error)}", file=sys.stderr,
-              flush=True)
+        print(f"{name}: error: {line}", file=sys.stderr, flush=True)
         sys.exit(2)
-    except Exception:
-        report_bug(name)
-        raise
 
 
 def report_bug(name: str) -> None:

@@ -89,6 +89,11 @@ def main(argv):
             "give either --workdir=<work directory> (repeatable) or "
             f"--model=<file.keras>; received --workdir={_WORKDIR.value} "
             f"--model={_MODEL.value}.")
+    told = _CONDITION_EPS.value
+    if told is not None and not 0 <= told <= 1:
+        raise CommandLineError(
+            f"--condition_eps must be a strength in [0, 1] (leave it out "
+            f"for the run's eval.condition_eps); received {told}.")
     if _MODEL.value:
         if not _OUT.value:
             raise CommandLineError("--model needs --out=<directory> for its "

@@ -9,6 +9,7 @@ radii can live in a table indexed by it.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -34,6 +35,12 @@ class DataBundle:
     class_names: tuple = ()
     train_images: np.ndarray | None = None
     train_labels: np.ndarray | None = None
+    # train_from(epoch): the training batches from that epoch on, endlessly,
+    # in an order that depends on the seed and the epoch alone (see
+    # `epoch_stream`); fit it with steps_per_epoch. None for bundles built
+    # by hand.
+    train_from: Callable[[int], tf.data.Dataset] | None = None
+    steps_per_epoch: int = 0
 
 
 def split_validation(num_examples: int, num_validation: int, seed: int):
@@ -57,13 +64,69 @@ def _to_float(image):
     return tf.cast(image, tf.float32)
 
 
-def pad_crop_flip(image, padding: int = 4):
-    """Standard 32x32 augmentation: reflect-pad, random crop, random flip."""
+def pad_crop_flip(image, padding: int = 4, key=None):
+    """Standard 32x32 augmentation: reflect-pad, random crop, random flip.
+
+    With `key` (a stateless-RNG seed, shape (2,)), the crop and flip are a
+    function of the key alone.
+    """
     shape = tf.shape(image)
     padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]],
                     mode="REFLECT")
-    cropped = tf.image.random_crop(padded, shape)
-    return tf.image.random_flip_left_right(cropped)
+    if key is None:
+        cropped = tf.image.random_crop(padded, shape)
+        return tf.image.random_flip_left_right(cropped)
+    crop_key, flip_key = tf.unstack(
+        tf.random.experimental.stateless_split(key, 2))
+    cropped = tf.image.stateless_random_crop(padded, shape, crop_key)
+    return tf.image.stateless_random_flip_left_right(cropped, flip_key)
+
+
+def epoch_stream(images, labels, batch_size: int, augment: bool, seed: int,
+                 first_epoch: int = 0):
+    """The training batches of every epoch from `first_epoch` on, endlessly,
+    and the number of steps an epoch takes.
+
+    Epoch e visits the examples in an order drawn from (seed, e) alone, and
+    augments each from (seed, e, its index), so a run resumed at epoch e
+    trains on exactly the batches an uninterrupted run trains on there. (A
+    shuffle that reshuffles each iteration would start a new process at
+    epoch 0's order.) Batches are full: an epoch's leftover examples open
+    the next epoch's first batch.
+
+    >>> x = np.arange(5, dtype=np.float32).reshape(5, 1, 1, 1)
+    >>> stream, steps = epoch_stream(x, np.arange(5), 2, False, seed=0)
+    >>> resumed, _ = epoch_stream(x, np.arange(5), 2, False, 0, first_epoch=1)
+    >>> first = [b[1].numpy().tolist() for b in stream.take(4)]
+    >>> steps, first[steps:] == [b[1].numpy().tolist() for b in resumed.take(2)]
+    (2, True)
+    """
+    n = len(labels)
+    batch = min(int(batch_size), n)
+    steps = n // batch
+    skipped = int(first_epoch) * steps * batch
+    images_t, labels_t = tf.constant(images), tf.constant(labels)
+    seed_t = tf.constant(int(seed), tf.int64)
+
+    def visits(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([seed_t, epoch]))
+        return tf.data.Dataset.from_tensor_slices(
+            (tf.fill([n], epoch), order))
+
+    def example(epoch, index):
+        image = _to_float(tf.gather(images_t, index))
+        if augment:
+            key = tf.random.experimental.stateless_fold_in(
+                tf.stack([seed_t, epoch]), index)
+            image = pad_crop_flip(image, key=key)
+        return {"image": image, "index": index}, tf.gather(labels_t, index)
+
+    stream = (tf.data.Dataset.range(skipped // n, np.iinfo(np.int64).max)
+              .flat_map(visits).skip(skipped % n)
+              .map(example, num_parallel_calls=tf.data.AUTOTUNE)
+              .batch(batch, drop_remainder=True))
+    return stream.prefetch(tf.data.AUTOTUNE), steps
 
 
 def make_dataset(images, labels, indices, batch_size: int, shuffle: bool,
@@ -144,6 +207,10 @@ def build_data(data_config, batch_size: int, seed: int = 0,
     train = make_dataset(x_train, y_train, np.arange(len(y_train)),
                          batch_size, shuffle=True, augment=augment, seed=seed,
                          drop_remainder=len(y_train) >= batch_size)
+
+    def train_from(epoch: int) -> tf.data.Dataset:
+        return epoch_stream(x_train, y_train, batch_size, augment, seed,
+                            first_epoch=epoch)[0]
     validation = None
     if n_val:
         validation = make_dataset(
@@ -157,7 +224,8 @@ def build_data(data_config, batch_size: int, seed: int = 0,
         image_shape=splits.image_shape, num_classes=splits.num_classes,
         num_train=len(y_train), num_validation=n_val, num_test=n_test,
         mean=mean, std=std, class_names=splits.class_names,
-        train_images=x_train, train_labels=y_train)
+        train_images=x_train, train_labels=y_train, train_from=train_from,
+        steps_per_epoch=len(y_train) // min(batch_size, len(y_train)))
 
 
 def prefetch_to(dataset: tf.data.Dataset, device: str) -> tf.data.Dataset:

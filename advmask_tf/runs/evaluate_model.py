@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import keras
 import ml_collections
 
 from advmask_tf.configs_lib import base_config
@@ -48,6 +49,23 @@ def model_config(overrides: dict | None = None):
         config[section][field] = value
     check_fields(config)
     return config
+
+
+def evaluated_network(model, path: str):
+    """The classifier inside `model`: an `AdversarialModel` saved with
+    `model.save(...)` (or by ModelCheckpoint during `fit`) is evaluated
+    through its network; a model of several outputs is refused."""
+    network = getattr(model, "network", None)
+    if isinstance(network, keras.Model):
+        model = network
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) != 1:
+        raise InputError(
+            f"--model: {path} has {len(outputs) or 'no symbolic'} outputs; "
+            "an evaluation takes a classifier with one output, the logits "
+            "(save that head alone, e.g. keras.Model(net.input, "
+            "net.outputs[0])).")
+    return model
 
 
 def check_model_fits(network, path: str, data, condition) -> None:
@@ -104,7 +122,10 @@ def evaluate_model_file(out: str, path: str, limit: int | None = None,
     50
     """
     config = model_config(overrides)
-    network = load_keras_file(path, "--model")
+    if condition is not None and not 0 <= condition <= 1:
+        raise InputError(f"--condition_eps must be a strength in [0, 1]; "
+                         f"received {condition}.")
+    network = evaluated_network(load_keras_file(path, "--model"), path)
     data_config = ml_collections.ConfigDict(config.data.to_dict())
     data_config.validation_size = 0
     data_config.test_limit = requested_points(config, limit)

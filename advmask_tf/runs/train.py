@@ -200,7 +200,7 @@ def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
             f"{data.num_train:,} training examples (after data.train_limit "
             "and data.validation_size); every step would be the whole "
             f"training set. Choose at most {data.num_train}.")
-    steps = int(tf.data.experimental.cardinality(data.train))
+    steps = data.steps_per_epoch
     accelerator = local_accelerator()
     replicas = strategy.num_replicas_in_sync
     with strategy.scope(), precision(resolve_precision(
@@ -233,14 +233,14 @@ def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
         callbacks += _work_directory_callbacks(config, wd, data)
         if int(config.train.verbose):
             callbacks.append(RunProgress(int(config.train.epochs)))
-    train_data, steps_per_epoch = data.train, None
+    # From the first epoch not done, in the order an uninterrupted run
+    # takes: a resumed run trains the same model.
+    train_data = data.train_from(done)
     if accelerator.kind == "gpu" and replicas == 1:
-        # Without steps_per_epoch, Keras takes one more (empty) step per
-        # epoch on a dataset of unknown length: the schedule would drift.
-        train_data, steps_per_epoch = prefetch_to(data.train, "/gpu:0"), steps
+        train_data = prefetch_to(train_data, "/gpu:0")
     # After fit the model holds the averaged weights (Keras finalises them).
     model.fit(train_data, validation_data=data.validation,
-              steps_per_epoch=steps_per_epoch,
+              steps_per_epoch=steps,
               epochs=int(config.train.epochs), initial_epoch=done,
               callbacks=callbacks + last,
               verbose=fit_verbosity(int(config.train.verbose)) if chief
