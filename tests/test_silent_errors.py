@@ -140,3 +140,79 @@ def test_a_negative_condition_eps_is_refused_before_any_work(tmp_path):
         "(leave it out for the run's eval.condition_eps); received -3.0.")
     assert "Traceback" not in result.stderr
     assert not os.path.exists(tmp_path / "run")
+
+
+def test_evaluate_accepts_the_inputs_fit_accepts(fashion_slice):
+    """keras.datasets' (N, 1) labels, one-hot rows, a numpy pair and an
+    unbatched dataset give the report of integer labels in batches."""
+    x, y = fashion_slice(48, split="test")
+    net = logits_network()
+    attacks = {"pgd3": PGDConfig(eps=0.1, steps=3)}
+    reference = evaluate(net, tf.data.Dataset.from_tensor_slices(
+        (x, y)).batch(16), attacks=attacks)
+    one_hot = np.eye(10, dtype=np.float32)[y]
+    for data in [tf.data.Dataset.from_tensor_slices((x, y[:, None])).batch(16),
+                 tf.data.Dataset.from_tensor_slices((x, one_hot)).batch(16),
+                 (x, y), (x, y[:, None]),
+                 tf.data.Dataset.from_tensor_slices((x, y))]:
+        report = evaluate(net, data, attacks=attacks)
+        assert report["clean"] == reference["clean"]
+        assert report["pgd3"] == reference["pgd3"]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("soft labels", "label rows of width 10 that are not one-hot"),
+    ("label 10", r"received label 10; the network has 10 classes, so "
+     r"labels are in \[0, 10\)"),
+    ("weights", "drop the sample weights"),
+    ("two outputs", "has 2 outputs"),
+    ("a list", "takes a tf.data.Dataset of .* received list"),
+])
+def test_evaluate_names_inputs_it_cannot_read(case, message, fashion_slice):
+    x, y = fashion_slice(16, split="test")
+    net = logits_network()
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    if case == "soft labels":
+        data = (x, np.full((16, 10), 0.1, np.float32))
+    elif case == "label 10":
+        data = (x, np.where(np.arange(16) == 5, 10, y))
+    elif case == "weights":
+        data = tf.data.Dataset.from_tensor_slices(
+            (x, y, np.ones(16, np.float32))).batch(8)
+    elif case == "two outputs":
+        inputs = keras.Input((28, 28, 1))
+        flat = keras.layers.Flatten()(inputs)
+        net = keras.Model(inputs, [keras.layers.Dense(10)(flat),
+                                   keras.layers.Dense(10)(flat)])
+    elif case == "a list":
+        data = [x]
+    with pytest.raises(InputError, match=message):
+        evaluate(net, data, attacks={})
+
+
+def test_the_attack_functions_refuse_labels_and_radii_they_cannot_use(
+        fashion_slice):
+    from advmask_tf.attacks.apgd import apgd
+
+    x, y = fashion_slice(8, split="test")
+    net = logits_network()
+    wrong = np.where(np.arange(8) == 3, 12, y)
+    with pytest.raises(InputError, match="pgd received label 12; the "
+                       "network has 10 classes"):
+        pgd(net, x, wrong, eps=0.1, step_size=0.025, steps=2)
+    with pytest.raises(InputError, match="apgd received label 12"):
+        apgd(net, x, wrong, eps=0.1, steps=2)
+    with pytest.raises(InputError, match="pgd takes one integer class per "
+                       r"image, shape \(8,\); received labels of shape "
+                       r"\(8, 10\)"):
+        pgd(net, x, np.eye(10)[y], eps=0.1, step_size=0.025, steps=2)
+    with pytest.raises(InputError, match="eps must be a number .* the text "
+                       "'0.1'"):
+        pgd(net, x, y, eps="0.1", step_size=0.025, steps=2)
+    with pytest.raises(InputError, match="eps must be at most 1 under the "
+                       "Linf norm .* received 8"):
+        pgd(net, x, y, eps=8, step_size=2, steps=2)
+    with pytest.raises(InputError, match="eps must be at most 1"):
+        PGDConfig(eps=8.0, steps=2)
+    # An L2 radius above 1 is a real threat model.
+    pgd(net, x, y, eps=1.5, step_size=0.5, steps=1, norm="l2")

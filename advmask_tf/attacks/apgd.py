@@ -35,6 +35,7 @@ from advmask_tf.attacks.pgd import (
     _check_radius,
     _per_sample,
     _random_start,
+    attack_labels,
     float_images,
     make_forward,
     project,
@@ -141,12 +142,12 @@ def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
     True
     """
     _check_apgd(steps, loss, rho, alpha, eot)
-    _check_radius("eps", eps, tf.convert_to_tensor(x).shape[0])
+    _check_radius("eps", eps, tf.convert_to_tensor(x).shape[0], "linf")
     if loss in TARGETED_LOSSES and targets is None:
         raise InputError(f"APGD loss {loss!r} needs targets.")
     forward = make_forward(model, bn_mode)
     x = float_images(x, "apgd")
-    y = tf.cast(y, tf.int32)
+    y = attack_labels(forward, x, y, "apgd")
     per_sample_shape = tf.concat(
         [tf.shape(x)[:1], tf.ones([x.shape.rank - 1], tf.int32)], 0)
     # Always one radius per sample: the step size is halved per sample.
@@ -273,7 +274,7 @@ class APGDConfig:
     uses_gradients = True
 
     def __post_init__(self):
-        _check_radius("eps", self.eps)
+        _check_radius("eps", self.eps, norm="linf")
         _check_apgd(self.steps, self.loss, self.rho, self.alpha, self.eot)
         for name in ("restarts", "targets"):
             value = getattr(self, name)

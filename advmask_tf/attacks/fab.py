@@ -38,6 +38,7 @@ from advmask_tf.attacks.losses import float32
 from advmask_tf.attacks.pgd import (
     _check_radius,
     _per_sample,
+    attack_labels,
     float_images,
     make_forward,
 )
@@ -144,7 +145,7 @@ def fab_targeted(model, x, y, targets, norm: str = "linf", steps: int = 100,
     _check_fab(norm, steps, 1, alpha_max, eta, beta)
     forward = make_forward(model, bn_mode)
     x = float_images(x, "fab")
-    y = tf.cast(y, tf.int32)
+    y = attack_labels(forward, x, y, "fab")
     targets = tf.cast(targets, tf.int32)
     batch = tf.shape(x)[0]
     flat = lambda t: tf.reshape(t, [batch, -1])  # noqa: E731
@@ -252,7 +253,7 @@ class FABConfig:
     uses_gradients = True
 
     def __post_init__(self):
-        _check_radius("eps", self.eps)
+        _check_radius("eps", self.eps, norm=self.norm)
         _check_fab(self.norm, self.steps, self.targets, self.alpha_max,
                    self.eta, self.beta)
 

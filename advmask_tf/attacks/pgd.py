@@ -60,11 +60,16 @@ def robust_mask(result: AttackResult, attack) -> tf.Tensor:
     return tf.cast(result.survived(attack.steps), tf.float32)
 
 
-def _check_radius(name, value, batch: int | None = None):
+def _check_radius(name, value, batch: int | None = None,
+                  norm: str | None = None):
     """Validates python, numpy and eager-tensor radii now (against the
-    batch size when known); graph tensors are checked by a TF assert."""
+    batch size when known; under "linf", at most 1, the pixel range);
+    graph tensors are checked by a TF assert."""
     if isinstance(value, tf.Tensor) and tf.executing_eagerly():
         value = value.numpy()
+    if isinstance(value, (str, bytes)):
+        raise InputError(f"{name} must be a number (pixels are in [0, 1]); "
+                         f"received the text {value!r}.")
     if isinstance(value, (numbers.Number, np.ndarray, list, tuple)):
         array = np.asarray(value, dtype=np.float64)
         if array.ndim > 1:
@@ -74,10 +79,33 @@ def _check_radius(name, value, batch: int | None = None):
         if np.any(~np.isfinite(array) | (array < 0)):
             raise InputError(
                 f"{name} must be finite and >= 0; received {value!r}.")
+        if norm == "linf" and np.any(array > 1):
+            raise InputError(
+                f"{name} must be at most 1 under the Linf norm (pixels are "
+                f"in [0, 1]; 8/255 is written 8 / 255); received {value!r}.")
         if array.ndim == 1 and batch is not None and len(array) != batch:
             raise InputError(
                 f"{name} has {len(array)} values for a batch of {batch} "
                 "images; give a scalar or one value per image.")
+
+
+def attack_labels(forward, x, y, attack: str):
+    """`y` as int32 labels; called eagerly, anything but one class per
+    image in [0, classes) is refused, naming it."""
+    y = tf.convert_to_tensor(y)
+    if tf.executing_eagerly():
+        labels = y.numpy()
+        if labels.ndim != 1 or len(labels) != x.shape[0]:
+            raise InputError(
+                f"{attack} takes one integer class per image, shape "
+                f"({x.shape[0]},); received labels of shape {labels.shape}.")
+        classes = int(forward(x[:1]).shape[-1])
+        outside = labels[(labels < 0) | (labels >= classes)]
+        if outside.size:
+            raise InputError(
+                f"{attack} received label {outside[0].item()!r}; the "
+                f"network has {classes} classes, so labels are in [0, {classes}).")
+    return tf.cast(y, tf.int32)
 
 
 def float_images(x, attack: str):
@@ -253,11 +281,11 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
     elif random_start is False:
         random_start = "none"
     x = float_images(x, "pgd")
-    _check_radius("eps", eps, x.shape[0])
+    _check_radius("eps", eps, x.shape[0], norm)
     _check_radius("step_size", step_size, x.shape[0])
 
     forward = make_forward(model, bn_mode)
-    y = tf.cast(y, tf.int32)
+    y = attack_labels(forward, x, y, "pgd")
     eps_b = _per_sample(eps, x)
     step_b = _per_sample(step_size, x)
     if loss == "kl" and reference_logits is None:
@@ -353,7 +381,7 @@ class PGDConfig:
     uses_gradients = True
 
     def __post_init__(self):
-        _check_radius("eps", self.eps)
+        _check_radius("eps", self.eps, norm=self.norm)
         if self.step_size is not None:
             _check_radius("step_size", self.step_size)
         _check_settings(self.steps, self.norm, self.loss, self.random_start,

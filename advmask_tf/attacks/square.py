@@ -34,6 +34,7 @@ from advmask_tf.attacks.losses import cw_margin
 from advmask_tf.attacks.pgd import (
     _check_radius,
     _per_sample,
+    attack_labels,
     float_images,
     make_forward,
 )
@@ -98,13 +99,13 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
     True
     """
     _check_square(queries, p_init, schedule)
-    _check_radius("eps", eps, tf.convert_to_tensor(x).shape[0])
+    _check_radius("eps", eps, tf.convert_to_tensor(x).shape[0], "linf")
     forward = make_forward(model, bn_mode)
     x = float_images(x, "square")
     if x.shape.rank != 4:
         raise InputError(f"square() needs images (B, H, W, C); received shape "
                          f"{x.shape}.")
-    y = tf.cast(y, tf.int32)
+    y = attack_labels(forward, x, y, "square")
     eps_b = _per_sample(eps, x)
     batch = tf.shape(x)[0]
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]
@@ -206,7 +207,7 @@ class SquareConfig:
     uses_gradients = False
 
     def __post_init__(self):
-        _check_radius("eps", self.eps)
+        _check_radius("eps", self.eps, norm="linf")
         _check_square(self.queries, self.p_init, self.schedule)
 
     def fooled(self, model, x, y, eps=None, noise_keys=None, seed=None):

@@ -15,6 +15,7 @@ from advmask_tf.data.pipeline import split_inputs
 from advmask_tf.data.validation import check_logit_outputs, check_pixels
 from advmask_tf.errors import InputError
 from advmask_tf.evaluation.ensemble import cascade, compile_attack, run_on
+from advmask_tf.evaluation.inputs import class_labels, evaluation_batches
 from advmask_tf.io_utils import atomic_write_text
 from advmask_tf.models.conditioning import is_conditioned
 from advmask_tf.training.adversarial_model import AdversarialModel
@@ -48,6 +49,15 @@ def _network_of(model):
     return model
 
 
+def _input_rank(network) -> int | None:
+    """The rank of the image batches `network` takes, when it says."""
+    try:
+        inputs = network.inputs
+    except (AttributeError, ValueError):
+        return None
+    return len(inputs[0].shape) if inputs and len(inputs) == 1 else None
+
+
 def _settings(attack) -> dict:
     if hasattr(attack, "settings"):
         return attack.settings()
@@ -79,9 +89,11 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
     Args:
         model: a network (pixels -> logits) or an `AdversarialModel`; a
             conditioned network as `at_strength(network, eps)`.
-        dataset: batches of `(features, label)`; features a dict with
+        dataset: a tf.data.Dataset of `(features, label)`, batched or not,
+            or an `(images, labels)` pair of arrays; features a dict with
             "image" (and "index", which keys the random starts) or a bare
-            image tensor.
+            image tensor; labels integers of shape (N,) or (N, 1), or
+            one-hot rows, as `fit` takes them.
         attacks: name -> attack config (`PGDConfig`, `APGDConfig`,
             `SquareConfig`, `AutoAttackConfig`); default `default_attacks(eps)`.
         verbose: 1 shows a progress bar.
@@ -129,15 +141,20 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
             for stage in fn:
                 masks[f"{name}/{stage}"] = []
     total = 0
+    dataset = evaluation_batches(dataset, image_rank=_input_rank(network))
     progress = progress_bar(dataset) if verbose else None
-    for step, batch in enumerate(dataset):
-        features, label = batch[0], batch[1]
+    for step, (features, label) in enumerate(dataset):
         image, index = split_inputs(features)
         check_pixels(image, "evaluate")
         if step == 0:
-            check_logit_outputs(network(image[:16], training=False),
-                                "the evaluated network")
-        label = tf.cast(label, tf.int32)
+            probe = network(image[:16], training=False)
+            if isinstance(probe, (list, tuple, dict)):
+                raise InputError(
+                    f"evaluate() takes a classifier with one output, the "
+                    f"logits; {network.name!r} has {len(probe)} outputs.")
+            check_logit_outputs(probe, "the evaluated network")
+            num_classes = int(probe.shape[-1])
+        label = class_labels(label, num_classes)
         if index is None:  # bare images: key by position in the dataset
             index = tf.range(tf.shape(label)[0], dtype=tf.int64) + total
         keys = noise_keys_for(index, EVALUATION_SALT)
