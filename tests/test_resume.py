@@ -1,6 +1,7 @@
 """A resumed run trains the model an uninterrupted run trains."""
 
 import importlib
+import os
 
 import numpy as np
 import pytest
@@ -38,3 +39,17 @@ def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_model(
     for whole, again in zip(uninterrupted.network.get_weights(),
                             resumed.network.get_weights(), strict=True):
         np.testing.assert_allclose(again, whole, rtol=0, atol=1e-6)
+
+
+def test_a_diverged_run_stops_with_one_line_and_keeps_no_diverged_epoch(
+        tmp_path):
+    from advmask_tf.training.divergence import TrainingDiverged
+
+    config = tiny({"train.learning_rate": 1e12, "train.verbose": 0,
+                   "data.train_limit": 500, "data.validation_size": 100})
+    with pytest.raises(TrainingDiverged, match=r"the training loss is nan "
+                       r"after epoch 1: training diverged; lower the "
+                       r"learning rate \(train.learning_rate=1e\+12\)"):
+        runs.train(config, str(tmp_path / "run"))
+    backup = tmp_path / "run" / "backup"
+    assert not backup.exists() or not os.listdir(backup)

@@ -216,3 +216,39 @@ def test_the_attack_functions_refuse_labels_and_radii_they_cannot_use(
         PGDConfig(eps=8.0, steps=2)
     # An L2 radius above 1 is a real threat model.
     pgd(net, x, y, eps=1.5, step_size=0.5, steps=1, norm="l2")
+
+
+def test_val_loss_is_the_methods_loss_and_evaluate_matches_metrics_names(
+        fashion_slice):
+    """TRADES: `val_loss` is CE + beta * KL on validation data (the
+    validation attack's points), not the clean CE; the values `evaluate()`
+    returns carry the names `metrics_names` lists."""
+    from conftest import indexed
+
+    from advmask_tf.attacks.losses import cross_entropy, kl_divergence
+    from advmask_tf.attacks.pgd import noise_keys_for
+
+    x, y = fashion_slice(256)
+    val_x, val_y = fashion_slice(64, split="test")
+    model = AdversarialModel(logits_network(),
+                             objective={"name": "trades", "beta": 6.0},
+                             attack={"eps": 0.1, "steps": 2},
+                             val_attack={"eps": 0.1, "steps": 2})
+    model.compile(optimizer="adam")
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    values = model.evaluate(indexed(val_x, val_y, 64), verbose=0)
+    named = model.evaluate(indexed(val_x, val_y, 64), verbose=0,
+                           return_dict=True)
+    assert len(values) == len(model.metrics_names)
+    assert dict(zip(model.metrics_names, values)) == pytest.approx(named)
+
+    attack = model.val_attack.run(
+        model.network, val_x, val_y,
+        noise_keys=noise_keys_for(tf.range(64, dtype=tf.int64), 0))
+    clean = model.network(val_x, training=False)
+    adv = model.network(attack.x_adv, training=False)
+    clean_ce = float(tf.reduce_mean(cross_entropy(clean, val_y)))
+    trades = float(tf.reduce_mean(cross_entropy(clean, val_y)
+                                  + 6.0 * kl_divergence(adv, clean)))
+    assert named["loss"] == pytest.approx(trades, rel=1e-4)
+    assert named["loss"] > clean_ce + 1e-3

@@ -184,3 +184,28 @@ def test_three_trial_search_resumes_after_being_killed(tmp_path):
                    "tune.objective": "weighted"})
     [best] = make_tuner(config, str(workdir)).get_best_models(1)
     assert best.output_shape == (None, 10)
+
+
+def test_failed_trials_are_reported_and_make_the_exit_non_zero(tmp_path):
+    """Every trial diverges (a learning rate of 1e10): the search reports
+    each failed trial with its error and exits 1, where it exited 0 with an
+    empty table."""
+    workdir = tmp_path / "tune"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    command = [arg for arg in run_tune(
+        workdir, "--config.data.train_limit=400",
+        "--config.data.validation_size=100",
+        "--config.tune.learning_rate=(1e10,1e11)")
+        if "(0.001,0.003)" not in arg and "max_trials=3" not in arg]
+    command.append("--config.tune.max_trials=2")
+    result = subprocess.run(command, capture_output=True, text=True,
+                            timeout=600, env=env)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "advmask-tune: 2 trial(s) failed" in result.stderr
+    assert "training diverged" in result.stderr
+    with open(workdir / "trials.json") as f:
+        report = json.load(f)
+    assert report["trials"] == []
+    assert [f["number"] for f in report["failed"]] == [1, 2]
+    assert all("TrainingDiverged" in f["error"] for f in report["failed"])
+    assert "## Failed trials" in (workdir / "trials.md").read_text()

@@ -147,7 +147,7 @@ def apgd(model, x, y, eps, steps: int = 100, loss: str = "ce", targets=None,
         raise InputError(f"APGD loss {loss!r} needs targets.")
     forward = make_forward(model, bn_mode)
     x = float_images(x, "apgd")
-    y = attack_labels(forward, x, y, "apgd")
+    y = attack_labels(model, forward, x, y, "apgd")
     per_sample_shape = tf.concat(
         [tf.shape(x)[:1], tf.ones([x.shape.rank - 1], tf.int32)], 0)
     # Always one radius per sample: the step size is halved per sample.

@@ -145,7 +145,7 @@ def fab_targeted(model, x, y, targets, norm: str = "linf", steps: int = 100,
     _check_fab(norm, steps, 1, alpha_max, eta, beta)
     forward = make_forward(model, bn_mode)
     x = float_images(x, "fab")
-    y = attack_labels(forward, x, y, "fab")
+    y = attack_labels(model, forward, x, y, "fab")
     targets = tf.cast(targets, tf.int32)
     batch = tf.shape(x)[0]
     flat = lambda t: tf.reshape(t, [batch, -1])  # noqa: E731

@@ -89,9 +89,20 @@ def _check_radius(name, value, batch: int | None = None,
                 "images; give a scalar or one value per image.")
 
 
-def attack_labels(forward, x, y, attack: str):
-    """`y` as int32 labels; called eagerly, anything but one class per
-    image in [0, classes) is refused, naming it."""
+def _class_count(model, forward, x) -> int | None:
+    """The number of classes a Keras classifier outputs (from its output
+    shape, or one probe image); None for other callables."""
+    if not isinstance(model, keras.Model):
+        return None
+    try:
+        return int(model.output_shape[-1])
+    except (AttributeError, ValueError, TypeError):
+        return int(forward(x[:1]).shape[-1])
+
+
+def attack_labels(model, forward, x, y, attack: str):
+    """`y` as int32 labels; called eagerly on a Keras classifier, anything
+    but one class per image in [0, classes) is refused, naming it."""
     y = tf.convert_to_tensor(y)
     if tf.executing_eagerly():
         labels = y.numpy()
@@ -99,7 +110,9 @@ def attack_labels(forward, x, y, attack: str):
             raise InputError(
                 f"{attack} takes one integer class per image, shape "
                 f"({x.shape[0]},); received labels of shape {labels.shape}.")
-        classes = int(forward(x[:1]).shape[-1])
+        classes = _class_count(model, forward, x)
+        if classes is None:
+            return tf.cast(y, tf.int32)
         outside = labels[(labels < 0) | (labels >= classes)]
         if outside.size:
             raise InputError(
@@ -285,7 +298,7 @@ def pgd(model, x, y, eps, step_size, steps: int, norm: str = "linf",
     _check_radius("step_size", step_size, x.shape[0])
 
     forward = make_forward(model, bn_mode)
-    y = attack_labels(forward, x, y, "pgd")
+    y = attack_labels(model, forward, x, y, "pgd")
     eps_b = _per_sample(eps, x)
     step_b = _per_sample(step_size, x)
     if loss == "kl" and reference_logits is None:

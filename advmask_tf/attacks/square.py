@@ -105,7 +105,7 @@ def square(model, x, y, eps, queries: int = 5000, p_init: float = 0.8,
     if x.shape.rank != 4:
         raise InputError(f"square() needs images (B, H, W, C); received shape "
                          f"{x.shape}.")
-    y = attack_labels(forward, x, y, "square")
+    y = attack_labels(model, forward, x, y, "square")
     eps_b = _per_sample(eps, x)
     batch = tf.shape(x)[0]
     height, width, channels = x.shape[1], x.shape[2], x.shape[3]

@@ -20,6 +20,8 @@ KERASTUNER_ORACLE_PORT naming the chief, on a work directory they share.
 
 from __future__ import annotations
 
+import sys
+
 from absl import flags
 from ml_collections import config_flags
 
@@ -59,9 +61,17 @@ def main(argv):
     if result["best"] is not None:
         best = result["best"]
         front = ", ".join(str(trial_number(t)) for t in result["front"])
-        print(f"Best trial {trial_number(best['trial'])} (search/trial_"
+        print(f"Best trial {best['number']} (search/trial_"
               f"{best['trial']}): {best['hyperparameters']} (score "
               f"{best['score']:.4f}); Pareto front: trials {front}")
+    if result["failed"]:
+        # A search with failed trials did not do what was asked: say so
+        # and exit non-zero (a failed trial is not retried on a re-run).
+        first = result["failed"][0]
+        print(f"advmask-tune: {len(result['failed'])} trial(s) failed "
+              f"(see {_WORKDIR.value}/trials.md); trial {first['number']}: "
+              f"{first['error']}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def run():

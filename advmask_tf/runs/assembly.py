@@ -310,6 +310,18 @@ def condition_eps(config, eps: float) -> float:
     return float(eps) if value < 0 else value
 
 
+def known_classes(data_block) -> int:
+    """The class count of the config's dataset when it is known before
+    loading it (data.num_classes, or a source with a fixed one); 0 when
+    only the data will tell."""
+    if int(data_block.num_classes):
+        return int(data_block.num_classes)
+    if data_block.source == "fashion_mnist":
+        return 10
+    return {"cifar10": 10, "cifar100": 100}.get(
+        data_block.tfds_name if data_block.source == "tfds" else "", 0)
+
+
 def check_config(config) -> None:
     """Raises InputError naming the first config field a run cannot use;
     checks every declared field, every part, the training, validation and
@@ -341,5 +353,18 @@ def check_config(config) -> None:
             "held-out images; data.validation_size is "
             f"{int(config.data.validation_size)} (set guard.points at most "
             "data.validation_size, or 0 for no guard).")
+    if objective.needs_told_network and \
+            config.model.norm not in CONDITIONED_NORMS:
+        raise InputError(
+            f"method.name={objective.name!r} tells the network each pass's "
+            "strength: it needs a conditioned network, model.norm one of "
+            f"{tuple(CONDITIONED_NORMS)}; received model.norm="
+            f"{config.model.norm!r}.")
+    classes = known_classes(config.data)
+    top_k = int(config.mix.top_k)
+    if config.mix.enabled and classes and top_k > classes:
+        raise InputError(
+            f"mix.top_k must be at most the {classes} classes of the data "
+            f"(0: all); received {top_k}.")
     if config.model.norm in CONDITIONED_NORMS:
         conditioned_norm(config.model.norm, norm_options(config), None)

@@ -98,6 +98,10 @@ def select_and_save(config, workdir: str, verbose: int = 1) -> MixingMap:
     if data.validation is None:
         raise InputError("mix.enabled needs a validation split to choose "
                          "the mixing on; data.validation_size is 0.")
+    if int(config.mix.top_k) > data.num_classes:
+        raise InputError(
+            f"mix.top_k must be at most the {data.num_classes} classes of "
+            f"the data (0: all); received {int(config.mix.top_k)}.")
     points = int(config.mix.validation_points)
     validation = data.validation.unbatch().take(points).batch(
         int(config.eval.batch_size)) if points else data.validation

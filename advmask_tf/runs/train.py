@@ -56,6 +56,7 @@ from advmask_tf.runs.workdir import (
     read_json,
     save_or_check_config,
 )
+from advmask_tf.training.divergence import StopWhenLossIsNotFinite
 from advmask_tf.training.guard import OverfittingGuard
 from advmask_tf.training.monitoring import InstanceStateMonitor
 
@@ -220,10 +221,12 @@ def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
     backup = RunBackup(wd.backup)
     with strategy.scope():
         done = _resume(model, wd, backup, chief)
-    callbacks, last = [], [backup]
+    # First: a diverged epoch reaches no callback that stores it.
+    callbacks = [StopWhenLossIsNotFinite(float(config.train.learning_rate))]
+    last = [backup]
     if int(config.guard.points):
-        # First: it judges (and restores) the trained weights, not their
-        # average.
+        # Before the EMA swap: it judges (and restores) the trained
+        # weights, not their average.
         callbacks.append(overfitting_guard(config, data, wd, chief))
     if float(config.train.ema_momentum) > 0:
         swapper = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)

@@ -26,7 +26,7 @@ import ml_collections
 import tensorflow as tf
 
 import advmask_tf
-from advmask_tf.configs_lib import base_config
+from advmask_tf.configs_lib import base_config, check_sections
 from advmask_tf.devices import resolve_precision
 from advmask_tf.errors import InputError, MissingFileError
 from advmask_tf.io_utils import atomic_write_json
@@ -122,7 +122,7 @@ def resolved(config: ml_collections.ConfigDict) -> dict:
     made concrete (attack.random_start "auto" -> the objective's start;
     train.precision "auto" -> this machine's dtype policy).
 
-    >>> from advmask_tf.configs_lib import base_config
+    >>> from advmask_tf.configs_lib import base_config, check_sections
     >>> config = base_config(); config.method.name = "trades"
     >>> resolved(config)["attack"]["random_start"]
     'normal'
@@ -187,8 +187,14 @@ def load_config(workdir: WorkDir) -> ml_collections.ConfigDict:
         raise MissingFileError(
             f"{workdir.config} does not exist: {workdir.root} is not a work "
             "directory made by advmask-train.")
-    return ml_collections.ConfigDict(
+    config = ml_collections.ConfigDict(
         _merged(base_config().to_dict(), read_json(workdir.config)))
+    try:  # a hand-edited file must not be evaluated as if it trained
+        check_sections(config)
+    except InputError as error:
+        raise InputError(f"{workdir.config} fails its checks (edited by "
+                         f"hand?): {error}") from None
+    return config
 
 
 def _merged(defaults: dict, stored: dict) -> dict:
@@ -208,16 +214,33 @@ def history(workdir: WorkDir) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def monitored(workdir: WorkDir, monitor: str, skip_empty=False) -> list:
+    """The `monitor` column of history.csv as numbers; a file that lacks
+    it or holds something else there is named."""
+    values = []
+    for number, row in enumerate(history(workdir), start=2):
+        text = row.get(monitor)
+        if skip_empty and text in (None, ""):
+            continue
+        try:
+            values.append(float(text))
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{workdir.history} line {number}: {monitor} is {text!r}, "
+                "not a number (edited by hand?); restore the file, or "
+                "delete it with the backups to train again.") from None
+    return values
+
+
 def best_so_far(workdir: WorkDir, monitor: str):
     """The best monitored value in history.csv, or None."""
-    values = [float(row[monitor]) for row in history(workdir)
-              if row.get(monitor) not in (None, "")]
+    values = monitored(workdir, monitor, skip_empty=True)
     return max(values) if values else None
 
 
 def selected_epoch(workdir: WorkDir, monitor: str) -> int:
     """1-based epoch of the best monitored validation value (the first)."""
-    values = [float(row[monitor]) for row in history(workdir)]
+    values = monitored(workdir, monitor)
     return values.index(max(values)) + 1
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from advmask_tf.attacks.losses import cross_entropy
 from advmask_tf.attacks.pgd import PGDConfig, noise_keys_for, robust_mask
 from advmask_tf.data.pipeline import split_inputs
 from advmask_tf.data.validation import check_logit_outputs, check_pixels
@@ -67,10 +66,16 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
     Their epoch-dependent behaviour reads `model.epoch`, which `fit` keeps
     (custom loops assign it themselves).
 
-    Logged: `loss`, `clean_accuracy`, `adv_accuracy` (on the training batch;
-    `clean_accuracy` is measured in inference mode for Madry, from the
-    training-mode clean logits otherwise); `val_loss`, `val_clean_accuracy`,
-    `val_robust_accuracy`.
+    Logged: `loss` (the method's loss), `clean_accuracy`, `adv_accuracy`
+    (on the training batch; `clean_accuracy` is measured in inference mode
+    for Madry, from the training-mode clean logits otherwise); `val_loss`,
+    `val_clean_accuracy`, `val_robust_accuracy`. `val_loss` is the method's
+    loss too, on validation data in inference mode, its adversarial points
+    from the validation attack: callbacks that monitor it (EarlyStopping,
+    ReduceLROnPlateau) follow what training minimises. To select on
+    robustness itself, monitor `val_robust_accuracy` (mode "max"), as
+    advmask-train does. `evaluate()` returns `loss`, `clean_accuracy` and
+    `robust_accuracy`, the names `metrics_names` gives, in that order.
 
     Args:
         network: a Keras model mapping images to logits.
@@ -127,6 +132,12 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         self.network = network
         self.objective = make_objective(objective)
         self.conditioned = is_conditioned(network)
+        if self.objective.needs_told_network and not self.conditioned:
+            raise InputError(
+                f"objective {self.objective.name!r} tells the network each "
+                "pass's strength: give a conditioned network (a zoo model "
+                f"with norm='masking' or 'split_batchnorm'); {network.name!r} "
+                "takes images alone.")
         if trainable not in TRAINABLE:
             raise InputError(f"train.trainable must be one of {TRAINABLE}; "
                              f"received {trainable!r}.")
@@ -389,12 +400,20 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         del tape
         return gradients[:count], gradients[count:]
 
+    #: What `test_step` (so `evaluate()` and the val_ logs) reports.
+    VALIDATION_METRICS = ("loss", "clean_accuracy", "robust_accuracy")
+
+    @property
+    def metrics_names(self):
+        """The names of the values `evaluate()` returns, in its order (the
+        training logs add `adv_accuracy`)."""
+        return list(self.VALIDATION_METRICS)
+
     def test_step(self, data):
         features, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         image, index = split_inputs(features)
         image, y = checked_pixels(image), class_labels(y)
         logits = logits_at(self.network, image, 0.0)
-        self.loss_tracker.update_state(cross_entropy(logits, y))
         self.clean_accuracy.update_state(y, logits)
         keys = None if index is None else noise_keys_for(index, 0)
         with after(logits):
@@ -405,7 +424,23 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         self.robust_accuracy.update_state(
             robust_mask(attack, self.val_attack)
             * tf.cast(clean_correct, tf.float32))
-        return self._results(("loss", "clean_accuracy", "robust_accuracy"))
+        facts = StepFacts(image=image, label=y, noise_keys=keys,
+                          clean_correct=clean_correct,
+                          epoch=tf.convert_to_tensor(self.epoch))
+        with after(attack.x_adv):
+            self.loss_tracker.update_state(
+                self.validation_loss(facts, attack))
+        return self._results(self.VALIDATION_METRICS)
+
+    def validation_loss(self, facts: StepFacts, attack):
+        """The method's per-sample loss on a validation batch: its passes
+        in inference mode, x_adv from the validation attack (unweighted:
+        instance weights are a training device)."""
+        facts = self.objective.prepare(facts)
+        inputs = self.objective.passes(facts, attack.x_adv, attack.eps)
+        logits = [logits_at(self.network, x, strength, training=False)
+                  for x, strength in inputs]
+        return self.objective.loss(logits, facts)[0]
 
     def _results(self, names):
         by_name = {m.name: m for m in self.metrics}

@@ -27,7 +27,8 @@ class AttackOptions:
     eps: float = option(0.1, "the training radius (Linf unless norm l2)",
                         number(0, 1, note="pixels are in [0, 1]"))
     steps: int = option(10, "attack iterations", integer(1))
-    step_size: float = option(0.025, "the step per iteration", number(0, 1))
+    step_size: float = option(0.025, "the step per iteration",
+                              number(0, 1, low_open=True))
     norm: str = option("linf", "the threat model", one_of(*ATTACK_NORMS))
     random_start: str = option(
         "auto", "where the attack starts (auto: the objective's; TRADES "

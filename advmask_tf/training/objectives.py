@@ -60,6 +60,9 @@ class BaseObjective(Part):
     #: radius policies whose use the objective's name already says (IAAT's
     #: adaptive radii): left out of the run's label.
     implies_radius: tuple = ()
+    #: the objective means something only when the network is told each
+    #: pass's strength (a conditioned network): refused otherwise.
+    needs_told_network: bool = False
 
     def trained_strengths(self, eps: float) -> tuple | None:
         """The strengths a conditioned network is told in training, when

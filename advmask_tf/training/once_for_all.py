@@ -50,6 +50,7 @@ class OnceForAll(CleanAndAdversarial):
 
     name = "oat"
     attack_loss = "ce"
+    needs_told_network = True
     # Separates lambda's draw from the random start's and the radius's.
     KEY_OFFSET = 1 << 41
 

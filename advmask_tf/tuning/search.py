@@ -157,8 +157,9 @@ def make_tuner(config: ml_collections.ConfigDict, workdir: str,
 
 
 def trial_rows(tuner: AdversarialTuner) -> list:
-    """One dict per completed trial: trial, clean, robust, score,
-    hyperparameters."""
+    """One dict per completed trial: trial (KerasTuner's id, the directory
+    search/trial_<id>), number (the one trials.md, the plot and the console
+    show), clean, robust, score, hyperparameters."""
     rows = []
     for trial in tuner.oracle.trials.values():
         if trial.status != keras_tuner.engine.trial.TrialStatus.COMPLETED:
@@ -166,6 +167,7 @@ def trial_rows(tuner: AdversarialTuner) -> list:
         metrics = trial.metrics
         rows.append({
             "trial": trial.trial_id,
+            "number": trial_number(trial.trial_id),
             "clean": float(metrics.get_last_value("val_clean")),
             "robust": float(metrics.get_last_value("val_robust")),
             "score": float(metrics.get_last_value("score")),
@@ -174,10 +176,42 @@ def trial_rows(tuner: AdversarialTuner) -> list:
     return rows
 
 
+def failed_trials(tuner: AdversarialTuner) -> list:
+    """{"trial", "number", "error"} per trial that ended in an error (its
+    last line: the exception)."""
+    ended_badly = (keras_tuner.engine.trial.TrialStatus.FAILED,
+                   keras_tuner.engine.trial.TrialStatus.INVALID)
+    failed = []
+    for trial in tuner.oracle.trials.values():
+        if trial.status in ended_badly:
+            lines = [line for line in (trial.message or "").splitlines()
+                     if line.strip()]
+            failed.append({"trial": trial.trial_id,
+                           "number": trial_number(trial.trial_id),
+                           "error": lines[-1] if lines else "no message"})
+    return failed
+
+
+def failed_markdown(failed: list, stopped: str | None) -> str:
+    """The failed trials' section of trials.md (empty when none failed)."""
+    if not failed:
+        return ""
+    lines = ["", "## Failed trials", ""]
+    if stopped:
+        lines += [f"The search stopped: {stopped}", ""]
+    lines += ["| trial | directory | error |", "| --- | --- | --- |"]
+    lines += [f"| {f['number']} | search/trial_{f['trial']} | "
+              f"{f['error'].replace('|', '/')} |" for f in failed]
+    return "\n".join(lines) + "\n"
+
+
 def search(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Runs (or resumes) the search and writes its reports to `workdir`:
-    trials.json, trials.md (all trials, the front marked) and pareto.png.
-    Returns {"trials": rows, "front": names, "best": row}; a distributed
+    trials.json, trials.md (all trials, the front marked, and the trials
+    that failed) and pareto.png. Returns {"trials": rows, "front": ids,
+    "best": row, "failed": [{"trial", "number", "error"}], "stopped": why
+    the search stopped early, or None}; rows as `trial_rows`. A
+    distributed
     worker (see the module docstring) returns {"role": "worker",
     "tuner_id", "trials_run"} instead, the chief writes the reports."""
     role = tuning_role()
@@ -201,17 +235,27 @@ def _search(config: ml_collections.ConfigDict, workdir: str,
               f"{os.environ[ORACLE_PORT]}: start workers with the same "
               f"command and {TUNER_ID}=<a name per worker>; the reports are "
               "written when every trial is done.", flush=True)
-    tuner.search()
-    rows = trial_rows(tuner)
+    stopped = None
+    try:
+        tuner.search()
+    except RuntimeError as error:
+        # KerasTuner gives up after too many failed trials in a row: the
+        # reports still show what ran and what failed.
+        if "consecutive failures" not in str(error):
+            raise
+        stopped = str(error).splitlines()[0]
+    rows, failed = trial_rows(tuner), failed_trials(tuner)
     front = pareto_front({r["trial"]: (r["clean"], r["robust"])
                           for r in rows})
     best = max(rows, key=lambda r: r["score"]) if rows else None
     result = {"objective": config.tune.objective, "trials": rows,
-              "front": front, "best": best}
+              "front": front, "best": best, "failed": failed,
+              "stopped": stopped}
     atomic_write_json(os.path.join(workdir, "trials.json"), result)
     atomic_write_text(os.path.join(workdir, "trials.md"),
                       f"# Search: objective {config.tune.objective}\n\n"
-                      + trials_markdown(rows, front))
+                      + trials_markdown(rows, front)
+                      + failed_markdown(failed, stopped))
     if rows:
         size, limit = (int(config.data.validation_size),
                        int(config.tune.validation_limit))
