@@ -1,8 +1,10 @@
 """Writes that a crash, a kill or a full disk cannot leave half-done.
 
 Every file the toolkit writes goes through `atomic_save` (or its text and
-JSON forms): written beside its final name as `.tmp-<name>`, flushed to
-disk, then renamed over the old file, and the directory synced. A reader
+JSON forms): written beside its final name as `.tmp-<random>-<name>` (a
+name no one can plant a link at beforehand; text is opened with O_EXCL and
+O_NOFOLLOW), flushed to disk, then renamed over the old file, and the
+directory synced. A reader
 sees the old file or the new one, never a torn one. Before writing, the
 free space is checked against the expected size (HDF5 can crash the
 process on a full disk instead of raising), and a write that fails for
@@ -15,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import secrets
 import shutil
 
 from advmask_tf.errors import InputError
@@ -78,7 +81,7 @@ def atomic_save(save_fn, path: str, expected_bytes: int | None = None
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, PARTIAL_PREFIX + os.path.basename(path))
+    tmp = partial_name(path)
     if expected_bytes is None:
         expected_bytes = os.path.getsize(path) if os.path.exists(path) else 0
     ensure_free_space(path, expected_bytes)
@@ -97,11 +100,27 @@ def atomic_save(save_fn, path: str, expected_bytes: int | None = None
     _sync_directory(directory)
 
 
+def partial_name(path: str) -> str:
+    """A fresh temporary name beside `path` that keeps its suffix (Keras
+    and numpy choose the format by it): `.tmp-<random>-<name>`.
+
+    >>> os.path.basename(partial_name("/runs/a/model.keras")).startswith(
+    ...     ".tmp-")
+    True
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory,
+                        f"{PARTIAL_PREFIX}{secrets.token_hex(6)}-{name}")
+
+
 def atomic_write_text(path: str, text: str) -> None:
-    """Writes `text` to `path` atomically (mode from the umask)."""
+    """Writes `text` to `path` atomically (mode from the umask); the
+    temporary file is created anew, never opened through a link."""
 
     def write(tmp):
-        with open(tmp, "w") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                     | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        with os.fdopen(fd, "w") as f:
             f.write(text)
 
     atomic_save(write, path, expected_bytes=len(text.encode()))

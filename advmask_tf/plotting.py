@@ -129,7 +129,7 @@ def label_points(ax, points, fontsize: float = 7, color=None) -> None:
     taken += [text.get_window_extent(renderer) for text in ax.texts]
     lines = [_box(x - 1, y - 1, x + 1, y + 1)
              for x, y in _line_samples(ax)]
-    for x, y, text in points:
+    for x, y, text in _merge_coinciding(ax, points, radius):
         note = None
         for obstacles in (taken + lines, taken):
             note = _place_label(ax, renderer, area, obstacles, x, y, text,
@@ -141,6 +141,21 @@ def label_points(ax, points, fontsize: float = 7, color=None) -> None:
                                textcoords="offset points", fontsize=fontsize,
                                color=color)
         taken.append(note.get_window_extent(renderer))
+
+
+def _merge_coinciding(ax, points, radius):
+    """Points drawn on the same spot (within `radius` pixels) get one label
+    listing their texts ("1, 3"), not labels stacked on each other."""
+    merged = []  # [display x, display y, data x, data y, texts]
+    for x, y, text in points:
+        px, py = ax.transData.transform((x, y))
+        for group in merged:
+            if np.hypot(group[0] - px, group[1] - py) <= radius:
+                group[4].append(text)
+                break
+        else:
+            merged.append([px, py, x, y, [text]])
+    return [(x, y, ", ".join(texts)) for _, _, x, y, texts in merged]
 
 
 def _place_label(ax, renderer, area, obstacles, x, y, text, fontsize,

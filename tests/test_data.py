@@ -17,6 +17,7 @@ from advmask_tf.data import (
     load_tfds,
     split_validation,
 )
+from advmask_tf.errors import InputError
 
 
 def write_idx(path, array, gz=True):
@@ -107,6 +108,55 @@ def test_cifar10_and_cifar100_pickles(tmp_path):
                          "fine_labels": list(range(95, 95 + n))}, f)
     splits = load_cifar_pickle_dir(str(c100))
     assert splits.num_classes == 100 and splits.y_train.max() == 99
+
+
+def _cifar10_dir(directory, batch):
+    directory.mkdir()
+    good = {"data": np.zeros((2, 3072), np.uint8), "labels": [0, 1]}
+    for name in [f"data_batch_{i}" for i in range(2, 6)] + ["test_batch"]:
+        with open(directory / name, "wb") as f:
+            pickle.dump(good, f, protocol=2)
+    with open(directory / "data_batch_1", "wb") as f:
+        f.write(batch)
+    return str(directory)
+
+
+class _RunsAShellCommand:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_cifar_pickles_are_read_without_running_code(tmp_path, protocol):
+    # Every pickle protocol numpy writes CIFAR's arrays with still loads.
+    good = pickle.dumps({"data": np.arange(3072, dtype=np.uint8)[None] + 1,
+                         "labels": [4]}, protocol=protocol)
+    splits = load_cifar_pickle_dir(_cifar10_dir(tmp_path / "good", good))
+    assert splits.x_train.shape == (9, 32, 32, 3) and splits.y_train[0] == 4
+
+    marker = tmp_path / "ran"
+    crafted = pickle.dumps({"data": _RunsAShellCommand(marker),
+                            "labels": [0]}, protocol=protocol)
+    with pytest.raises(InputError, match=r"data_batch_1 .*names "
+                       r"(posix|os)\.system") as error:
+        load_cifar_pickle_dir(_cifar10_dir(tmp_path / "crafted", crafted))
+    assert not marker.exists()
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("batch, message", [
+    ({"labels": [0]}, r"missing \['data'\]"),
+    ({"data": np.zeros((1, 1024), np.uint8), "labels": [0]},
+     r"'data' has shape \(1, 1024\); .*3072"),
+    ([1, 2, 3], "holds a dict, not a list"),
+])
+def test_a_malformed_cifar_batch_is_named(tmp_path, batch, message):
+    with pytest.raises(InputError, match=message):
+        load_cifar_pickle_dir(_cifar10_dir(tmp_path / "c10",
+                                           pickle.dumps(batch)))
 
 
 def test_npz_source(tmp_path):

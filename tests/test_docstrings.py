@@ -44,3 +44,47 @@ def test_the_documentation_site_builds_with_warnings_as_errors(tmp_path):
     for name in ("deterministic", "large_eps", "more_steps", "black_box",
                  "logit_scale"):  # the anchors the check warnings link to
         assert f'id="check-{name}"' in page, name
+
+
+def _documents():
+    paths = [os.path.join(REPO, "README.md")] + sorted(
+        os.path.join(REPO, "docs", name)
+        for name in os.listdir(os.path.join(REPO, "docs"))
+        if name.endswith(".md"))
+    for path in paths:
+        with open(path) as f:
+            yield os.path.relpath(path, REPO), f.read()
+
+
+def _resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attribute in parts[cut:]:
+                target = getattr(target, attribute)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+def test_every_python_name_the_docs_give_imports():
+    import re
+
+    missing = []
+    for path, text in _documents():
+        for module, listed, inline in re.findall(
+                r"from (advmask_tf[\w.]*) import (?:\(([^)]*)\)|([\w, ]+))",
+                text):
+            names = listed or inline
+            for name in filter(None, (n.strip() for n in names.split(","))):
+                if not _resolves(f"{module}.{name}"):
+                    missing.append(f"{path}: from {module} import {name}")
+        for dotted in re.findall(r"`(advmask_tf(?:\.\w+)+)", text):
+            if not _resolves(dotted):
+                missing.append(f"{path}: {dotted}")
+    assert not missing, missing

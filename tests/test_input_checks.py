@@ -244,6 +244,16 @@ def test_adversarial_model_checks_its_attack_like_the_config(kwargs, message):
     ({"train.verbose": -1}, r"train.verbose must be one of \(0, 1, 2\)"),
     ({"model.masking.max_eps": -1.0}, "model.masking.max_eps must be a "
      "number >= 0"),
+    ({"attack.step_size": 0.0}, r"attack.step_size must be a number in "
+     r"\(0, 1\]; received 0.0"),
+    ({"mix.enabled": True, "mix.top_k": 1000}, "mix.top_k must be at most "
+     "the 10 classes of the data"),
+    ({"method.name": "oat"}, "method.name='oat' tells the network each "
+     "pass's strength: it needs a conditioned network"),
+    ({"weighting.name": "gairat", "weighting.schedule": "piecewise",
+      "weighting.lam_boundaries": (float("inf"),)},
+     r"weighting.lam_boundaries must be a tuple of whole epochs; received "
+     r"\(inf,\)"),
 ])
 def test_nonsense_values_are_refused_by_their_declarations(overrides,
                                                            message):

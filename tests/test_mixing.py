@@ -188,6 +188,9 @@ def test_a_mixing_run_trains_both_classifiers_and_saves_the_mixture(
             "--config.eval.checks=False", "--config.data.test_limit=100"]
     result = run_cli("advmask-train", *args)
     assert result.returncode == 0, result.stderr[-2000:]
+    # The map's choice attacks the validation points: it shows progress.
+    assert any(line.startswith("mixing validation attacks: 1/1 batch, ")
+               and ", done" in line for line in result.stdout.splitlines())
     metrics = json.loads((workdir / "metrics.json").read_text())
     for name in ("pgd3@robust", "pgd3@accurate", "pgd3@surrogate",
                  "cw_inf@surrogate"):

@@ -50,7 +50,9 @@ def drawn(monkeypatch):
         titles = [t.get_text() for f in plotting._all_figures(fig)
                   for t in [f._suptitle] if t is not None]
         titles += [ax.get_title() for ax in fig.get_axes()]
-        seen.append({"titles": "\n".join(titles), "problems": problems})
+        texts = [t.get_text() for ax in fig.get_axes() for t in ax.texts]
+        seen.append({"titles": "\n".join(titles), "problems": problems,
+                     "texts": texts})
         return problems
 
     monkeypatch.setattr(plotting, "layout_problems", recording)
@@ -107,6 +109,19 @@ def test_conditioning_sweep_and_front_plots_are_readable(drawn, tmp_path):
     plot_front(rows, front, str(tmp_path / "pareto.png"), "front\n" + CONTEXT)
     assert [d["problems"] for d in drawn] == [[], [], []]
     assert all(CONTEXT in d["titles"] for d in drawn)
+
+
+def test_trials_on_the_same_point_share_one_label(drawn, tmp_path):
+    # A tiny search often ends with trials at identical accuracies.
+    rows = [{"trial": str(i), "clean": c, "robust": r, "score": 0.0}
+            for i, (c, r) in enumerate([(0.52, 0.08), (0.52, 0.08),
+                                        (0.52, 0.08), (0.61, 0.02)])]
+    front = pareto_front({r["trial"]: (r["clean"], r["robust"])
+                          for r in rows})
+    plot_front(rows, front, str(tmp_path / "pareto.png"), "front\n" + CONTEXT)
+    assert drawn[-1]["problems"] == []
+    fig_texts = drawn[-1]["texts"]
+    assert "1, 2, 3" in fig_texts and "4" in fig_texts
 
 
 def test_analysis_plots_are_readable_distributions(drawn, tmp_path):

@@ -201,3 +201,109 @@ def test_a_run_on_a_full_disk_stops_clearly_and_resumes_when_space_is_freed(
         assert epochs_in(str(disk / "run" / "history.csv")) == [0, 1]
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_path_that_cannot_be_a_work_directory_is_one_line(
+        tmp_path, monkeypatch):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(StorageError, match=r"notes.txt is a file, not a "
+                       r"directory"):
+        with hold(str(a_file), "advmask-train"):
+            pass
+    assert a_file.read_text() == "mine"
+
+    too_long = str(tmp_path / ("x" * 300))
+    with pytest.raises(StorageError, match="path is too long"):
+        with hold(too_long, "advmask-train"):
+            pass
+
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise OSError(30, "Read-only file system", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(StorageError, match=r"cannot use .*ro as a work "
+                       r"directory: the filesystem is read-only") as error:
+        with hold(str(tmp_path / "ro"), "advmask-train"):
+            pass
+    assert "\n" not in str(error.value)
+
+
+def test_a_refused_run_leaves_no_work_directory_behind(tmp_path):
+    from advmask_tf.errors import InputError
+
+    new = tmp_path / "new-run"
+    with pytest.raises(InputError, match="no such data"):
+        with hold(str(new), "advmask-train"):
+            raise InputError("no such data")
+    assert not new.exists()
+
+    existing = tmp_path / "kept"
+    existing.mkdir()
+    with pytest.raises(InputError):
+        with hold(str(existing), "advmask-train"):
+            raise InputError("no such data")
+    assert existing.is_dir()  # the user's own directory stays
+
+    config = tiny({"train.verbose": 0, "data.source": "idx",
+                   "data.path": str(tmp_path / "missing")})
+    with pytest.raises(InputError, match="missing"):
+        runs.train(config, str(tmp_path / "train-run"))
+    assert not (tmp_path / "train-run").exists()
+
+
+def test_a_link_planted_at_a_temporary_name_is_not_written_through(
+        tmp_path, monkeypatch):
+    target = tmp_path / "victim.txt"
+    target.write_text("precious")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    # The old fixed name, and the name the next write will draw.
+    os.symlink(target, workdir / ".tmp-metrics.json")
+    monkeypatch.setattr(io_utils.secrets, "token_hex", lambda n: "abc")
+    os.symlink(target, workdir / ".tmp-abc-metrics.json")
+    with pytest.raises(FileExistsError):
+        atomic_write_text(str(workdir / "metrics.json"), "{}")
+    assert target.read_text() == "precious"
+    monkeypatch.undo()
+    atomic_write_text(str(workdir / "metrics.json"), "{}")
+    assert target.read_text() == "precious"
+    assert (workdir / "metrics.json").read_text() == "{}"
+
+
+def test_a_hand_edited_config_or_history_is_named(trained_workdir, tmp_path):
+    import json
+    import shutil
+
+    from advmask_tf.errors import InputError
+    from advmask_tf.runs.workdir import WorkDir, selected_epoch
+
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(trained_workdir, workdir)
+    config_path = os.path.join(workdir, "config.json")
+    stored = json.loads(open(config_path).read())
+    edited = json.loads(json.dumps(stored))
+    edited["attack"]["eps"] = 5.0
+    atomic_write_text(config_path, json.dumps(edited))
+    # Evaluated at eps 5, the old version reported "robust 11%".
+    with pytest.raises(InputError, match=r"config.json fails its checks "
+                       r"\(edited by hand\?\): attack.eps must be a number "
+                       r"in \[0, 1\].*; received 5.0"):
+        runs.evaluate_runs([workdir], limit=20)
+    atomic_write_text(config_path, json.dumps(stored))
+
+    history_path = os.path.join(workdir, "history.csv")
+    with open(history_path) as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["val_robust_accuracy"] = "lots"
+    with open(history_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(InputError, match=r"history.csv line 2: "
+                       r"val_robust_accuracy is 'lots', not a number"):
+        selected_epoch(WorkDir(workdir), "val_robust_accuracy")

@@ -126,13 +126,69 @@ def load_fashion_mnist(path: str = FASHION_MNIST_DIR) -> ArraySplits:
     return load_idx_dir(path, "fashion_mnist", 10, FASHION_MNIST_CLASSES)
 
 
-def _unpickle(path):
+# The only globals a CIFAR batch needs: numpy's array and dtype builders
+# (under their numpy 1 and numpy 2 module names) and the codec Python 3
+# uses for bytes in protocol-2 pickles. Anything else - os.system, eval,
+# any class - is refused, so a crafted batch cannot run code.
+_CIFAR_PICKLE_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+})
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Builds dicts, lists, strings and numpy arrays; refuses every other
+    global a pickle names."""
+
+    def find_class(self, module, name):
+        if (module, name) in _CIFAR_PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"it names {module}.{name}, which a CIFAR batch never needs "
+            "(only numpy arrays, lists and strings are read)")
+
+
+def _unpickle(path, keys=()):
+    """Reads one CIFAR pickle with `_CifarUnpickler`: a dict holding `keys`.
+
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "data_batch_1")
+    >>> with open(path, "wb") as f:
+    ...     pickle.dump({"data": np.zeros((1, 3072), np.uint8),
+    ...                  "labels": [3]}, f)
+    >>> _unpickle(path, ("data", "labels"))["labels"]
+    [3]
+    """
     try:
         with open(path, "rb") as f:
-            return pickle.load(f, encoding="latin1")
-    except (pickle.UnpicklingError, EOFError, ValueError) as error:
-        raise InputError(f"{path} is damaged: not a readable CIFAR pickle "
-                         f"({type(error).__name__}: {error}).") from None
+            batch = _CifarUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError,
+            AttributeError, IndexError, KeyError) as error:
+        raise InputError(f"{path} is damaged or not a CIFAR pickle: "
+                         f"{error}.") from None
+    if not isinstance(batch, dict):
+        raise InputError(f"{path}: a CIFAR pickle holds a dict, not a "
+                         f"{type(batch).__name__}.")
+    batch = {k.decode("latin1") if isinstance(k, bytes) else k: v
+             for k, v in batch.items()}
+    missing = [k for k in keys if k not in batch]
+    if missing:
+        raise InputError(f"{path}: missing {missing}; a CIFAR batch holds "
+                         f"{list(keys)} (found {sorted(map(str, batch))}).")
+    if "data" in keys:
+        data = np.asarray(batch["data"])
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise InputError(
+                f"{path}: 'data' has shape {data.shape}; a CIFAR batch holds "
+                "rows of 3072 values (3 x 32 x 32, channels first).")
+    return batch
 
 
 def load_cifar_pickle_dir(path: str) -> ArraySplits:
@@ -148,20 +204,23 @@ def load_cifar_pickle_dir(path: str) -> ArraySplits:
             -1, 3, 32, 32).transpose(0, 2, 3, 1)
 
     if os.path.exists(os.path.join(path, "data_batch_1")):
-        batches = [_unpickle(os.path.join(path, f"data_batch_{i}"))
-                   for i in range(1, 6)]
-        test = _unpickle(os.path.join(path, "test_batch"))
+        batches = [_unpickle(os.path.join(path, f"data_batch_{i}"),
+                             ("data", "labels")) for i in range(1, 6)]
+        test = _unpickle(os.path.join(path, "test_batch"),
+                         ("data", "labels"))
         x_train = np.concatenate([images_of(b) for b in batches])
         y_train = np.concatenate([b["labels"] for b in batches])
         meta = os.path.join(path, "batches.meta")
-        names = _unpickle(meta)["label_names"] if os.path.exists(meta) else ()
+        names = (_unpickle(meta, ("label_names",))["label_names"]
+                 if os.path.exists(meta) else ())
         return _validated("cifar10", x_train, y_train, images_of(test),
                           test["labels"], 10, names)
     if os.path.exists(os.path.join(path, "train")):
-        train = _unpickle(os.path.join(path, "train"))
-        test = _unpickle(os.path.join(path, "test"))
+        fields = ("data", "fine_labels")
+        train = _unpickle(os.path.join(path, "train"), fields)
+        test = _unpickle(os.path.join(path, "test"), fields)
         meta = os.path.join(path, "meta")
-        names = (_unpickle(meta)["fine_label_names"]
+        names = (_unpickle(meta, ("fine_label_names",))["fine_label_names"]
                  if os.path.exists(meta) else ())
         return _validated("cifar100", images_of(train), train["fine_labels"],
                           images_of(test), test["fine_labels"], 100, names)

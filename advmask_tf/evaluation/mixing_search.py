@@ -29,6 +29,7 @@ import tensorflow as tf
 from advmask_tf.attacks import build_attacks, noise_keys_for
 from advmask_tf.data.pipeline import split_inputs
 from advmask_tf.models.mixing import MixingMap, mapped_logits
+from advmask_tf.progress import StepProgress
 
 SCALES = (1.0, 2.0, 5.0, 10.0)
 BIASES = (-1.5, -1.0, -0.5, 0.0)
@@ -38,9 +39,11 @@ SELECTION_SALT = -7  # the attacks' random starts, apart from the test's
 
 
 def validation_logits(accurate, robust, dataset, eps: float,
-                      pgd_steps: int = 20, cw_steps: int = 20) -> dict:
+                      pgd_steps: int = 20, cw_steps: int = 20,
+                      batches: int | None = None, verbose: int = 0) -> dict:
     """Logits on the validation batches: accurate and robust on the clean
-    images, robust on its own PGD and CW-inf examples; and the labels."""
+    images, robust on its own PGD and CW-inf examples; and the labels.
+    `verbose` shows progress over the (`batches`, when known) batches."""
     attacks = build_attacks("pgd,cw_inf", eps, None)
     attacks = {name: attack.__class__(**{**vars(attack), "steps": steps})
                for (name, attack), steps in zip(attacks.items(),
@@ -48,7 +51,9 @@ def validation_logits(accurate, robust, dataset, eps: float,
     parts = {"labels": [], "accurate": [], "robust": []}
     parts.update({name: [] for name in attacks})
     seen = 0
-    for features, label in dataset:
+    progress = StepProgress(batches, "batch", "mixing validation attacks") \
+        if verbose else None
+    for step, (features, label) in enumerate(dataset):
         image, index = split_inputs(features)
         label = tf.cast(label, tf.int32)
         if index is None:
@@ -62,6 +67,8 @@ def validation_logits(accurate, robust, dataset, eps: float,
                                compute_success=False).x_adv
             parts[name].append(robust(x_adv, training=False).numpy())
         seen += len(label)
+        if progress is not None:
+            progress.update(step + 1)
     logits = {key: np.concatenate(value) for key, value in parts.items()}
     logits["attacks"] = sorted(attacks)
     return logits

@@ -15,6 +15,7 @@ from advmask_tf.plotting import (
     robust_label,
     save_figure,
 )
+from advmask_tf.progress import plural
 
 # Report keys that are not attack results.
 META_KEYS = ("attacks", "checks", "checkpoint", "config", "eps", "limit",
@@ -162,7 +163,8 @@ def run_line(run: dict) -> str:
     guard = ("" if not run.get("guard_restores") else
              f"; the catastrophic-overfitting guard restored earlier weights "
              f"{run['guard_restores']} time(s) (guard.json)")
-    what = (f"Trained {run['epochs_trained']} epochs (network of epoch "
+    what = (f"Trained {plural(int(run['epochs_trained']), 'epoch')} "
+            f"(network of epoch "
             f"{run['selected_epoch']})")
     if run.get("mixture"):
         what = ("A mixture of two classifiers (robust/ and accurate/, "

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -18,6 +16,7 @@ from advmask_tf.evaluation.ensemble import cascade, compile_attack, run_on
 from advmask_tf.evaluation.inputs import class_labels, evaluation_batches
 from advmask_tf.io_utils import atomic_write_text
 from advmask_tf.models.conditioning import is_conditioned
+from advmask_tf.progress import StepProgress
 from advmask_tf.training.adversarial_model import AdversarialModel
 
 # Evaluation random starts are keyed by (example index, this salt): the same
@@ -66,13 +65,11 @@ def _settings(attack) -> dict:
     return settings
 
 
-def progress_bar(dataset) -> keras.utils.Progbar:
-    """A per-batch progress bar over `dataset` (one line per update when
-    the output is not a terminal, as in log files)."""
+def progress_bar(dataset, label: str = "") -> StepProgress:
+    """Progress over `dataset`'s batches: a bar on a terminal, a line with
+    the ETA every 30 s in a log file."""
     batches = int(tf.data.experimental.cardinality(dataset))
-    return keras.utils.Progbar(batches if batches > 0 else None,
-                               unit_name="batch",
-                               verbose=1 if sys.stdout.isatty() else 2)
+    return StepProgress(batches if batches > 0 else None, "batch", label)
 
 
 def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
@@ -109,6 +106,7 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
 
     Example:
 
+    >>> import keras
     >>> net = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(),
     ...                         keras.layers.Dense(2)])
     >>> data = tf.data.Dataset.from_tensor_slices(
@@ -142,7 +140,7 @@ def evaluate(model, dataset, attacks: dict | None = None, eps: float = 0.1,
                 masks[f"{name}/{stage}"] = []
     total = 0
     dataset = evaluation_batches(dataset, image_rank=_input_rank(network))
-    progress = progress_bar(dataset) if verbose else None
+    progress = progress_bar(dataset, "evaluation") if verbose else None
     for step, (features, label) in enumerate(dataset):
         image, index = split_inputs(features)
         check_pixels(image, "evaluate")

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import functools
 import os
+import shutil
 import socket
 import sys
 
 from advmask_tf.errors import InputError
 from advmask_tf.io_utils import (
+    StorageError,
     atomic_write_json,
     read_json_or_none,
     remove_partial_files,
@@ -62,8 +65,8 @@ def hold(root: str, tool: str):
         finally:
             _HELD[key][1] -= 1
         return
-    os.makedirs(root, exist_ok=True)
-    fd = os.open(os.path.join(root, ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    created = not os.path.lexists(root)
+    fd = _open_lock(root)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -72,6 +75,7 @@ def hold(root: str, tool: str):
             f"{root} is in use by {holder(root)}; wait for it to finish or "
             "stop it, or give another --workdir") from None
     _HELD[key] = [fd, 1]
+    finished = False
     try:
         atomic_write_json(os.path.join(root, ".lock.json"), {
             "tool": tool, "pid": os.getpid(), "host": socket.gethostname(),
@@ -82,10 +86,47 @@ def hold(root: str, tool: str):
             print(f"Removed {path}, left by an interrupted write.",
                   flush=True)
         yield
+        finished = True
     finally:
         del _HELD[key]
+        if created and not finished:
+            # Refused before it wrote anything: leave no directory behind.
+            _remove_if_only_the_lock(root)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _open_lock(root: str) -> int:
+    """Creates `root` if needed and opens its lock file; a path that cannot
+    be a work directory is refused in one line naming it and why."""
+    try:
+        os.makedirs(root, exist_ok=True)
+        return os.open(os.path.join(root, ".lock"),
+                       os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+                       0o666)
+    except FileExistsError:
+        raise StorageError(errno.EEXIST, f"{root} is a file, not a "
+                           "directory: give a new directory or a work "
+                           "directory") from None
+    except OSError as error:
+        reason = {errno.ENAMETOOLONG: "the path is too long for the "
+                  "filesystem", errno.ENOTDIR: "a part of the path is a "
+                  "file", errno.EROFS: "the filesystem is read-only",
+                  errno.EACCES: "permission denied"}.get(
+            error.errno, error.strerror)
+        raise StorageError(error.errno, f"cannot use {root} as a work "
+                           f"directory: {reason}; give another one") \
+            from None
+
+
+def _remove_if_only_the_lock(root: str) -> None:
+    """Removes `root`, created by this hold, if it holds nothing but the
+    lock's files (and empty folders)."""
+    for directory, _, files in os.walk(root):
+        if set(files) - ({".lock", ".lock.json"} if directory == root
+                         else set()):
+            return
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def holding(tool: str):
