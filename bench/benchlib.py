@@ -48,21 +48,41 @@ PRESETS = {
     "nfgsm": "fashion_mnist_nfgsm.py",
     "free": "fashion_mnist_free.py",
     "main": "fashion_mnist_main.py",  # the README's main job
+    "lbgat": "fashion_mnist_lbgat.py",
+    "hat": "fashion_mnist_hat.py",
 }
+# A method at another width of the small CNN: "<method>@w<width>".
+WIDTH_VARIANT = re.compile(r"^(?P<method>[a-z_0-9]+)@w(?P<width>\d+)$")
 # Every benchmarked run gets the same data and eps, whatever its preset says.
 SHARED = ["--config.data.train_limit=0", "--config.data.validation_size=5000",
           "--config.attack.eps=0.1", "--config.train.verbose=2"]
 
 
+def variant(name: str) -> tuple[str, list[str]]:
+    """(the preset's method, its overrides) of a method name: "trades" is
+    ("trades", []); "trades@w32" the same preset at width 32.
+
+    >>> variant("lbgat@w64")
+    ('lbgat', ['--config.model.options.width=64'])
+    """
+    match = WIDTH_VARIANT.match(name)
+    if match is None:
+        return name, []
+    return match["method"], [
+        f"--config.model.options.width={int(match['width'])}"]
+
+
 def config_path(name: str) -> str:
-    """The config file of a preset (a method name, or a file name)."""
-    return os.path.join(REPO, "configs", PRESETS.get(name, name))
+    """The config file of a preset (a method name, a width variant of one,
+    or a file name)."""
+    method, _ = variant(name)
+    return os.path.join(REPO, "configs", PRESETS.get(method, method))
 
 
 def methods(value: str, parser) -> list[str]:
     """The comma-separated method names of a flag, or a parser error."""
     names = [m for m in value.split(",") if m]
-    unknown = sorted(set(names) - set(PRESETS))
+    unknown = sorted({m for m in names if variant(m)[0] not in PRESETS})
     if unknown:
         parser.error(f"unknown methods {unknown}; known: {sorted(PRESETS)}")
     return names
@@ -96,6 +116,7 @@ def train_preset(method: str, workdir: str, *overrides: str,
     """Trains (or resumes, or only reports) a preset with the shared
     settings; returns the work directory."""
     tool("advmask-train", f"--config={config_path(method)}",
+         *variant(method)[1],
          f"--workdir={workdir}", *SHARED, *overrides,
          *([] if evaluate else ["--skip_eval"]))
     return workdir

@@ -12,11 +12,19 @@ import json
 import os
 import time
 
-from benchlib import SHARED, EpochTimer, config_path, eval_report, tool
+from benchlib import (
+    SHARED,
+    EpochTimer,
+    config_path,
+    eval_report,
+    tool,
+    variant,
+)
 
 from advmask_tf import runs
 from advmask_tf.configs_lib import preset
 from advmask_tf.io_utils import atomic_write_json
+from advmask_tf.runs.guides import guide_kind, trains_helper_first
 
 VALIDATION = 2000
 START_UP_SECONDS = 15  # advmask-train's imports, data and model building
@@ -28,7 +36,8 @@ def method_config(method: str, *overrides: str):
     """The preset's config with the shared and this bench's overrides."""
     config = preset(config_path(method), os.path.basename(
         config_path(method)))
-    for flag in (*SHARED, *BENCH_OVERRIDES, *overrides):
+    for flag in (*SHARED, *BENCH_OVERRIDES, *variant(method)[1],
+                 *overrides):
         field, value = flag[len("--config."):].split("=", 1)
         *sections, key = field.split(".")
         block = config
@@ -48,7 +57,11 @@ def calibrate(method: str, data, batches: int = 30,
     config = method_config(method, f"--config.train.precision={precision}")
     with runs.precision(precision):
         network = runs.build_network(config, data)
-        model = runs.build_adversarial_model(config, network, data.num_train)
+        # A guide's weights do not change the step's speed.
+        guide = (runs.build_network(config, data) if guide_kind(config)
+                 else None)
+        model = runs.build_adversarial_model(config, network, data.num_train,
+                                             guide=guide)
     model.compile(optimizer=runs.make_optimizer(config.train, batches))
     train = data.train.take(batches)
     timer = EpochTimer()
@@ -62,15 +75,25 @@ def calibrate(method: str, data, batches: int = 30,
     start = time.perf_counter()
     model.evaluate(validation, verbose=0)
     val_images = 4 * int(config.train.batch_size)
-    return {"train_ips": images / timer.seconds, "tracing": tracing,
-            "val_ips": val_images / (time.perf_counter() - start)}
+    speed = {"train_ips": images / timer.seconds, "tracing": tracing,
+             "val_ips": val_images / (time.perf_counter() - start)}
+    if trains_helper_first(config):
+        # HAT trains its helper first, an epoch of it per epoch of its own
+        # (helper_epochs 0): the standard step's speed counts too.
+        speed["helper"] = calibrate("standard" + method[len(
+            variant(method)[0]):], data, batches, precision)
+    return speed
 
 
 def epoch_seconds(method: str, speed: dict, num_train: int) -> float:
-    """Estimated seconds of one epoch: training, validation, the guard."""
+    """Estimated seconds of one epoch: training, validation, the guard
+    (and an epoch of the helper a method trains first)."""
     config = method_config(method)
     checked = VALIDATION + int(config.guard.points)
-    return num_train / speed["train_ips"] + checked / speed["val_ips"]
+    seconds = num_train / speed["train_ips"] + checked / speed["val_ips"]
+    if "helper" in speed:
+        seconds += epoch_seconds("standard", speed["helper"], num_train)
+    return seconds
 
 
 def schedule(budget_s: float, per_epoch_s: float, fixed_s: float,
@@ -102,7 +125,8 @@ def train_timed(method: str, workdir: str, overrides: list) -> float:
             return json.load(f)["seconds"]
     start = time.perf_counter()
     tool("advmask-train", f"--config={config_path(method)}",
-         f"--workdir={workdir}", *SHARED, *BENCH_OVERRIDES, *overrides,
+         f"--workdir={workdir}", *SHARED, *BENCH_OVERRIDES,
+         *variant(method)[1], *overrides,
          "--skip_eval")
     seconds = time.perf_counter() - start
     atomic_write_json(record, {"seconds": seconds,

@@ -20,6 +20,10 @@ its AutoAttack accuracy within 1 point of its worst case.
         [--aa_methods keep_accuracy,madry] [--aa_points 1000] \
         [--pin mart=4] [--write]
 
+A method named `<method>@w<width>` is that preset with the small CNN at
+another width (capacity at the same budget: a wider network trains fewer
+epochs). HAT's time includes the helper it trains first.
+
 --pin METHOD=EPOCHS,... trains a method for that many epochs instead of the
 calibrated number, for a method whose 30-batch calibration misses its
 full-epoch speed (the table shows the schedule and whether the run then
@@ -39,6 +43,7 @@ from benchlib import (  # noqa: E402
     methods,
     pinned_epochs,
     publish_figure,
+    variant,
 )
 from budget import (  # noqa: E402
     START_UP_SECONDS,
@@ -74,7 +79,9 @@ LABELS = {"standard": "Standard", "madry": "Madry PGD-10",
           "keep_accuracy": "Keep accuracy (mixture)",
           "keep_accuracy/robust": "Keep accuracy's robust part (Free m 4)",
           "keep_accuracy/accurate": ("Keep accuracy's accurate part "
-                                     "(standard, width 32)")}
+                                     "(standard, width 32)"),
+          "lbgat": "LBGAT0 (guide trained jointly)",
+          "hat": "HAT (helper trained first; h 3.5, gamma 1)"}
 # Runs whose parts have a fixed size (the mixture's two classifiers).
 AS_CONFIGURED = ("keep_accuracy",)
 # A calibrated run whose measured time is further than this from the
@@ -134,6 +141,14 @@ def main():
     link = publish_figure(figure, "frontier.png", args.write)
     store(data_section, args.write,
           f"![clean against worst-case robust accuracy]({link})")
+
+
+def label(method: str) -> str:
+    """A row's label: the method's, with its width when a variant."""
+    base, overrides = variant(method)
+    if not overrides:
+        return LABELS[method]
+    return f"{LABELS[base]}, width {overrides[0].rsplit('=', 1)[1]}"
 
 
 def part_row(method: str, workdir: str, part: str) -> dict:
@@ -209,7 +224,7 @@ def run_record(row: dict, budget: float) -> dict:
     report = row["report"]
     figures = {name: entry["accuracy"] for name, entry in report.items()
                if isinstance(entry, dict) and "accuracy" in entry}
-    return {"method": LABELS[row["method"]], "preset": row["method"],
+    return {"method": label(row["method"]), "preset": row["method"],
             "workdir": os.path.relpath(row["workdir"]),
             "schedule": row["schedule"],
             "training_seconds": row["seconds"],
@@ -280,7 +295,7 @@ def plot(rows, path: str) -> str:
     for i, row in enumerate(rows):
         ax.scatter(100 * worst(row), 100 * clean(row), s=45,
                    marker=markers[i % len(markers)],
-                   label=f"{LABELS[row['method']]} "
+                   label=f"{label(row['method'])} "
                    f"({row['seconds'] / 60:.1f} min)")
     ax.set_xlabel("worst-case robust accuracy, full test set (%)")
     ax.set_ylabel("clean accuracy, full test set (%)")

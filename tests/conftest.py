@@ -127,6 +127,8 @@ def replica_pair(two_replicas):
         with strategy.scope():
             model = build()
             model.network.set_weights(initial)
+            if model.guide is not None:  # LBGAT's, HAT's: the same start
+                model.guide.set_weights(initial)
             model.compile(optimizer=keras.optimizers.SGD(
                 0.05, momentum=momentum))
         dataset = indexed(x, y)

@@ -57,6 +57,8 @@ def configured_for(section, name):
     config = tiny({f"{section}.{name_field(registry)}": name})
     if name == "sampled":  # a range needs high > low (0: attack.eps)
         config.radius.high = 0.0
+    if getattr(registry.get(name), "needs_told_network", False):
+        config.model.norm = "split_batchnorm"
     return config
 
 
@@ -140,20 +142,31 @@ def test_every_part_trains_alike_on_one_and_two_replicas(
     x, y = fashion_slice(64, dtype=np.float64)
     keras.utils.set_random_seed(0)
 
+    factory = PART_SECTIONS[section][0].get(name)
+    told = getattr(factory, "needs_told_network", False)
+
     def network():
         return build_model("small_cnn", (28, 28, 1), 10, width=2,
-                           dense_units=8, norm="sync_batchnorm")
+                           dense_units=8,
+                           norm="split_batchnorm" if told
+                           else "sync_batchnorm")
 
+    # A frozen guide (HAT's helper) is given; replica_pair starts it, like
+    # a trained one, from the network's initial weights.
+    guide = network() if getattr(factory, "guide", None) == "frozen" else None
     initial = network().get_weights()
     (one, one_logs), (two, two_logs) = replica_pair(
         lambda: AdversarialModel(network(), attack={"eps": 0.1, "steps": 1,
                                                     "step_size": 0.1},
                                  num_examples=len(y),
+                                 guide=guide and network(),
                                  **part_arguments(section, name)),
         initial, x, y)
-    for a, b in zip(one.network.weights, two.network.weights):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7,
-                                   atol=1e-9, err_msg=a.path)
+    # Every trained network (LBGAT's guide too) moved alike.
+    for one_net, two_net in zip(one.trained_networks, two.trained_networks):
+        for a, b in zip(one_net.weights, two_net.weights):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7,
+                                       atol=1e-9, err_msg=a.path)
     assert one_logs.keys() == two_logs.keys()
     for key in one_logs:
         np.testing.assert_allclose(one_logs[key], two_logs[key], rtol=1e-7,

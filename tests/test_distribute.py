@@ -17,6 +17,7 @@ from conftest import REPO, TINY
 from advmask_tf import runs
 from advmask_tf.configs_lib import preset
 from advmask_tf.distribute import get_strategy, is_chief_process, worker_role
+from advmask_tf.runs.guides import guide_kind
 
 
 def free_ports(count):
@@ -170,13 +171,15 @@ FASHION_SHAPES = SimpleNamespace(image_shape=(28, 28, 1), num_classes=10,
 # TRADES, N-FGSM beside FGSM-RS, OAT's and split BN's conditioned norms
 # beside RobMask's) or that are one part on its defaults, which
 # tests/test_conformance.py trains on two replicas part by part (standard,
-# Madry, TRADES, MART, IAAT, GAIRAT; its Madry runs a one-step attack, as
+# Madry, TRADES, MART, IAAT, GAIRAT, LBGAT and HAT with their guides; its
+# Madry runs a one-step attack, as
 # FGSM-RS does), run with `-m slow`, for the default suite's time. The
 # default suite keeps the presets that add settings of their own: Free
 # (replays) and RobMask (the masking norm and sampled radii).
 COVERED_BY_OTHERS = ("fashion_mnist_fgsm_rs.py", "fashion_mnist_gairat.py",
                      "fashion_mnist_gairat_iaat.py",
-                     "fashion_mnist_gairat_trades.py", "fashion_mnist_iaat.py",
+                     "fashion_mnist_gairat_trades.py", "fashion_mnist_hat.py",
+                     "fashion_mnist_iaat.py", "fashion_mnist_lbgat.py",
                      "fashion_mnist_madry.py", "fashion_mnist_mart.py",
                      "fashion_mnist_nfgsm.py", "fashion_mnist_oat.py",
                      "fashion_mnist_split_bn.py", "fashion_mnist_standard.py",
@@ -202,18 +205,22 @@ def test_every_preset_trains_alike_on_two_replicas(preset_name, fashion_slice,
     initial = runs.build_network(config, FASHION_SHAPES).get_weights()
 
     def build():
+        guide = (runs.build_network(config, FASHION_SHAPES)
+                 if guide_kind(config) else None)
         return runs.build_adversarial_model(
-            config, runs.build_network(config, FASHION_SHAPES), len(y))
+            config, runs.build_network(config, FASHION_SHAPES), len(y),
+            guide=guide)
 
     (one, one_logs), (two, two_logs) = replica_pair(build, initial, x, y)
     assert set(one_logs) == set(two_logs)
     for key in one_logs:
         np.testing.assert_allclose(one_logs[key], two_logs[key], rtol=1e-7,
                                    atol=1e-9, err_msg=key)
-    changed = False
-    for a, b, start in zip(one.network.weights, two.network.weights,
-                           initial):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7,
-                                   atol=1e-9)
-        changed |= not np.allclose(a.numpy(), start)
-    assert changed
+    # Every trained network (LBGAT's guide too) moved alike.
+    for one_net, two_net in zip(one.trained_networks, two.trained_networks):
+        changed = False
+        for a, b, start in zip(one_net.weights, two_net.weights, initial):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7,
+                                       atol=1e-9)
+            changed |= not np.allclose(a.numpy(), start)
+        assert changed

@@ -104,12 +104,22 @@ def test_the_oracle_knows_and_samples_the_conditional_values(tmp_path):
     # A range no part of the search takes is refused, not skipped: the
     # method stays madry, which has no beta (TRADES and MART have).
     ("beta", (1.0, 10.0), r"tune.beta searches method.beta, which "
-     r"\['madry'\] do not take \(it belongs to \['mart', 'trades'\]\)"),
+     r"\['madry'\] do not take \(it belongs to \['hat', 'lbgat', 'mart', "
+     r"'trades'\]\)"),
 ])
 def test_bad_search_settings_fail_clearly(tmp_path, field, value, message):
     config = base_config()
     config.tune[field] = value
     with pytest.raises(ValueError, match=message):
+        make_tuner(config, str(tmp_path))
+
+
+def test_searching_eps_from_a_zero_radius_is_refused(tmp_path):
+    config = base_config()
+    config.tune.eps = (0.05, 0.1)
+    config.attack.eps = 0.0
+    with pytest.raises(ValueError, match=r"tune.eps .* attack.eps=0 leaves "
+                       r"undefined; set attack.eps"):
         make_tuner(config, str(tmp_path))
 
 

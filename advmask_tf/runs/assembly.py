@@ -32,6 +32,7 @@ from advmask_tf.runs.field_checks import (
     naming_field,
     warn_about_parts,
 )
+from advmask_tf.runs.guides import check_guide_settings
 from advmask_tf.training.adversarial_model import AdversarialModel
 from advmask_tf.training.awp import make_weight_perturbation
 from advmask_tf.training.free import check_free_replays
@@ -184,9 +185,10 @@ def initialise_from(network: keras.Model, path: str) -> None:
     network.set_weights(source.get_weights())
 
 
-def build_adversarial_model(config, network, num_examples=None
-                            ) -> AdversarialModel:
-    """The config's `AdversarialModel` around `network`."""
+def build_adversarial_model(config, network, num_examples=None,
+                            guide=None) -> AdversarialModel:
+    """The config's `AdversarialModel` around `network` (and the guide of
+    a guided objective, `advmask_tf.runs.guides`)."""
     attack = attack_settings(config)
     return AdversarialModel(
         network, objective=objective_spec(config), attack=attack,
@@ -195,7 +197,7 @@ def build_adversarial_model(config, network, num_examples=None
         num_examples=num_examples, trainable=config.train.trainable,
         track_clean_accuracy=config.method.track_clean_accuracy,
         free_replays=int(config.train.free_replays),
-        weight_perturbation=weight_perturbation_spec(config))
+        weight_perturbation=weight_perturbation_spec(config), guide=guide)
 
 
 def weight_perturbation_spec(config) -> dict:
@@ -347,6 +349,7 @@ def check_config(config) -> None:
                              int(config.train.free_replays),
                              config.train.trainable)
     check_learning_rate_steps(config.train)
+    check_guide_settings(config)
     if int(config.guard.points) > int(config.data.validation_size):
         raise InputError(
             f"guard.points={int(config.guard.points)} needs that many "

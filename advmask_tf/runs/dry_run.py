@@ -56,8 +56,8 @@ def dry_run(config, steps: int = DRY_RUN_STEPS) -> list[dict]:
     (2, True)
     """
     check_config(config)
-    parts = ([("robust", mixing.robust_config(config)),
-              ("accurate", mixing.accurate_config(config))]
+    parts = ([(name, part) for name, (_, part)
+              in mixing.sub_runs(config, "").items()]
              if config.mix.enabled else [("run", config)])
     strategy = get_strategy(config.distribute)
     chief, role = worker_role(strategy)

@@ -4,7 +4,9 @@ The work directory then holds two ordinary runs and their mixture:
 
     robust/        the config itself (mix off): the robust classifier
     accurate/      the same model trained by standard training
-                   (mix.accurate_epochs, mix.accurate_width)
+                   (mix.accurate_epochs, mix.accurate_width); with a
+                   guided objective (LBGAT, HAT) none: the robust run's
+                   guide is the accurate classifier
     mixing.json    the map and weight chosen on the validation split, and
                    every candidate's validation figures
     model.keras    the mixed classifier, one plain model image -> logits
@@ -34,7 +36,12 @@ from advmask_tf.evaluation.mixing_search import (
 from advmask_tf.io_utils import atomic_save, atomic_write_json
 from advmask_tf.models.loading import load_keras_file
 from advmask_tf.models.mixing import MixingMap, mixed_classifier
-from advmask_tf.runs.workdir import WorkDir, read_json
+from advmask_tf.runs.guides import (
+    guide_kind,
+    guide_model_path,
+    standard_config,
+)
+from advmask_tf.runs.workdir import WorkDir, load_config, read_json
 
 SOURCES = ("robust", "accurate", "surrogate")
 
@@ -48,50 +55,47 @@ def robust_config(config) -> ml_collections.ConfigDict:
 
 def accurate_config(config) -> ml_collections.ConfigDict:
     """The accurate classifier's run: standard training of the same model
-    on the same data, for mix.accurate_epochs, selected by validation
-    clean accuracy.
+    on the same data, for mix.accurate_epochs (mix.accurate_width),
+    selected by validation clean accuracy. (A guided objective's guide is
+    the accurate classifier instead: `classifier_paths`.)
 
     >>> from advmask_tf.configs_lib import base_config
     >>> config = base_config(); config.mix.enabled = True
     >>> accurate_config(config).method.name
     'standard'
     """
-    accurate = robust_config(config)
-    accurate.method.name = "standard"
-    accurate.method.awp_gamma = 0.0
-    accurate.radius.policy = "fixed"
-    accurate.weighting.name = "uniform"
-    accurate.model.norm = "auto"
-    accurate.train.free_replays = 0
-    accurate.train.ema_momentum = 0.0
-    accurate.train.epochs = int(config.mix.accurate_epochs)
-    accurate.train.monitor = "val_clean_accuracy"
-    accurate.guard.points = 0
-    accurate.eval.checks = False  # its robust accuracy is about 0
-    # Validation selects by clean accuracy; a one-step attack keeps the
-    # (meaningless) robust column cheap.
-    accurate.val_attack.steps = 1
-    if int(config.mix.accurate_width):
-        accurate.model.options.width = int(config.mix.accurate_width)
-    return accurate
+    return standard_config(config, int(config.mix.accurate_epochs),
+                           int(config.mix.accurate_width))
 
 
-def sub_runs(workdir: str) -> dict:
-    """{"robust": path, "accurate": path} of a mixing run's classifiers."""
-    return {name: os.path.join(workdir, name)
-            for name in ("robust", "accurate")}
+def sub_runs(config, workdir: str) -> dict:
+    """{name: (path, config)} of the runs a mixture trains: the robust
+    classifier's, and the accurate one's unless the robust run's guide
+    (LBGAT's guide, HAT's helper) is the accurate classifier."""
+    runs = {"robust": (os.path.join(workdir, "robust"),
+                       robust_config(config))}
+    if guide_kind(config) is None:
+        runs["accurate"] = (os.path.join(workdir, "accurate"),
+                            accurate_config(config))
+    return runs
+
+
+def classifier_paths(config, workdir: str) -> dict:
+    """{"robust": .keras path, "accurate": .keras path} of a mixture."""
+    robust = os.path.join(workdir, "robust")
+    accurate = guide_model_path(config, robust) or os.path.join(
+        workdir, "accurate", "model.keras")
+    return {"robust": os.path.join(robust, "model.keras"),
+            "accurate": accurate}
 
 
 def select_and_save(config, workdir: str, verbose: int = 1) -> MixingMap:
     """Chooses the map on the validation split, writes mixing.json and the
     mixed model.keras; returns the choice."""
     wd = WorkDir(workdir)
-    paths = sub_runs(workdir)
-    robust = load_keras_file(os.path.join(paths["robust"], "model.keras"),
-                             "the robust classifier")
-    accurate = load_keras_file(os.path.join(paths["accurate"],
-                                            "model.keras"),
-                               "the accurate classifier")
+    paths = classifier_paths(config, workdir)
+    robust = load_keras_file(paths["robust"], "the robust classifier")
+    accurate = load_keras_file(paths["accurate"], "the accurate classifier")
     data_config = ml_collections.ConfigDict(config.data.to_dict())
     data = build_data(data_config, int(config.eval.batch_size),
                       int(config.seed))
@@ -107,10 +111,15 @@ def select_and_save(config, workdir: str, verbose: int = 1) -> MixingMap:
         int(config.eval.batch_size)) if points else data.validation
     eps = float(config.attack.eps)
     if verbose:
-        print(f"Choosing the mixing on {points or data.num_validation} "
+        print(f"Choosing the mixing on "
+              f"{min(points or data.num_validation, data.num_validation)} "
               "validation points (PGD-20 and CW-inf on the robust "
               "classifier) ...", flush=True)
-    logits = validation_logits(accurate, robust, validation, eps)
+    count = points or data.num_validation
+    logits = validation_logits(
+        accurate, robust, validation, eps, verbose=verbose,
+        batches=-(-min(count, data.num_validation)
+                  // int(config.eval.batch_size)))
     chosen, rows = select_mixing(logits, float(config.mix.robust_drop),
                                  top_k=int(config.mix.top_k))
     atomic_write_json(wd.path("mixing.json"), {
@@ -133,12 +142,9 @@ def load_mixing(workdir: str) -> MixingMap:
 def mixture_sources(workdir: str) -> dict:
     """The networks the adaptive evaluation crafts examples on: the robust
     and the accurate classifier and the relaxed surrogate of the mixture."""
-    paths = sub_runs(workdir)
-    robust = load_keras_file(os.path.join(paths["robust"], "model.keras"),
-                             "the robust classifier")
-    accurate = load_keras_file(os.path.join(paths["accurate"],
-                                            "model.keras"),
-                               "the accurate classifier")
+    paths = classifier_paths(load_config(WorkDir(workdir)), workdir)
+    robust = load_keras_file(paths["robust"], "the robust classifier")
+    accurate = load_keras_file(paths["accurate"], "the accurate classifier")
     surrogate = mixed_classifier(accurate, robust, load_mixing(workdir),
                                  surrogate=True, name="surrogate")
     return {"robust": robust, "accurate": accurate, "surrogate": surrogate}

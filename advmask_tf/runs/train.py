@@ -46,6 +46,14 @@ from advmask_tf.runs.checkpoints import (
     write_history,
 )
 from advmask_tf.runs.evaluate import evaluate_workdir
+from advmask_tf.runs.guides import (
+    guide_kind,
+    guide_model_path,
+    helper_config,
+    helper_workdir,
+    load_helper,
+    trains_helper_first,
+)
 from advmask_tf.runs.lock import hold
 from advmask_tf.runs.workdir import (
     WorkDir,
@@ -176,6 +184,12 @@ def train(config: ml_collections.ConfigDict, workdir: str):
     # Only the chief writes the work directory, so only it holds the lock.
     with (hold(wd.root, "advmask-train") if chief
           else contextlib.nullcontext()):
+        if trains_helper_first(config):
+            if int(config.train.verbose):
+                print(f"HAT's helper (standard training): "
+                      f"{helper_workdir(wd.root)}", flush=True)
+            train_or_report(helper_config(config),
+                            helper_workdir(wd.root), evaluate=False)
         return train_in_workdir(config, wd, strategy, chief, role)
 
 
@@ -209,7 +223,9 @@ def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
         network = build_network(config, data)
         if config.train.init_from:
             initialise_from(network, config.train.init_from)
-        model = build_adversarial_model(config, network, data.num_train)
+        model = build_adversarial_model(
+            config, network, data.num_train,
+            guide=_guide(config, wd, data, dry_run=splits is not None))
         model.compile(optimizer=make_optimizer(config.train, steps),
                       jit_compile=resolve_jit_compile(
                           config.train.jit_compile, accelerator, replicas))
@@ -235,7 +251,9 @@ def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
     if chief:
         callbacks += _work_directory_callbacks(config, wd, data)
         if int(config.train.verbose):
-            callbacks.append(RunProgress(int(config.train.epochs)))
+            # Keras' own epoch line first, then the run's.
+            callbacks += [keras.callbacks.ProgbarLogger(),
+                          RunProgress(int(config.train.epochs))]
     # From the first epoch not done, in the order an uninterrupted run
     # takes: a resumed run trains the same model.
     train_data = data.train_from(done)
@@ -255,7 +273,22 @@ def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
     if os.path.exists(wd.best_weights):
         model.load_weights(wd.best_weights)
     atomic_save(model.network.save, wd.best_model)
+    if guide_kind(config) == "trained":  # the guide of the best epoch
+        atomic_save(model.guide.save, guide_model_path(config, wd.root))
     return model, data
+
+
+def _guide(config, wd: WorkDir, data, dry_run: bool):
+    """The guide network of a guided objective (None without one): LBGAT's
+    built like the network, HAT's helper loaded (a dry run, which trains
+    no helper first, gives HAT an untrained one)."""
+    kind = guide_kind(config)
+    if kind == "trained" or (kind == "frozen" and dry_run
+                             and trains_helper_first(config)):
+        return build_network(config, data)
+    if kind == "frozen":
+        return load_helper(config, wd.root, data)
+    return None
 
 
 def train_or_report(config: ml_collections.ConfigDict, workdir: str,
@@ -306,16 +339,14 @@ def _train_mixture(config, workdir: str, evaluate: bool):
     with hold(wd.root, "advmask-train"):
         os.makedirs(wd.root, exist_ok=True)
         adjusted = save_or_check_config(config, wd)
-        paths = mixing.sub_runs(workdir)
-        for name, sub_config in (("robust", mixing.robust_config(config)),
-                                 ("accurate",
-                                  mixing.accurate_config(config))):
+        for name, (path, sub_config) in mixing.sub_runs(
+                config, workdir).items():
             if int(config.train.verbose):
-                print(f"The {name} classifier: {paths[name]}", flush=True)
+                print(f"The {name} classifier: {path}", flush=True)
             # Evaluated with the mixture, whose report compares with both.
-            train_or_report(sub_config, paths[name], evaluate=evaluate)
-        fresh = all(is_fresh(wd.best_model, os.path.join(path, "model.keras"))
-                    for path in paths.values())
+            train_or_report(sub_config, path, evaluate=evaluate)
+        fresh = all(is_fresh(wd.best_model, path) for path in
+                    mixing.classifier_paths(config, workdir).values())
         if not fresh:
             mixing.select_and_save(config, workdir,
                                    verbose=int(config.train.verbose))

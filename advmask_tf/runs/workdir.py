@@ -30,6 +30,7 @@ from advmask_tf.configs_lib import base_config, check_sections
 from advmask_tf.devices import resolve_precision
 from advmask_tf.errors import InputError, MissingFileError
 from advmask_tf.io_utils import atomic_write_json
+from advmask_tf.runs.guides import guide_kind, timed_runs
 from advmask_tf.training.objectives import OBJECTIVES
 
 # Fields whose change does not change the experiment.
@@ -259,10 +260,12 @@ def run_facts(config, workdir: WorkDir) -> dict:
     epochs' `epoch_seconds`, over every resume), how often the overfitting
     guard restored earlier weights, and the versions."""
     rows = history(workdir)
-    timed = [workdir]
-    if config.mix.enabled:  # a mixture: its two classifiers' epochs
-        timed = [WorkDir(workdir.path(name)) for name in ("robust",
-                                                          "accurate")]
+    timed = [WorkDir(path) for path in timed_runs(config, workdir.root)]
+    if config.mix.enabled:  # a mixture: its classifiers' epochs
+        timed = [WorkDir(path) for path in timed_runs(
+            config, workdir.path("robust"))]
+        if guide_kind(config) is None:
+            timed.append(WorkDir(workdir.path("accurate")))
     monitor = config.train.monitor
     guard = (read_json(workdir.guard_events)["events"]
              if os.path.exists(workdir.guard_events) else [])

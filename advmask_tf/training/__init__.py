@@ -14,6 +14,7 @@ from advmask_tf.training.adversarial_model import (
     split_inputs,
 )
 from advmask_tf.training.epochs import EpochCounter
+from advmask_tf.training.guided import GUIDE, Hat, Lbgat
 from advmask_tf.training.interfaces import StepFacts
 from advmask_tf.training.monitoring import InstanceStateMonitor, save_radius_grid
 from advmask_tf.training.objectives import (
@@ -50,6 +51,9 @@ from advmask_tf.training.weighting import (
 __all__ = [
     "AdversarialModel",
     "EpochCounter",
+    "GUIDE",
+    "Hat",
+    "Lbgat",
     "robust_mask",
     "split_inputs",
     "training_attack",

@@ -107,6 +107,12 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         weight_perturbation: AWP (`advmask_tf.training.awp`): a gamma such
             as 5e-3, or {"gamma": ..., "warmup_epochs": ...}; None or 0:
             off.
+        guide: the second network of a guided objective
+            (`advmask_tf.training.guided`), images -> logits of the same
+            classes: LBGAT's, trained jointly (default: a fresh copy of
+            `network`'s architecture); HAT's helper, a trained standard
+            classifier (required; frozen). Saved and restored with the
+            model's weights; `model.network` stays the robust network.
 
     Example:
 
@@ -126,11 +132,18 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
                  val_attack=None, radius=None, weighting=None,
                  num_examples: int | None = None,
                  track_clean_accuracy: bool = True, trainable: str = "all",
-                 free_replays: int = 0, weight_perturbation=None, **kwargs):
+                 free_replays: int = 0, weight_perturbation=None, guide=None,
+                 **kwargs):
         super().__init__(**kwargs)
         check_logits(network)
         self.network = network
         self.objective = make_objective(objective)
+        self.guide = guide_network(self.objective, network, guide)
+        if self.guide is not None and trainable != "all":
+            raise InputError(
+                f"method.name={self.objective.name!r} trains with a guide "
+                "network; it needs train.trainable='all', received "
+                f"{trainable!r}.")
         self.conditioned = is_conditioned(network)
         if self.objective.needs_told_network and not self.conditioned:
             raise InputError(
@@ -179,7 +192,8 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         self.robust_accuracy = keras.metrics.Mean(name="robust_accuracy")
         # A built network needs no symbolic build from `fit`'s first batch,
         # which would call a conditioned network without its "eps" input.
-        self.built = self.network.built
+        self.built = self.network.built and (
+            self.guide is None or self.guide.built)
 
     @property
     def metrics(self):
@@ -313,11 +327,12 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         """The objective's loss on the training-mode passes `inputs`
         ([(image, strength)]), weighted and divided by the global batch
         size. Call it inside the step's gradient tape."""
-        logits = [logits_at(self.network, x, strength,
-                            training=self.trainable_part == "all")
-                  for x, strength in inputs]
+        logits = [self.pass_logits(p, training=self.trainable_part == "all")
+                  for p in inputs]
         per_sample, clean_logits, adv_logits = self.objective.loss(logits,
                                                                    facts)
+        if self.objective.guide == "frozen":  # nothing to back-propagate
+            logits = [z for z, p in zip(logits, inputs) if len(p) < 3]
         y = facts.label
         if instance_weights is not None:
             per_sample *= tf.cast(instance_weights, per_sample.dtype)
@@ -328,9 +343,9 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         # This replica's share of the global mean: replica gradients sum.
         loss = tf.reduce_sum(per_sample) / n_global
         regularisation = tf.zeros([], loss.dtype)
-        if self.network.losses:
+        if self._regularisation_losses():
             regularisation = tf.cast(tf.add_n(
-                self.network.losses), loss.dtype) / float(
+                self._regularisation_losses()), loss.dtype) / float(
                 tf.distribute.get_strategy().num_replicas_in_sync)
         # Keras' contract for custom steps: gradients of the scaled loss
         # (mixed precision's LossScaleOptimizer unscales them).
@@ -366,9 +381,39 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
             step_loss.logged.append("adv_accuracy")
         return also_gradients
 
+    def pass_logits(self, step_pass, training: bool):
+        """The logits of one pass of `objective.passes`: (image, strength)
+        on the network, (image, strength, GUIDE) on the guide (a frozen
+        guide in inference mode, outside the gradient)."""
+        image, strength, *on = step_pass
+        if not on:
+            return logits_at(self.network, image, strength,
+                             training=training)
+        if self.objective.guide == "frozen":
+            return tf.stop_gradient(logits_at(self.guide, image, 0.0))
+        return logits_at(self.guide, image, 0.0, training=training)
+
+    @property
+    def trained_networks(self) -> list:
+        """The networks training changes: the network, and a guide trained
+        jointly with it (LBGAT)."""
+        if self.objective.guide == "trained":
+            return [self.network, self.guide]
+        return [self.network]
+
+    def _regularisation_losses(self) -> list:
+        """The weight penalties of the trained networks (a jointly trained
+        guide's too)."""
+        if self.objective.guide == "trained":
+            return self.network.losses + self.guide.losses
+        return self.network.losses
+
     def _trained_variables(self):
         if self.trainable_part == "rescaling":
             return rescaling_variables(self.network)
+        if self.objective.guide == "trained":
+            return (self.network.trainable_variables
+                    + self.guide.trainable_variables)
         return self.network.trainable_variables
 
     def _gradients(self, tape, step_loss: StepLoss, also=()):
@@ -389,7 +434,7 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
             return gradients[:count], gradients[count:]
         logit_grads = tape.gradient(step_loss.scaled_loss, logits)
         gradients = [None] * len(sources)
-        if self.network.losses:
+        if self._regularisation_losses():
             gradients = tape.gradient(step_loss.scaled_regularisation,
                                       sources)
         for pass_logits, pass_grad in zip(logits, logit_grads):
@@ -438,8 +483,7 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         instance weights are a training device)."""
         facts = self.objective.prepare(facts)
         inputs = self.objective.passes(facts, attack.x_adv, attack.eps)
-        logits = [logits_at(self.network, x, strength, training=False)
-                  for x, strength in inputs]
+        logits = [self.pass_logits(p, training=False) for p in inputs]
         return self.objective.loss(logits, facts)[0]
 
     def _results(self, names):
@@ -468,6 +512,8 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
             "weight_perturbation": (
                 self.weight_perturbation.get_config()
                 if self.weight_perturbation else None),
+            "guide": (None if self.guide is None else
+                      keras.saving.serialize_keras_object(self.guide)),
             "name": self.name,
         }
 
@@ -476,4 +522,30 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
         config = upgraded_config(dict(config))
         config["network"] = keras.saving.deserialize_keras_object(
             config["network"])
+        if config.get("guide") is not None:
+            config["guide"] = keras.saving.deserialize_keras_object(
+                config["guide"])
         return cls(**config)
+
+
+def guide_network(objective, network: keras.Model, guide=None):
+    """The guide an objective runs beside `network` (see `guide` in
+    `AdversarialModel`), checked; None for an objective without one."""
+    if objective.guide is None:
+        if guide is not None:
+            raise InputError(
+                f"objective {objective.name!r} takes no guide network; "
+                "the guided objectives are LBGAT ('lbgat') and HAT ('hat').")
+        return None
+    if guide is None:
+        if objective.guide == "frozen":
+            raise InputError(
+                f"objective {objective.name!r} needs its helper: pass "
+                "guide=<a trained standard classifier> (the command line: "
+                "method.helper_from, or it trains one first).")
+        guide = keras.models.clone_model(network)
+        guide.name = f"{network.name}_guide"
+    check_logits(guide)
+    if objective.guide == "frozen":
+        guide.trainable = False
+    return guide

@@ -83,14 +83,19 @@ class WeightPerturbation:
         docstring) and returns the v's, for `restore`."""
         network = model.network
         statistics = list(network.non_trainable_variables)
+        if model.guide is not None:  # its batch norm ran in this pass too
+            statistics += list(model.guide.non_trainable_variables)
         saved = [tf.identity(v) for v in statistics]
         with tf.GradientTape(persistent=len(inputs) > 1) as tape:
             step_loss = model.training_loss(inputs, facts, sample_weight,
                                             instance_weights)
         # Pass by pass, like the step's own gradient (see _gradients).
         all_gradients, _ = model._gradients(tape, step_loss)
+        # The robust network's kernels only (not a jointly trained guide's).
+        robust = {id(v) for v in network.trainable_variables}
         pairs = [(v, g) for v, g in zip(model._trained_variables(),
-                                         all_gradients) if len(v.shape) >= 2]
+                                         all_gradients)
+                 if len(v.shape) >= 2 and id(v) in robust]
         kernels = [v for v, _ in pairs]
         with tf.control_dependencies([g for _, g in pairs if g is not None]):
             for variable, value in zip(statistics, saved):

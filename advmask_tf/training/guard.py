@@ -107,15 +107,19 @@ class OverfittingGuard(keras.callbacks.Callback):
         self._scalar("guard/robust_accuracy", accuracy)
         if accuracy > self.best:
             self.best, self._best_at = accuracy, when
-            self._best_weights = [v.numpy() for v in
-                                  self.model.network.variables]
+            self._best_weights = [v.numpy() for v in self._variables()]
         elif self.best - accuracy > self.drop:
             self._restore(accuracy, when)
         return accuracy
 
+    def _variables(self) -> list:
+        """What a restore puts back: the trained networks' variables (a
+        jointly trained guide's too, so the two stay a pair)."""
+        return [v for network in self.model.trained_networks
+                for v in network.variables]
+
     def _restore(self, accuracy: float, when: str) -> None:
-        for variable, value in zip(self.model.network.variables,
-                                   self._best_weights):
+        for variable, value in zip(self._variables(), self._best_weights):
             variable.assign(value)
         stop = self.action == "restore_and_stop"
         event = {"at": when, "robust_accuracy": accuracy,

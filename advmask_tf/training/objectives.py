@@ -63,6 +63,10 @@ class BaseObjective(Part):
     #: the objective means something only when the network is told each
     #: pass's strength (a conditioned network): refused otherwise.
     needs_told_network: bool = False
+    #: a second network the objective runs on the passes it marks GUIDE
+    #: (`advmask_tf.training.guided`): None; "trained" (jointly, by the
+    #: same optimizer: LBGAT); "frozen" (a given trained network: HAT).
+    guide: str | None = None
 
     def trained_strengths(self, eps: float) -> tuple | None:
         """The strengths a conditioned network is told in training, when
@@ -83,7 +87,8 @@ class BaseObjective(Part):
 
     def passes(self, facts: StepFacts, x_adv, eps):
         """[(image, strength)] of the training-mode forward passes, in
-        order; eps is x_adv's per-sample radius."""
+        order; eps is x_adv's per-sample radius. A pass of the guide
+        network is (image, strength, GUIDE)."""
         raise NotImplementedError
 
     def loss(self, logits, facts: StepFacts):

@@ -28,6 +28,7 @@ from advmask_tf.configs_lib import PART_SECTIONS, name_field, tunable_options
 from advmask_tf.data import build_data
 from advmask_tf.errors import InputError
 from advmask_tf.options import declared
+from advmask_tf.runs.guides import guide_kind
 
 # config.tune field -> (hyper-parameter name, the part section it chooses)
 CHOICES = {
@@ -111,6 +112,12 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
         """Raises InputError when a range searches an option no possible
         part takes, or when some combination of the searched method parts
         (with every range at its low end) is not a valid config."""
+        if tuple(self.base.tune.eps) and not float(self.base.attack.eps) > 0:
+            raise InputError(
+                "tune.eps keeps each trial's attack.step_size / attack.eps "
+                "at the base config's ratio, which attack.eps=0 leaves "
+                f"undefined; set attack.eps (and attack.step_size) to one of "
+                f"tune.eps={tuple(self.base.tune.eps)}.")
         for searched, bounds in self.ranges:
             if bounds is None or not searched.parts:
                 continue
@@ -184,8 +191,13 @@ class AdversarialHyperModel(keras_tuner.HyperModel):
                                     int(config.train.batch_size),
                                     int(config.seed))
         network = runs.build_network(config, self._data)
+        # HAT's helper: a network of its shape, whose weights come with the
+        # trial's checkpoint (the model's weights hold the guide's).
+        helper = (runs.build_network(config, self._data)
+                  if guide_kind(config) == "frozen" else None)
         model = runs.build_adversarial_model(config, network,
-                                                   self._data.num_train)
+                                             self._data.num_train,
+                                             guide=helper)
         steps = int(self._data.num_train // int(config.train.batch_size))
         model.compile(optimizer=runs.make_optimizer(config.train,
                                                           max(steps, 1)))
