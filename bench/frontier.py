@@ -64,8 +64,15 @@ from advmask_tf.plotting import (  # noqa: E402
     pyplot,
     save_figure,
 )
+from advmask_tf.runs.assembly import (  # noqa: E402
+    method_label as runs_method_label,
+)
+from advmask_tf.runs.evaluate_model import evaluate_model_file  # noqa: E402
+from advmask_tf.runs.guides import guide_kind, timed_runs  # noqa: E402
+from advmask_tf.runs.mixing import classifier_paths  # noqa: E402
 from advmask_tf.runs.workdir import (  # noqa: E402
     WorkDir,
+    load_config,
     read_json,
     training_seconds,
 )
@@ -77,9 +84,6 @@ LABELS = {"standard": "Standard", "madry": "Madry PGD-10",
           "gairat": "GAIRAT", "robmask": "RobMask (told eps)",
           "oat": "OAT (told lambda 1)", "free": "Free (m 4)",
           "keep_accuracy": "Keep accuracy (mixture)",
-          "keep_accuracy/robust": "Keep accuracy's robust part (Free m 4)",
-          "keep_accuracy/accurate": ("Keep accuracy's accurate part "
-                                     "(standard, width 32)"),
           "lbgat": "LBGAT0 (guide trained jointly)",
           "hat": "HAT (helper trained first; h 3.5, gamma 1)"}
 # Runs whose parts have a fixed size (the mixture's two classifiers).
@@ -147,20 +151,47 @@ def label(method: str) -> str:
     """A row's label: the method's, with its width when a variant."""
     base, overrides = variant(method)
     if not overrides:
-        return LABELS[method]
+        return LABELS.get(method, method)
     return f"{LABELS[base]}, width {overrides[0].rsplit('=', 1)[1]}"
 
 
 def part_row(method: str, workdir: str, part: str) -> dict:
-    """A row for one classifier of a mixture, timed by its epochs."""
+    """A row for one classifier of a mixture, timed by its epochs (a
+    guide, the mixture's accurate part, trained within the robust run)."""
+    config = load_config(WorkDir(workdir))
     path = os.path.join(workdir, part)
-    seconds = training_seconds(WorkDir(path)) or 0.0
-    return {"method": f"{method}/{part}", "workdir": path,
-            "seconds": seconds, "schedule": "part of the mixture"}
+    row = {"method": f"{method}/{part}", "workdir": path,
+           "schedule": "part of the mixture",
+           "label": (f"{LABELS[method]}: its {part} part "
+                     f"({part_label(config, part)})")}
+    if part == "accurate" and guide_kind(config):
+        row["model"] = classifier_paths(config, workdir)["accurate"]
+        row["workdir"] = os.path.dirname(row["model"])
+        row["seconds"] = 0.0
+        return row
+    row["seconds"] = sum(training_seconds(WorkDir(run)) or 0.0 for run in
+                         (timed_runs(config, path) if part == "robust"
+                          else [path]))
+    return row
+
+
+def part_label(config, part: str) -> str:
+    """What a mixture's part is, from the mixture's config."""
+    width = int(config.model.options.width)
+    if part == "robust":
+        return f"{runs_method_label(config)}, width {width}"
+    if guide_kind(config):
+        return "the robust run's guide"
+    return f"standard, width {int(config.mix.accurate_width) or width}"
 
 
 def evaluate(row: dict, aa_methods: list, aa_points: int) -> None:
     """Adds the run's full-test report, and its cascade when asked."""
+    if "model" in row:  # a saved classifier (a mixture's guide)
+        row["report"] = evaluate_model_file(
+            os.path.join(row["workdir"], "guide_eval"), row["model"],
+            limit=0, attacks="pgd,cw_inf", checks=False)
+        return
     row["report"], row["eval_seconds"] = test_timed(row["workdir"], 0)
     if row["method"] in aa_methods:
         row["cascade"] = eval_report(row["workdir"], "best", "autoattack",
@@ -224,7 +255,8 @@ def run_record(row: dict, budget: float) -> dict:
     report = row["report"]
     figures = {name: entry["accuracy"] for name, entry in report.items()
                if isinstance(entry, dict) and "accuracy" in entry}
-    return {"method": label(row["method"]), "preset": row["method"],
+    return {"method": row.get("label") or label(row["method"]),
+            "preset": row["method"],
             "workdir": os.path.relpath(row["workdir"]),
             "schedule": row["schedule"],
             "training_seconds": row["seconds"],
@@ -295,7 +327,7 @@ def plot(rows, path: str) -> str:
     for i, row in enumerate(rows):
         ax.scatter(100 * worst(row), 100 * clean(row), s=45,
                    marker=markers[i % len(markers)],
-                   label=f"{label(row['method'])} "
+                   label=f"{row.get('label') or label(row['method'])} "
                    f"({row['seconds'] / 60:.1f} min)")
     ax.set_xlabel("worst-case robust accuracy, full test set (%)")
     ax.set_ylabel("clean accuracy, full test set (%)")

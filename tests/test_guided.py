@@ -224,12 +224,37 @@ def test_a_hat_run_trains_its_helper_first_and_counts_its_time(tmp_path):
         str(tmp_path / "given"), evaluate=False)
     assert (tmp_path / "given" / "model.keras").exists()
     assert not (tmp_path / "given" / "helper").exists()
-    with pytest.raises(InputError, match="method.helper_from='/nowhere.keras'"
-                       " does not exist"):
+    with pytest.raises(InputError, match="the guide's classifier "
+                       "'/nowhere.keras' .* does not exist"):
         runs.train_or_report(tiny({"method.name": "hat",
                                    "method.helper_from": "/nowhere.keras"}),
                              str(tmp_path / "missing"))
     assert not (tmp_path / "missing").exists()
+
+
+def test_an_lbgat_guide_can_start_from_a_standard_classifier(tmp_path):
+    workdir = tmp_path / "warm"
+    config = tiny({"method.name": "lbgat", "method.guide_epochs": 1,
+                   "train.epochs": 1, "train.verbose": 0, **SMALL})
+    runs.train_or_report(config, str(workdir), evaluate=False)
+    helper = keras.models.load_model(workdir / "helper" / "model.keras")
+    guide = keras.models.load_model(workdir / "guide.keras")
+    # Started from the helper, then trained on with the robust network.
+    assert len(helper.weights) == len(guide.weights)
+    assert not all(np.allclose(a, b) for a, b in
+                   zip(helper.get_weights(), guide.get_weights()))
+    facts = run_facts(config, runs.WorkDir(str(workdir)))
+    assert facts["training_seconds"] > training_seconds(
+        runs.WorkDir(str(workdir)))  # the helper's epoch counts
+    # A classifier of another architecture cannot be the guide's start.
+    other = build_model("small_cnn", (28, 28, 1), 10, width=2,
+                        dense_units=8)
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(InputError, match="another architecture"):
+        runs.train_or_report(
+            tiny({"method.name": "lbgat", "train.verbose": 0, **SMALL,
+                  "method.guide_from": str(tmp_path / "other.keras")}),
+            str(tmp_path / "other_run"), evaluate=False)
 
 
 @pytest.mark.slow  # the mixture's machinery: test_mixing.py's CLI run

@@ -1,12 +1,14 @@
 """The guide network of a guided objective (LBGAT, HAT) in a run.
 
-LBGAT's guide has the network's architecture and trains with it; at the
-end it is saved beside `model.keras` as `guide.keras` (a standard
-classifier: images -> logits). HAT's helper, a standard classifier, is
-loaded from `method.helper_from`, or trained first in `<workdir>/helper`:
-standard training of the same model for `method.helper_epochs` epochs
-(0: `train.epochs`), selected by validation clean accuracy, a run of its
-own that resumes like any and whose time counts in the run's.
+The objective says where its guide starts (`guide_source`): the weights of
+a saved standard classifier, of one trained first, or (LBGAT only) a fresh
+network. A classifier trained first is a run of its own in
+`<workdir>/helper`: standard training of the same model on the same data
+for the source's epochs, selected by validation clean accuracy; it resumes
+like any run and its training time counts in the run's. HAT keeps its
+helper frozen; LBGAT trains its guide on with the robust network and saves
+the guide of the selected epoch beside `model.keras` as `guide.keras` (a
+standard classifier: images -> logits).
 """
 
 from __future__ import annotations
@@ -23,14 +25,29 @@ HELPER_DIR = "helper"
 GUIDE_FILE = "guide.keras"
 
 
+def _objective(config):
+    from advmask_tf.runs.assembly import objective_spec
+
+    return OBJECTIVES.build(objective_spec(config))
+
+
 def guide_kind(config) -> str | None:
     """The config's objective's guide: None, "trained" or "frozen"."""
     return OBJECTIVES.get(config.method.name).guide
 
 
+def guide_source(config):
+    """Where the config's guide starts (a `GuideSource`), or None for an
+    objective without a guide."""
+    if guide_kind(config) is None:
+        return None
+    return _objective(config).guide_source(int(config.train.epochs))
+
+
 def trains_helper_first(config) -> bool:
-    """Whether the run trains HAT's helper before itself."""
-    return guide_kind(config) == "frozen" and not config.method.helper_from
+    """Whether the run trains a standard classifier first (`helper/`)."""
+    source = guide_source(config)
+    return source is not None and not source.path and source.epochs > 0
 
 
 def standard_config(config, epochs: int, width: int = 0
@@ -67,43 +84,48 @@ def standard_config(config, epochs: int, width: int = 0
 
 
 def helper_config(config) -> ml_collections.ConfigDict:
-    """The run that trains HAT's helper (see the module docstring)."""
-    epochs = int(config.method.helper_epochs) or int(config.train.epochs)
-    return standard_config(config, epochs)
+    """The run that trains the classifier a guide starts from."""
+    return standard_config(config, guide_source(config).epochs)
 
 
 def helper_workdir(workdir: str) -> str:
     return os.path.join(workdir, HELPER_DIR)
 
 
+def start_path(config, workdir: str) -> str | None:
+    """The saved classifier the guide starts from (None: fresh)."""
+    source = guide_source(config)
+    if source is None or not (source.path or source.epochs):
+        return None
+    return source.path or os.path.join(helper_workdir(workdir),
+                                       "model.keras")
+
+
 def guide_model_path(config, workdir: str) -> str | None:
-    """Where the run's guide is saved or read: LBGAT's
+    """Where the run's guide is once it has trained: LBGAT's
     `<workdir>/guide.keras`, HAT's helper; None without a guide."""
-    kind = guide_kind(config)
-    if kind == "trained":
+    if guide_kind(config) == "trained":
         return os.path.join(workdir, GUIDE_FILE)
-    if kind == "frozen":
-        return config.method.helper_from or os.path.join(
-            helper_workdir(workdir), "model.keras")
-    return None
+    return start_path(config, workdir)
 
 
 def check_guide_settings(config) -> None:
     """What a run with a guide cannot do, refused before any work."""
-    kind = guide_kind(config)
-    if kind is None:
+    source = guide_source(config)
+    if source is None:
         return
-    if kind == "frozen" and config.method.helper_from and not \
-            os.path.exists(config.method.helper_from):
+    if source.path and not os.path.exists(source.path):
         raise InputError(
-            f"method.helper_from={config.method.helper_from!r} does not "
-            "exist; give a saved standard classifier (.keras), or '' to "
-            "train one first in the work directory.")
+            f"the guide's classifier {source.path!r} (method.helper_from / "
+            "method.guide_from) does not exist; give a saved standard "
+            "classifier (.keras), or '' to train one first in the work "
+            "directory.")
     if trains_helper_first(config) and config.distribute == "multi_worker":
         raise InputError(
-            "method.name='hat' trains its helper first on one machine; under "
-            "distribute='multi_worker' give method.helper_from (a helper "
-            "trained beforehand).")
+            f"method.name={config.method.name!r} trains its guide's "
+            "classifier first on one machine; under distribute='multi_worker'"
+            " give method.helper_from / method.guide_from (one trained "
+            "beforehand).")
     if config.train.trainable != "all":
         raise InputError(
             f"method.name={config.method.name!r} trains with a guide network;"
@@ -111,28 +133,49 @@ def check_guide_settings(config) -> None:
             f"{config.train.trainable!r}.")
 
 
-def load_helper(config, workdir: str, data):
-    """HAT's helper network, checked against the data's images and
-    classes."""
-    path = guide_model_path(config, workdir)
-    what = ("method.helper_from" if config.method.helper_from
-            else "the helper trained first")
-    helper = load_keras_file(path, what, compile=False)
-    shape = tuple(helper.input_shape[1:]) if not isinstance(
-        helper.input_shape, dict) else None
+def _checked_classifier(path: str, what: str, data):
+    classifier = load_keras_file(path, what, compile=False)
+    shape = tuple(classifier.input_shape[1:]) if not isinstance(
+        classifier.input_shape, dict) else None
     if shape != tuple(data.image_shape) or \
-            helper.output_shape[-1] != data.num_classes:
+            classifier.output_shape[-1] != data.num_classes:
         raise InputError(
             f"{what}: {path} maps {shape} images to "
-            f"{helper.output_shape[-1]} classes; this run needs "
+            f"{classifier.output_shape[-1]} classes; this run needs "
             f"{tuple(data.image_shape)} images and {data.num_classes} "
             "classes (a plain classifier, images -> logits).")
-    return helper
+    return classifier
+
+
+def build_guide(config, workdir: str, data, fresh):
+    """The run's guide network, or None: HAT's helper loaded; LBGAT's
+    `fresh()` network, its weights those of the classifier it starts from
+    when there is one. `fresh` builds a network like the run's."""
+    kind = guide_kind(config)
+    if kind is None:
+        return None
+    path = start_path(config, workdir)
+    what = ("method.helper_from / method.guide_from"
+            if guide_source(config).path else "the classifier trained first")
+    if kind == "frozen":
+        return _checked_classifier(path, what, data)
+    guide = fresh()
+    if path:
+        start = _checked_classifier(path, what, data)
+        mine = [tuple(w.shape) for w in guide.weights]
+        theirs = [tuple(w.shape) for w in start.weights]
+        if mine != theirs:
+            raise InputError(
+                f"{what}: {path} is another architecture than the run's "
+                "network; LBGAT's guide starts from a classifier of the same "
+                "model.name, norm and options.")
+        guide.set_weights(start.get_weights())
+    return guide
 
 
 def timed_runs(config, workdir: str) -> list[str]:
     """The work directories whose training time is the run's: the run and
-    the helper it trained first."""
+    the classifier it trained first."""
     runs = [workdir]
     if trains_helper_first(config):
         runs.append(helper_workdir(workdir))

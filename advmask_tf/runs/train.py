@@ -47,11 +47,11 @@ from advmask_tf.runs.checkpoints import (
 )
 from advmask_tf.runs.evaluate import evaluate_workdir
 from advmask_tf.runs.guides import (
+    build_guide,
     guide_kind,
     guide_model_path,
     helper_config,
     helper_workdir,
-    load_helper,
     trains_helper_first,
 )
 from advmask_tf.runs.lock import hold
@@ -186,8 +186,8 @@ def train(config: ml_collections.ConfigDict, workdir: str):
           else contextlib.nullcontext()):
         if trains_helper_first(config):
             if int(config.train.verbose):
-                print(f"HAT's helper (standard training): "
-                      f"{helper_workdir(wd.root)}", flush=True)
+                print(f"The guide's classifier, trained first (standard "
+                      f"training): {helper_workdir(wd.root)}", flush=True)
             train_or_report(helper_config(config),
                             helper_workdir(wd.root), evaluate=False)
         return train_in_workdir(config, wd, strategy, chief, role)
@@ -279,16 +279,13 @@ def train_in_workdir(config, wd: WorkDir, strategy, chief: bool, role: str,
 
 
 def _guide(config, wd: WorkDir, data, dry_run: bool):
-    """The guide network of a guided objective (None without one): LBGAT's
-    built like the network, HAT's helper loaded (a dry run, which trains
-    no helper first, gives HAT an untrained one)."""
-    kind = guide_kind(config)
-    if kind == "trained" or (kind == "frozen" and dry_run
-                             and trains_helper_first(config)):
+    """The guide network of a guided objective (`runs.guides`; None
+    without one). A dry run trains no classifier first: its guide is a
+    fresh network."""
+    if dry_run and trains_helper_first(config):
         return build_network(config, data)
-    if kind == "frozen":
-        return load_helper(config, wd.root, data)
-    return None
+    return build_guide(config, wd.root, data,
+                       lambda: build_network(config, data))
 
 
 def train_or_report(config: ml_collections.ConfigDict, workdir: str,

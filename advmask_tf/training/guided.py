@@ -16,9 +16,12 @@ the passes the objective marks with `GUIDE`:
   authors' code does not clip x_h to the pixel range; neither does this).
 
 The guide of LBGAT is a fresh copy of the network's architecture unless one
-is given; HAT's must be given (a trained standard classifier): the command
-line trains it first in the work directory (`helper/`) or loads it from
-`method.helper_from`.
+is given; HAT's must be given (a trained standard classifier). On the
+command line each objective says where its guide starts (`guide_source`):
+HAT's helper is loaded from `method.helper_from` or trained first in the
+work directory (`helper/`); LBGAT's guide starts fresh, or from the weights
+of a standard classifier of the same architecture (`method.guide_from`, or
+trained first for `method.guide_epochs`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,16 @@ from advmask_tf.training.objectives import (
 
 #: Marks a pass that runs on the guide network: (image, strength, GUIDE).
 GUIDE = "guide"
+
+
+@dataclasses.dataclass(frozen=True)
+class GuideSource:
+    """Where a run's guide starts: the weights of the classifier saved at
+    `path`, or of one trained first by standard training for `epochs`, or
+    (neither) a fresh network."""
+
+    path: str = ""
+    epochs: int = 0
 
 
 @OBJECTIVES.register("lbgat")
@@ -63,6 +76,20 @@ class Lbgat(BaseObjective):
             1.0, "LBGAT: weight of the MSE pulling the robust logits on "
             "x_adv to the guide's on x (the authors' code: 1)",
             number(low=0, low_open=True), tune=Tunable(log=True))
+        guide_from: str = option(
+            "", "LBGAT: start the guide from this saved standard classifier "
+            "(.keras, the network's architecture); '': see guide_epochs",
+            text())
+        guide_epochs: int = option(
+            0, "LBGAT: with no guide_from, train the guide first by standard "
+            "training for this many epochs in <workdir>/helper (0: a fresh "
+            "guide, as in the paper)", integer(low=0))
+
+    def guide_source(self, train_epochs: int) -> GuideSource:
+        """Where the guide starts (see `GuideSource`)."""
+        del train_epochs
+        return GuideSource(self.guide_from,
+                           0 if self.guide_from else self.guide_epochs)
 
     @property
     def has_clean_pass(self):
@@ -115,6 +142,13 @@ class Hat(BaseObjective):
         helper_epochs: int = option(
             0, "HAT: epochs of the helper trained first (0: train.epochs)",
             integer(low=0))
+
+    def guide_source(self, train_epochs: int) -> GuideSource:
+        """The helper: `helper_from`, or trained first (`helper_epochs`,
+        0: `train_epochs`)."""
+        if self.helper_from:
+            return GuideSource(self.helper_from, 0)
+        return GuideSource("", self.helper_epochs or int(train_epochs))
 
     def passes(self, facts, x_adv, eps):
         x = facts.image

@@ -75,6 +75,11 @@ class BaseObjective(Part):
         del eps
         return None
 
+    def guide_source(self, train_epochs: int):
+        """Where a run's guide starts (`advmask_tf.training.guided.
+        GuideSource`); only objectives with a guide have one."""
+        raise NotImplementedError(f"objective {self.name!r} has no guide")
+
     def prepare(self, facts: StepFacts) -> StepFacts:
         """The step's facts, with anything drawn per sample added."""
         return facts
