@@ -24,7 +24,12 @@ from benchlib import (
 from advmask_tf import runs
 from advmask_tf.configs_lib import preset
 from advmask_tf.io_utils import atomic_write_json
-from advmask_tf.runs.guides import guide_kind, trains_helper_first
+from advmask_tf.runs.guides import (
+    guide_kind,
+    timed_runs,
+    trains_helper_first,
+)
+from advmask_tf.runs.workdir import training_seconds
 
 VALIDATION = 2000
 START_UP_SECONDS = 15  # advmask-train's imports, data and model building
@@ -116,21 +121,38 @@ def schedule_label(overrides: list) -> str:
     return ", ".join(o.split(".")[-1] for o in overrides) or "as configured"
 
 
+def trained_before(method: str, workdir: str) -> float:
+    """Seconds of the epochs a killed invocation left in the work
+    directory (and in the classifier a guided run trains first), which the
+    resuming invocation's wall-clock does not see."""
+    runs_timed = [workdir]
+    if os.path.exists(os.path.join(workdir, "config.json")):
+        config = runs.load_config(runs.WorkDir(workdir))
+        runs_timed = timed_runs(config, workdir)
+    elif trains_helper_first(method_config(method)):
+        runs_timed = timed_runs(method_config(method), workdir)
+    return sum(training_seconds(runs.WorkDir(path)) or 0.0
+               for path in runs_timed if os.path.isdir(path))
+
+
 def train_timed(method: str, workdir: str, overrides: list) -> float:
     """Trains the run (without test evaluation) and returns its measured
-    wall-clock seconds, kept beside the run so a resumed bench reuses it."""
+    wall-clock seconds, kept beside the run so a resumed bench reuses it.
+    A run a killed bench left half-trained resumes; its earlier epochs
+    count by their measured seconds."""
     record = os.path.join(workdir, "bench_seconds.json")
     if os.path.exists(record):
         with open(record) as f:
             return json.load(f)["seconds"]
+    before = trained_before(method, workdir)
     start = time.perf_counter()
     tool("advmask-train", f"--config={config_path(method)}",
          f"--workdir={workdir}", *SHARED, *BENCH_OVERRIDES,
          *variant(method)[1], *overrides,
          "--skip_eval")
-    seconds = time.perf_counter() - start
-    atomic_write_json(record, {"seconds": seconds,
-                                    "overrides": overrides})
+    seconds = before + time.perf_counter() - start
+    atomic_write_json(record, {"seconds": seconds, "overrides": overrides,
+                               "resumed_after_seconds": before})
     return seconds
 
 
