@@ -27,6 +27,7 @@ from advmask_tf.training.inputs import (
 )
 from advmask_tf.training.interfaces import StepFacts, StepLoss
 from advmask_tf.training.objectives import (
+    OBJECTIVES,
     global_sum,
     make_objective,
     training_attack,
@@ -533,9 +534,11 @@ def guide_network(objective, network: keras.Model, guide=None):
     `AdversarialModel`), checked; None for an objective without one."""
     if objective.guide is None:
         if guide is not None:
+            guided = [name for name in OBJECTIVES.names()
+                      if OBJECTIVES.get(name).guide]
             raise InputError(
                 f"objective {objective.name!r} takes no guide network; "
-                "the guided objectives are LBGAT ('lbgat') and HAT ('hat').")
+                f"the objectives with one are {guided}.")
         return None
     if guide is None:
         if objective.guide == "frozen":

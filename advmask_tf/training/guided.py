@@ -63,6 +63,11 @@ class Lbgat(BaseObjective):
     (`torch.nn.MSELoss` over the batch and the logits). With beta 0 the
     robust network has no clean training pass; its clean accuracy is then
     logged from an inference-mode pass.
+
+    >>> from advmask_tf.training.objectives import make_objective
+    >>> lbgat0 = make_objective({"name": "lbgat", "beta": 0.0})
+    >>> lbgat0.guide, lbgat0.guide_source(train_epochs=5)
+    ('trained', GuideSource(path='', epochs=0))
     """
 
     name = "lbgat"
@@ -120,7 +125,13 @@ class Lbgat(BaseObjective):
 class Hat(BaseObjective):
     """HAT: CE(f(x), y) + beta * KL(f(x) || f(x_adv))
     + helper_weight * CE(f(x + h (x_adv - x)), argmax g(x_adv)), with g a
-    frozen standard network and h `helper_scale`."""
+    frozen standard network and h `helper_scale`.
+
+    >>> from advmask_tf.training.objectives import make_objective
+    >>> hat = make_objective("hat")
+    >>> hat.guide, hat.guide_source(train_epochs=5)  # trained first
+    ('frozen', GuideSource(path='', epochs=5))
+    """
 
     name = "hat"
     attack_loss = "kl"
