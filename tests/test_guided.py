@@ -232,6 +232,7 @@ def test_a_hat_run_trains_its_helper_first_and_counts_its_time(tmp_path):
     assert not (tmp_path / "missing").exists()
 
 
+@pytest.mark.slow  # the classifier trained first: the HAT run's test
 def test_an_lbgat_guide_can_start_from_a_standard_classifier(tmp_path):
     workdir = tmp_path / "warm"
     config = tiny({"method.name": "lbgat", "method.guide_epochs": 1,

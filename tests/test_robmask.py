@@ -113,6 +113,10 @@ def _robmask_data(fashion_mnist, count, start=0):
     return x, fashion_mnist.y_train[start:start + count]
 
 
+# Slow (2.5 min here): bench/robmask.py measures the told-eps curve of a
+# full RobMask run; the default suite keeps the masking's mechanics
+# (tests above) and the preset's replica test.
+@pytest.mark.slow
 def test_robmask_learns_distinct_clean_and_adversarial_maskings(
         fashion_mnist):
     """Real data: a short RobMask run learns, and its rescaling for eps 0
