@@ -10,11 +10,13 @@ import tensorflow as tf
 from conftest import tiny
 
 from advmask_tf import runs
+from advmask_tf.attacks import PGDConfig
 from advmask_tf.errors import InputError
 from advmask_tf.models import build_model
 from advmask_tf.runs.mixing import classifier_paths
 from advmask_tf.runs.workdir import run_facts, training_seconds
 from advmask_tf.training import GUIDE, AdversarialModel, make_objective
+from advmask_tf.training.guard import OverfittingGuard
 from advmask_tf.training.interfaces import StepFacts
 
 # Runs of a few steps: what they check is the wiring, not the learning.
@@ -230,6 +232,25 @@ def test_a_hat_run_trains_its_helper_first_and_counts_its_time(tmp_path):
                                    "method.helper_from": "/nowhere.keras"}),
                              str(tmp_path / "missing"))
     assert not (tmp_path / "missing").exists()
+
+
+def test_lbgat_runs_with_weight_averaging_and_the_guard(tmp_path):
+    """EMA averages both networks' weights; the guard judges the robust
+    network and would restore the guide with it."""
+    config = tiny({"method.name": "lbgat", "train.epochs": 1,
+                   "train.verbose": 0, "train.ema_momentum": 0.9,
+                   "guard.points": 100, **SMALL})
+    model, _ = runs.train(config, str(tmp_path / "run"))
+    assert (tmp_path / "run" / "guide.keras").exists()
+    averaged = model.optimizer._model_variables_moving_average
+    assert len(averaged) == len(model.network.trainable_variables
+                                + model.guide.trainable_variables)
+    guard = OverfittingGuard(np.zeros((1, 28, 28, 1), np.float32),
+                             np.zeros(1, np.int64),
+                             PGDConfig(eps=0.1, steps=1))
+    guard.set_model(model)
+    assert len(guard._variables()) == len(model.network.variables) + len(
+        model.guide.variables)
 
 
 @pytest.mark.slow  # the classifier trained first: the HAT run's test
