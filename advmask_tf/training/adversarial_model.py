@@ -18,6 +18,7 @@ from advmask_tf.training.attack_settings import checked_attack
 from advmask_tf.training.awp import make_weight_perturbation
 from advmask_tf.training.epochs import EpochCounter
 from advmask_tf.training.free import check_free_replays, train_on_replays
+from advmask_tf.training.guided import guide_network
 from advmask_tf.training.inputs import (
     check_logits,
     checked_index,
@@ -27,7 +28,6 @@ from advmask_tf.training.inputs import (
 )
 from advmask_tf.training.interfaces import StepFacts, StepLoss
 from advmask_tf.training.objectives import (
-    OBJECTIVES,
     global_sum,
     make_objective,
     training_attack,
@@ -528,27 +528,3 @@ class AdversarialModel(AtomicSaving, BuildsWithoutBatch, keras.Model):
                 config["guide"])
         return cls(**config)
 
-
-def guide_network(objective, network: keras.Model, guide=None):
-    """The guide an objective runs beside `network` (see `guide` in
-    `AdversarialModel`), checked; None for an objective without one."""
-    if objective.guide is None:
-        if guide is not None:
-            guided = [name for name in OBJECTIVES.names()
-                      if OBJECTIVES.get(name).guide]
-            raise InputError(
-                f"objective {objective.name!r} takes no guide network; "
-                f"the objectives with one are {guided}.")
-        return None
-    if guide is None:
-        if objective.guide == "frozen":
-            raise InputError(
-                f"objective {objective.name!r} needs its helper: pass "
-                "guide=<a trained standard classifier> (the command line: "
-                "method.helper_from, or it trains one first).")
-        guide = keras.models.clone_model(network)
-        guide.name = f"{network.name}_guide"
-    check_logits(guide)
-    if objective.guide == "frozen":
-        guide.trainable = False
-    return guide

@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import keras
 import tensorflow as tf
 
 from advmask_tf.attacks.losses import cross_entropy, float32, kl_divergence
+from advmask_tf.errors import InputError
 from advmask_tf.options import Tunable, integer, number, option, text
+from advmask_tf.training.inputs import check_logits
 from advmask_tf.training.objectives import (
     OBJECTIVES,
     BaseObjective,
@@ -178,3 +181,28 @@ class Hat(BaseObjective):
                       + self.helper_weight * cross_entropy(helper,
                                                            helper_label))
         return per_sample, clean, adv
+
+
+def guide_network(objective, network, guide=None):
+    """The guide an objective runs beside `network` (see `guide` in
+    `AdversarialModel`), checked; None for an objective without one."""
+    if objective.guide is None:
+        if guide is not None:
+            guided = [name for name in OBJECTIVES.names()
+                      if OBJECTIVES.get(name).guide]
+            raise InputError(
+                f"objective {objective.name!r} takes no guide network; "
+                f"the objectives with one are {guided}.")
+        return None
+    if guide is None:
+        if objective.guide == "frozen":
+            raise InputError(
+                f"objective {objective.name!r} needs its helper: pass "
+                "guide=<a trained standard classifier> (the command line: "
+                "method.helper_from, or it trains one first).")
+        guide = keras.models.clone_model(network)
+        guide.name = f"{network.name}_guide"
+    check_logits(guide)
+    if objective.guide == "frozen":
+        guide.trainable = False
+    return guide
