@@ -267,7 +267,8 @@ def test_bad_config_values_fail_clearly(overrides, message):
      "advmask-train: error: --config.trian: no such field; did you mean "
      "--config.train?"),
     ("--config.train.epoks=1",
-     "advmask-train: error: --config.train.epoks: no such field"),
+     "advmask-train: error: --config.train.epoks: no such field; did you "
+     "mean --config.train.epochs?"),
     ("--config.method.name=madr",
      "advmask-train: error: Unknown method.name 'madr'; expected one of "
      "['hat', 'iaat', 'lbgat', 'madry', 'mart', 'mixed', 'oat', 'standard', "

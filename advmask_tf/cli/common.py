@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import traceback
 from absl import app, flags
 
 from advmask_tf.config_reference import reference_text
+from advmask_tf.configs_lib import base_config
 from advmask_tf.errors import InputError
 from advmask_tf.evaluation.reports import report_markdown
 from advmask_tf.runs import resolved
@@ -53,6 +55,25 @@ def _config_overrides(argv) -> list[str]:
             if arg.startswith("--config.")]
 
 
+def _nearest_field(block_path: list, name: str) -> str | None:
+    """The field of the config block at `block_path` spelt most like
+    `name` (ml_collections suggests only some), or None.
+
+    >>> _nearest_field(["train"], "epoks")
+    'epochs'
+    """
+    block = base_config()
+    for key in block_path:
+        if key not in block:
+            return None
+        block = block[key]
+    if not hasattr(block, "keys"):
+        return None
+    close = difflib.get_close_matches(name, list(block.keys()), n=1,
+                                      cutoff=0.6)
+    return close[0] if close else None
+
+
 def unknown_field_line(error: KeyError | AttributeError, argv=()) -> str:
     r"""ml_collections' error for a misspelt --config field, as one line
     naming the whole field set on the command line and the nearest
@@ -75,9 +96,11 @@ def unknown_field_line(error: KeyError | AttributeError, argv=()) -> str:
             cut = parts.index(name)
             field = ".".join(parts[:cut + 1])
             line = f"--config.{field}: no such field"
-            if matches:
+            nearest = matches.group(1) if matches else _nearest_field(
+                parts[:cut], name)
+            if nearest:
                 line += "; did you mean --config." + ".".join(
-                    parts[:cut] + [matches.group(1)]) + "?"
+                    parts[:cut] + [nearest]) + "?"
             return line
     return f"--config has no field {name!r}" + (
         f"; did you mean {matches.group(1)!r}?" if matches else "")
