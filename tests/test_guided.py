@@ -316,6 +316,11 @@ def test_guided_objectives_refuse_what_they_cannot_join():
         runs.check_config(tiny({"method.name": "lbgat",
                                 "train.trainable": "rescaling",
                                 "model.norm": "batchnorm"}))
+    with pytest.raises(InputError, match="mix.accurate_epochs and "
+                       "mix.accurate_width train nothing; received "
+                       "mix.accurate_epochs=4"):
+        runs.check_config(tiny({"method.name": "hat", "mix.enabled": True,
+                                "mix.accurate_epochs": 4}))
     with pytest.raises(InputError, match="give method.helper_from"):
         runs.check_config(tiny({"method.name": "hat",
                                 "distribute": "multi_worker"}))

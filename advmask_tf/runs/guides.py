@@ -17,6 +17,7 @@ import os
 
 import ml_collections
 
+from advmask_tf.config_sections import MixOptions
 from advmask_tf.errors import InputError
 from advmask_tf.models.loading import load_keras_file
 from advmask_tf.training.objectives import OBJECTIVES
@@ -131,6 +132,18 @@ def check_guide_settings(config) -> None:
             f"method.name={config.method.name!r} trains with a guide network;"
             f" it needs train.trainable='all', received "
             f"{config.train.trainable!r}.")
+    defaults = MixOptions()
+    if config.mix.enabled and (
+            int(config.mix.accurate_epochs) != defaults.accurate_epochs
+            or int(config.mix.accurate_width) != defaults.accurate_width):
+        raise InputError(
+            f"with method.name={config.method.name!r} the mixture's accurate "
+            "classifier is the run's guide, so mix.accurate_epochs and "
+            "mix.accurate_width train nothing; received "
+            f"mix.accurate_epochs={int(config.mix.accurate_epochs)}, "
+            f"mix.accurate_width={int(config.mix.accurate_width)} (leave "
+            "them at their defaults; the guide's start: method.guide_epochs "
+            "or method.helper_epochs).")
 
 
 def _checked_classifier(path: str, what: str, data):
