@@ -114,9 +114,9 @@ def test_lbgat_trains_both_networks_with_one_optimizer(fashion_slice):
                if len(w.shape) >= 2]
     guide_before = [w.numpy() for w in kernels]
     model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    # One optimizer: its update reached every guide kernel.
     assert all(not np.allclose(a, b.numpy())
                for a, b in zip(guide_before, kernels))
-    assert len(model.optimizer.variables) > 0
 
 
 def test_hat_keeps_its_helper_frozen_and_needs_one(fashion_slice,
